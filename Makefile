@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-pg lint check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/registry db upgrade
+	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
+	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser" -q
+
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -m browser -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy registry
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry import clock
+from registry.db import Base
+
+
+class Role(StrEnum):
+    PRESCRIBER = "prescriber"
+    DESIGNEE = "designee"
+    PHARMACIST = "pharmacist"
+    PATIENT = "patient"
+    STAFF = "staff"
+
+
+def in_check(column: str, values: type[StrEnum] | list[str]) -> str:
+    items = [v.value for v in values] if isinstance(values, type) else values  # type: ignore[attr-defined]
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in items) + ")"
+
+
+class User(Base):
+    """Anyone who signs in: the role says which profile row belongs to them."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(in_check("role", Role), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role} {self.email}>"

@@ -1,0 +1,397 @@
+"""Dispensing authorizations (RMA), dispenses and reversals (rules §6)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry import clock
+from registry.accounts.models import Role, User
+from registry.audit.operations import record, snapshot
+from registry.authorizations.models import (
+    Authorization,
+    AuthorizationDecision,
+    AuthorizationStatus,
+    Dispense,
+    Reversal,
+)
+from registry.cycles.models import CycleKind
+from registry.cycles.operations import lock_patient, open_cycle
+from registry.db import canonical_json
+from registry.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationError
+from registry.params import current as current_params
+from registry.patients.facts import load_facts
+from registry.patients.models import Patient
+from registry.patients.queries import by_registry_id_and_dob
+from registry.permissions import can_view_patient, pharmacist_for_user
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.rules import (
+    Decision,
+    Reason,
+    RequestFacts,
+    StakeholderFacts,
+    evaluate,
+    pharmacist_standing,
+    pharmacy_standing,
+)
+from registry.rules.identifiers import new_rma, normalize_registry_id
+from registry.rules.reasons import REASON_CODES
+from registry.validation import date_value, int_value, text_value
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    registry_id: str
+    date_of_birth: date
+    prescriber_npi: str
+    days_supply: int
+    quantity: int
+    refills: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "registry_id": self.registry_id,
+            "date_of_birth": self.date_of_birth.isoformat(),
+            "prescriber_npi": self.prescriber_npi,
+            "days_supply": self.days_supply,
+            "quantity": self.quantity,
+            "refills": self.refills,
+        }
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(canonical_json(self.as_dict()).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to an authorization request: the stored decision, and the RMA if issued."""
+
+    decision: AuthorizationDecision
+    authorization: Authorization | None
+    replayed: bool = False
+
+    @property
+    def eligible(self) -> bool:
+        return self.authorization is not None
+
+    @property
+    def reasons(self) -> list[dict[str, Any]]:
+        return list(self.decision.reasons)
+
+
+def parse_request(data: dict[str, Any]) -> AuthorizationRequest:
+    errors = Errors()
+    rid = text_value(errors, "registry_id", data.get("registry_id"), max_length=30)
+    if rid is not None:
+        rid = normalize_registry_id(rid)
+        if not (len(rid) == 10 and rid.isdigit()):
+            errors.add("registry_id", "A registry ID is 10 digits.")
+    dob = date_value(errors, "date_of_birth", data.get("date_of_birth"))
+    raw_npi = data.get("prescriber_npi")
+    npi = text_value(errors, "prescriber_npi", str(raw_npi) if isinstance(raw_npi, int) else raw_npi,
+                     max_length=20)
+    if npi is not None and not (len(npi) == 10 and npi.isdigit()):
+        errors.add("prescriber_npi", "An NPI is 10 digits.")
+    days = int_value(errors, "days_supply", data.get("days_supply"), minimum=1, maximum=366)
+    qty = int_value(errors, "quantity", data.get("quantity"), minimum=1, maximum=100000)
+    refills = int_value(errors, "refills", data.get("refills"), minimum=0, maximum=99)
+    errors.raise_if_any()
+    assert rid and dob and npi and days and qty and refills is not None
+    return AuthorizationRequest(rid, dob, npi, days, qty, refills)
+
+
+def requesting_pharmacist(session: Session, actor: User) -> Pharmacist:
+    if actor.role != Role.PHARMACIST:
+        raise PermissionDenied("Only pharmacists can request dispensing authorizations.")
+    pharmacist = pharmacist_for_user(session, actor)
+    if pharmacist is None:  # pragma: no cover
+        raise PermissionDenied("No pharmacist record for this account.")
+    return pharmacist
+
+
+def _request_facts(req: AuthorizationRequest, pharmacist: Pharmacist,
+                   pharmacy: Pharmacy) -> RequestFacts:
+    return RequestFacts(
+        prescriber_npi=req.prescriber_npi, days_supply=req.days_supply, quantity=req.quantity,
+        refills=req.refills,
+        pharmacy=StakeholderFacts(pharmacy.activated_on, pharmacy.suspended_until,
+                                  pharmacy.deactivated_on),
+        pharmacist=StakeholderFacts(pharmacist.training_completed_on, pharmacist.suspended_until,
+                                    pharmacist.deactivated_on, pharmacist.removed_on),
+    )
+
+
+def expire_stale(session: Session, patient: Patient, today: date) -> None:
+    """Mark authorizations past their do-not-dispense-after day as expired."""
+    stale = session.execute(
+        select(Authorization).where(
+            Authorization.patient_id == patient.id,
+            Authorization.status == AuthorizationStatus.AUTHORIZED,
+            Authorization.do_not_dispense_after < today,
+        )
+    ).scalars().all()
+    for auth in stale:
+        auth.status = AuthorizationStatus.EXPIRED.value
+        auth.closed_at = clock.now()
+        session.flush()
+        record(session, None, "authorization:expire", "authorization", auth.rma,
+               before={"status": "authorized"}, after={"status": "expired"})
+
+
+def _evaluate(session: Session, actor: User, req: AuthorizationRequest,
+              lock: bool) -> tuple[Pharmacist, Patient | None, Decision]:
+    pharmacist = requesting_pharmacist(session, actor)
+    pharmacy = session.get(Pharmacy, pharmacist.pharmacy_id)
+    assert pharmacy is not None
+    patient = by_registry_id_and_dob(session, req.registry_id, req.date_of_birth)
+    today = clock.today()
+    if patient is not None and lock:
+        lock_patient(session, patient)
+        expire_stale(session, patient, today)
+    facts = load_facts(session, patient) if patient is not None else None
+    decision = evaluate(facts, today, current_params(),
+                        _request_facts(req, pharmacist, pharmacy))
+    return pharmacist, patient, decision
+
+
+def check_authorization(session: Session, actor: User, **data: Any) -> Decision:
+    """Answer as a request would, issuing and storing nothing but the audit of the check."""
+    req = parse_request(data)
+    pharmacist, patient, decision = _evaluate(session, actor, req, lock=False)
+    record(session, actor, "authorization:check", "patient",
+           patient.id if patient else None,
+           after={"request": req.as_dict(), "eligible": decision.eligible,
+                  "reasons": decision.codes, "ruleset": decision.ruleset,
+                  "pharmacy_id": pharmacist.pharmacy_id})
+    return decision
+
+
+def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Outcome | None:
+    previous = session.execute(
+        select(AuthorizationDecision).where(
+            AuthorizationDecision.requested_by_id == actor.id,
+            AuthorizationDecision.idempotency_key == key,
+        )
+    ).scalar()
+    if previous is None:
+        return None
+    if previous.request_fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was already used with a different request.")
+    return Outcome(previous, previous.authorization, replayed=True)
+
+
+def request_authorization(session: Session, actor: User, *, idempotency_key: str | None = None,
+                          **data: Any) -> Outcome:
+    """Decide, store the decision, and issue an RMA when every check passes.
+
+    Safe under concurrency: the patient's row is locked (PostgreSQL) or the transaction
+    holds the write lock (SQLite), and the database's unique indexes stop a second open
+    authorization per patient or per cycle. Retrying with the same key replays the answer.
+    """
+    req = parse_request(data)
+    key = (idempotency_key or "").strip() or None
+    if key is not None and len(key) > 255:
+        raise ValidationError({"Idempotency-Key": "Must be at most 255 characters."})
+    fingerprint = req.fingerprint()
+    if key and (replay := _replay(session, actor, key, fingerprint)):
+        return replay
+    pharmacist, patient, decision = _evaluate(session, actor, req, lock=True)
+    if key and (replay := _replay(session, actor, key, fingerprint)):
+        return replay  # a concurrent twin finished while we waited for the lock
+    now = clock.now()
+    today = clock.today()
+    reasons = [r.as_dict() for r in decision.reasons]
+    authorization: Authorization | None = None
+    if decision.eligible and patient is not None:
+        authorization = _issue(session, actor, pharmacist, patient, decision, req, now, today)
+        if authorization is None:
+            reasons = [Reason(
+                "AUTHORIZATION_ALREADY_ISSUED", REASON_CODES["AUTHORIZATION_ALREADY_ISSUED"],
+                "Dispense against the open authorization, or the issuing pharmacy reverses it.",
+                "pharmacy",
+            ).as_dict()]
+    row = AuthorizationDecision(
+        requested_at=now, requested_on=today, requested_by_id=actor.id,
+        pharmacist_id=pharmacist.id, pharmacy_id=pharmacist.pharmacy_id,
+        patient_id=patient.id if patient else None, request=req.as_dict(),
+        request_fingerprint=fingerprint, idempotency_key=key,
+        eligible=authorization is not None, reasons=reasons, ruleset=decision.ruleset,
+        parameters=decision.parameters,
+        authorization_id=authorization.id if authorization else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Same key from the same user committed meanwhile (no patient row to lock on).
+        if key and (replay := _replay(session, actor, key, fingerprint)):
+            return replay
+        raise
+    if authorization is not None:
+        record(session, actor, "authorization:issue", "authorization", authorization.rma,
+               after={**snapshot(authorization), "decision_id": row.id})
+    else:
+        record(session, actor, "authorization:deny", "authorization_decision", row.id,
+               after={"request": req.as_dict(), "reasons": [r["code"] for r in reasons],
+                      "ruleset": decision.ruleset})
+    return Outcome(row, authorization)
+
+
+def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patient,
+           decision: Decision, req: AuthorizationRequest, now: Any,
+           today: date) -> Authorization | None:
+    """Insert the RMA; None when the database refuses a second live authorization."""
+    assert decision.do_not_dispense_after is not None
+    try:
+        with session.begin_nested():
+            if decision.needs_new_cycle:
+                cycle = open_cycle(
+                    session, actor, patient, kind=CycleKind.PER_AUTHORIZATION,
+                    opened_on=today, closes_on=decision.do_not_dispense_after,
+                    ruleset=decision.ruleset,
+                )
+                cycle_id = cycle.id
+            else:
+                assert decision.cycle is not None
+                cycle_id = decision.cycle.id
+            rma = new_rma()
+            while session.execute(select(Authorization.id).where(Authorization.rma == rma)).first():
+                rma = new_rma()  # pragma: no cover - 25^12 possibilities
+            auth = Authorization(
+                rma=rma, patient_id=patient.id, cycle_id=cycle_id,
+                prescriber_id=patient.prescriber_id, pharmacy_id=pharmacist.pharmacy_id,
+                pharmacist_id=pharmacist.id, status=AuthorizationStatus.AUTHORIZED.value,
+                ruleset=decision.ruleset, issued_on=today, issued_at=now,
+                do_not_dispense_after=decision.do_not_dispense_after,
+                days_supply=req.days_supply, quantity=req.quantity, refills=req.refills,
+            )
+            session.add(auth)
+            session.flush()
+    except IntegrityError:
+        return None
+    return auth
+
+
+# --- after the RMA ---------------------------------------------------------------------
+
+
+def effective_status(auth: Authorization, today: date | None = None) -> str:
+    """The status as it stands today: an open RMA past its last day reads as expired."""
+    day = today or clock.today()
+    if auth.status == AuthorizationStatus.AUTHORIZED and auth.do_not_dispense_after < day:
+        return AuthorizationStatus.EXPIRED.value
+    return auth.status
+
+
+def find_authorization(session: Session, actor: User, rma: str) -> Authorization:
+    """Look up an RMA: the issuing pharmacy, the prescriber of record (and designees), staff."""
+    code = (rma or "").strip().upper()
+    auth = session.execute(select(Authorization).where(Authorization.rma == code)).scalar()
+    if auth is None:
+        raise NotFound("No authorization with this RMA number.")
+    if actor.role == Role.STAFF:
+        return auth
+    if actor.role == Role.PHARMACIST:
+        me = pharmacist_for_user(session, actor)
+        if me is not None and me.pharmacy_id == auth.pharmacy_id:
+            return auth
+    elif actor.role in (Role.PRESCRIBER, Role.DESIGNEE):
+        patient = session.get(Patient, auth.patient_id)
+        if patient is not None and can_view_patient(session, actor, patient):
+            return auth
+    raise NotFound("No authorization with this RMA number.")
+
+
+def _issuing_pharmacist(session: Session, actor: User, auth: Authorization) -> Pharmacist:
+    me = requesting_pharmacist(session, actor)
+    if me.pharmacy_id != auth.pharmacy_id:
+        raise NotFound("No authorization with this RMA number.")
+    today = clock.today()
+    params = current_params()
+    pharmacy = session.get(Pharmacy, me.pharmacy_id)
+    assert pharmacy is not None
+    standing = pharmacy_standing(
+        StakeholderFacts(pharmacy.activated_on, pharmacy.suspended_until, pharmacy.deactivated_on),
+        today, params,
+    )
+    if not standing.active:
+        raise PermissionDenied(f"This pharmacy {standing.detail}.")
+    mine = pharmacist_standing(
+        StakeholderFacts(me.training_completed_on, me.suspended_until, me.deactivated_on,
+                         me.removed_on), today, params,
+    )
+    if not mine.active:
+        raise PermissionDenied(f"This pharmacist {mine.detail}.")
+    return me
+
+
+def record_dispense(session: Session, actor: User, auth: Authorization, *,
+                    dispensed_on: object, quantity: object, days_supply: object) -> Dispense:
+    me = _issuing_pharmacist(session, actor, auth)
+    patient = session.get(Patient, auth.patient_id)
+    assert patient is not None
+    lock_patient(session, patient)
+    errors = Errors()
+    today = clock.today()
+    on = date_value(errors, "dispensed_on", dispensed_on)
+    qty = int_value(errors, "quantity", quantity, minimum=1)
+    days = int_value(errors, "days_supply", days_supply, minimum=1)
+    status = effective_status(auth, today)
+    if status != AuthorizationStatus.AUTHORIZED:
+        errors.add("rma", f"This authorization is {status}; it cannot be dispensed against.")
+    if on:
+        if on > today:
+            errors.add("dispensed_on", "The dispense date cannot be in the future.")
+        if on > auth.do_not_dispense_after:
+            errors.add("dispensed_on", "Is after the do-not-dispense-after date "
+                       f"({auth.do_not_dispense_after.isoformat()}).")
+        if on < auth.issued_on:
+            errors.add("dispensed_on", "Is before the authorization was issued.")
+    if qty and qty > auth.quantity:
+        errors.add("quantity", f"Is more than the {auth.quantity} authorized.")
+    if days and days > auth.days_supply:
+        errors.add("days_supply", f"Is more than the {auth.days_supply} days authorized.")
+    errors.raise_if_any()
+    assert on and qty and days
+    dispense = Dispense(authorization_id=auth.id, patient_id=auth.patient_id, dispensed_on=on,
+                        quantity=qty, days_supply=days, pharmacist_id=me.id,
+                        recorded_at=clock.now())
+    session.add(dispense)
+    auth.status = AuthorizationStatus.DISPENSED.value
+    auth.closed_at = clock.now()
+    session.flush()
+    record(session, actor, "authorization:dispense", "authorization", auth.rma,
+           before={"status": "authorized"},
+           after={"status": "dispensed", **snapshot(dispense)})
+    return dispense
+
+
+def reverse_authorization(session: Session, actor: User, auth: Authorization, *,
+                          reason: object) -> Reversal:
+    """Not dispensed, or returned to stock: the cycle is free again while its window is open."""
+    me = _issuing_pharmacist(session, actor, auth)
+    patient = session.get(Patient, auth.patient_id)
+    assert patient is not None
+    lock_patient(session, patient)
+    errors = Errors()
+    why = text_value(errors, "reason", reason, max_length=1000)
+    if auth.status not in (AuthorizationStatus.AUTHORIZED, AuthorizationStatus.DISPENSED):
+        errors.add("rma", f"This authorization is {auth.status}; it cannot be reversed.")
+    errors.raise_if_any()
+    assert why
+    before = {"status": auth.status}
+    reversal = Reversal(authorization_id=auth.id, reason=why, pharmacist_id=me.id,
+                        reversed_at=clock.now())
+    session.add(reversal)
+    auth.status = AuthorizationStatus.REVERSED.value
+    auth.closed_at = clock.now()
+    session.flush()
+    record(session, actor, "authorization:reverse", "authorization", auth.rma,
+           before=before, after={"status": "reversed", "reason": why})
+    return reversal

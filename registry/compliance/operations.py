@@ -1,0 +1,74 @@
+"""Non-compliance actions by program staff (rules §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import clock
+from registry.accounts.models import User
+from registry.audit.operations import record, snapshot
+from registry.compliance.models import ComplianceAction, ComplianceActionKind, ComplianceSubject
+from registry.errors import Errors, ValidationError
+from registry.patients.models import Patient
+from registry.patients.operations import cancel_open_authorizations
+from registry.permissions import require_staff
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.prescribers.models import Designee, Prescriber
+from registry.validation import choice_value, date_value, int_value, text_value
+
+SUBJECT_MODELS: dict[str, Any] = {
+    "prescriber": Prescriber,
+    "designee": Designee,
+    "pharmacy": Pharmacy,
+    "pharmacist": Pharmacist,
+}
+
+
+def record_compliance_action(session: Session, actor: User, **data: Any) -> ComplianceAction:
+    """A notice, warning, suspension (until a date) or deactivation; the last two take effect
+    at once."""
+    require_staff(actor)
+    errors = Errors()
+    subject_type = choice_value(errors, "subject_type", data.get("subject_type"),
+                                [s.value for s in ComplianceSubject])
+    subject_id = int_value(errors, "subject_id", data.get("subject_id"), minimum=1)
+    action = choice_value(errors, "action", data.get("action"),
+                          [a.value for a in ComplianceActionKind])
+    reason = text_value(errors, "reason", data.get("reason"), max_length=4000)
+    until = date_value(errors, "until", data.get("until"),
+                       required=action == ComplianceActionKind.SUSPENSION)
+    today = clock.today()
+    if until and action == ComplianceActionKind.SUSPENSION and until < today:
+        errors.add("until", "A suspension must last until today or a later day.")
+    if until and action != ComplianceActionKind.SUSPENSION:
+        errors.add("until", "Only a suspension has an end date.")
+    errors.raise_if_any()
+    assert subject_type and subject_id and action and reason
+    subject = session.get(SUBJECT_MODELS[subject_type], subject_id)
+    if subject is None:
+        raise ValidationError(subject_id=f"No {subject_type} with this id.")
+    row = ComplianceAction(
+        subject_type=subject_type, subject_id=subject_id, action=action, reason=reason,
+        until=until, recorded_on=today, recorded_at=clock.now(), recorded_by_id=actor.id,
+    )
+    session.add(row)
+    before = snapshot(subject, "suspended_until", "deactivated_on")
+    if action == ComplianceActionKind.SUSPENSION:
+        subject.suspended_until = until
+    elif action == ComplianceActionKind.DEACTIVATION:
+        subject.deactivated_on = today
+    session.flush()
+    record(session, actor, f"{subject_type}:{action}", subject_type, subject_id, before=before,
+           after={**snapshot(subject, "suspended_until", "deactivated_on"), "reason": reason,
+                  "compliance_action_id": row.id})
+    if action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION) and (
+        subject_type == "prescriber"
+    ):
+        for patient in session.execute(
+            select(Patient).where(Patient.prescriber_id == subject_id)
+        ).scalars():
+            cancel_open_authorizations(session, actor, patient, f"prescriber {action}")
+    return row

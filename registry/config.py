@@ -1,0 +1,121 @@
+"""Configuration: defaults, then ``instance/config.py``, then ``REGISTRY_*`` variables."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,  # generated into instance/ when not set
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/registry.sqlite3
+    "PROGRAM_TIMEZONE": "America/New_York",
+    "RULESET_2021_EFFECTIVE": "2021-12-13",
+    "RULESET_2026_EFFECTIVE": "2026-08-08",
+    "PRESCRIBER_ATTESTATION_DAYS": 365,
+    "DESIGNEE_ATTESTATION_DAYS": 365,
+    "PHARMACY_ACTIVATION_DAYS": 365,
+    "PHARMACIST_TRAINING_DAYS": 365,
+    "ATTESTATION_REMINDER_DAYS": 30,
+    "ACTIVATION_CODE_DAYS": 30,
+    "MINIMUM_AGE": 12,
+    "ADULT_AGE": 18,
+    "CONTRACEPTION_BEFORE_DAYS": 30,
+    "CONTRACEPTION_AFTER_DAYS": 30,
+    "CONFIRMATION_AFTER_SCREENING_DAYS": 19,
+    "LOCKOUT_DAYS": 19,
+    "WINDOW_DAYS": 7,
+    "NO_PREGNANCY_WINDOW_2021_DAYS": 30,
+    "NO_PREGNANCY_DISPENSE_DAYS_2026": 7,
+    "POST_TREATMENT_TEST_DAYS": 30,
+    "MAX_DAYS_SUPPLY": 30,
+    "REFILL_GRACE_DAYS": 7,
+    "COMPREHENSION_QUESTIONS_PER_CYCLE": 7,
+    "CONSENT_FORM_VERSION": "2026-02",
+    "LOGIN_MAX_FAILURES": 10,
+    "LOGIN_LOCK_MINUTES": 15,
+    "API_TOKEN_HOURS": 12,
+    "RATELIMIT_STORAGE_URL": "memory://",
+    "RATELIMIT_ENABLED": True,
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 4,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+}
+
+# Keys Flask itself reads under its own names; a REGISTRY_ variable may set them too.
+FLASK_KEYS = {
+    "SECRET_KEY",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_SECURE",
+    "REMEMBER_COOKIE_SECURE",
+    "MAX_CONTENT_LENGTH",
+    "PREFERRED_URL_SCHEME",
+    "SERVER_NAME",
+    "TESTING",
+    "WTF_CSRF_ENABLED",
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"REGISTRY_{key} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"REGISTRY_{key} must be a whole number, not {raw!r}") from None
+    if default is None and raw.strip().startswith(("{", "[")):
+        return json.loads(raw)
+    return raw
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """Read ``REGISTRY_*`` variables; an unknown key is an error, not a silent no-op."""
+    known = set(DEFAULTS) | FLASK_KEYS
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("REGISTRY_"):
+            continue
+        key = name.removeprefix("REGISTRY_")
+        if key in {"TEST_DATABASE_URL"}:  # read by the test suite, not the app
+            continue
+        if key not in known:
+            raise ConfigError(
+                f"Unknown configuration variable {name}; known keys are: "
+                + ", ".join(sorted(known))
+            )
+        values[key] = _coerce(key, raw, DEFAULTS.get(key))
+    return values
+
+
+def validate(config: dict[str, Any]) -> None:
+    for key in ("RULESET_2021_EFFECTIVE", "RULESET_2026_EFFECTIVE"):
+        value = config[key]
+        if isinstance(value, date):
+            continue
+        try:
+            date.fromisoformat(str(value))
+        except ValueError:
+            raise ConfigError(f"{key} must be a date YYYY-MM-DD, not {value!r}") from None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(config["PROGRAM_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"PROGRAM_TIMEZONE {config['PROGRAM_TIMEZONE']!r} is not a known time zone"
+        ) from None

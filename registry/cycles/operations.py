@@ -1,0 +1,293 @@
+"""The monthly cycle: counseling, comprehension questions, contraception (rules §3, §5)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry import clock
+from registry.accounts.models import Role, User
+from registry.audit.operations import record, snapshot
+from registry.cycles.models import (
+    ComprehensionAttempt,
+    ComprehensionQuestion,
+    ContraceptionEntry,
+    Counseling,
+    Cycle,
+    CycleKind,
+)
+from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
+from registry.params import current as current_params
+from registry.patients.facts import load_facts
+from registry.patients.models import Patient, PatientStatus
+from registry.permissions import patient_for_care, patient_for_user
+from registry.rules import RULESET_2021, CycleFact, evaluate, ruleset_for, validate_choice
+from registry.rules.contraception import same_choice
+from registry.rules.eligibility import CAN, window_close
+from registry.validation import bool_value, date_value, methods_value
+
+
+def lock_patient(session: Session, patient: Patient) -> None:
+    """Serialize state changes of one patient (PostgreSQL row lock; SQLite is serialized)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
+
+
+def open_cycle(
+    session: Session, actor: User | None, patient: Patient, *, kind: CycleKind,
+    opened_on: Any, closes_on: Any, ruleset: str, test_id: int | None = None,
+) -> Cycle:
+    number = (session.execute(
+        select(func.max(Cycle.number)).where(Cycle.patient_id == patient.id)
+    ).scalar() or 0) + 1
+    cycle = Cycle(
+        patient_id=patient.id, number=number, course_number=patient.course_number,
+        kind=kind.value, ruleset=ruleset, opened_on=opened_on, closes_on=closes_on,
+        pregnancy_test_id=test_id,
+    )
+    session.add(cycle)
+    session.flush()
+    record(session, actor, "cycle:open", "cycle", cycle.id, after=snapshot(cycle))
+    return cycle
+
+
+def current_test_cycle(session: Session, patient: Patient) -> Cycle | None:
+    return session.execute(
+        select(Cycle).where(
+            Cycle.patient_id == patient.id,
+            Cycle.course_number == patient.course_number,
+            Cycle.kind == CycleKind.TEST_WINDOW,
+        ).order_by(Cycle.number.desc()).limit(1)
+    ).scalar()
+
+
+def _contraception_input(errors: Errors, data: dict[str, Any], field: str = "contraception"
+                         ) -> tuple[list[str] | None, bool]:
+    raw = data.get(field)
+    if raw is None:
+        raw = {k: data[k] for k in ("methods", "abstinence") if k in data}
+    if not isinstance(raw, dict):
+        errors.add(field, "Give {\"methods\": [a, b]} or {\"abstinence\": true}.")
+        return None, False
+    methods = methods_value(errors, f"{field}.methods", raw.get("methods"))
+    abstinence = bool_value(errors, f"{field}.abstinence", raw.get("abstinence"))
+    if errors:
+        return None, False
+    for problem in validate_choice(methods, abstinence):
+        errors.add(f"{field}.methods", problem)
+    return (None if abstinence else methods), abstinence
+
+
+def confirm_counseling(session: Session, actor: User, patient: Patient,
+                       **data: Any) -> tuple[Counseling, Cycle | None]:
+    """The prescriber confirms counseling for the current cycle (with contraception for a
+    patient who can get pregnant). For a patient who cannot get pregnant under rule set 2021,
+    the confirmation opens a 30-day window."""
+    patient_for_care(session, actor, patient, prescriber_only=True)
+    lock_patient(session, patient)
+    errors = Errors()
+    today = clock.today()
+    params = current_params()
+    counseled_on = date_value(errors, "counseled_on", data.get("counseled_on"))
+    if counseled_on and counseled_on > today:
+        errors.add("counseled_on", "The counseling date cannot be in the future.")
+    methods: list[str] | None = None
+    abstinence = False
+    if patient.risk_category == CAN:
+        methods, abstinence = _contraception_input(errors, data)
+    if patient.status not in (PatientStatus.ACTIVE, PatientStatus.PENDING_ACTIVATION):
+        errors.add("counseled_on", f"The patient is {patient.status.replace('_', ' ')}.")
+    cycle: Cycle | None = None
+    ruleset = ruleset_for(today, params)
+    if patient.risk_category == CAN and not errors:
+        cycle = current_test_cycle(session, patient)
+        if cycle is None or cycle.closes_on is None or today > cycle.closes_on:
+            errors.add("counseled_on", "There is no open cycle: enter this month's negative "
+                       "pregnancy test first; counseling is confirmed for the cycle it opens.")
+        elif counseled_on and counseled_on < cycle.opened_on - timedelta(days=params.window_days):
+            errors.add("counseled_on", "The counseling date is too long before this cycle's "
+                       "pregnancy test.")
+    errors.raise_if_any()
+    assert counseled_on
+    if patient.risk_category != CAN and ruleset == RULESET_2021:
+        cycle = open_cycle(
+            session, actor, patient, kind=CycleKind.COUNSELING_WINDOW, opened_on=counseled_on,
+            closes_on=window_close(counseled_on, params.no_pregnancy_window_2021_days),
+            ruleset=ruleset,
+        )
+    prescriber_id = patient.prescriber_id
+    counseling = Counseling(
+        patient_id=patient.id, cycle_id=cycle.id if cycle else None,
+        course_number=patient.course_number, counseled_on=counseled_on,
+        prescriber_id=prescriber_id, methods=methods, abstinence=abstinence,
+    )
+    session.add(counseling)
+    session.flush()
+    record(session, actor, "counseling:confirm", "patient", patient.id, after=snapshot(counseling))
+    return counseling, cycle
+
+
+# --- comprehension questions ---------------------------------------------------------
+
+BANK_FILE = "comprehension_bank.json"
+
+
+def bank_data() -> dict[str, Any]:
+    text = resources.files("registry.data").joinpath(BANK_FILE).read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def load_question_bank(session: Session) -> int:
+    """Insert the packaged question bank's version if it is not there yet; returns rows added."""
+    data = bank_data()
+    version = data["version"]
+    exists = session.execute(
+        select(ComprehensionQuestion.id).where(ComprehensionQuestion.bank_version == version)
+        .limit(1)
+    ).first()
+    if exists:
+        return 0
+    for q in data["questions"]:
+        session.add(ComprehensionQuestion(
+            bank_version=version, key=q["key"], topic=q["topic"], text=q["text"],
+            choices=q["choices"], correct_choice=q["correct"], explanation=q["explanation"],
+        ))
+    session.flush()
+    record(session, None, "comprehension_bank:load", "comprehension_bank", version,
+           after={"version": version, "questions": len(data["questions"])})
+    return len(data["questions"])
+
+
+def current_bank_version(session: Session) -> str:
+    version = session.execute(
+        select(ComprehensionQuestion.bank_version).order_by(ComprehensionQuestion.id.desc())
+        .limit(1)
+    ).scalar()
+    if version is None:
+        raise NotFound("The comprehension question bank is not loaded (run `registry db upgrade`).")
+    return version
+
+
+def _patient_actor(session: Session, actor: User) -> Patient:
+    if actor.role != Role.PATIENT:
+        raise PermissionDenied("Only the patient answers for themselves.")
+    patient = patient_for_user(session, actor)
+    if patient is None:  # pragma: no cover
+        raise PermissionDenied("No patient record for this account.")
+    return patient
+
+
+def _comprehension_scope(session: Session, patient: Patient) -> tuple[Cycle | None, str]:
+    """The cycle the questions are for (None: the once-only set of a patient who cannot get
+    pregnant), or raise with what must happen first."""
+    if patient.status != PatientStatus.ACTIVE:
+        raise ValidationError(answers="Your account is not active.")
+    if patient.risk_category != CAN:
+        return None, f"patient-{patient.id}-course-{patient.course_number}"
+    today = clock.today()
+    facts = load_facts(session, patient)
+    decision = evaluate(facts, today, current_params())
+    cycle = decision.cycle
+    if cycle is None or cycle.closes_on is None or not (
+        cycle.opened_on <= today <= cycle.closes_on
+    ):
+        raise ValidationError(answers="There is no open cycle yet: your prescriber enters your "
+                              "pregnancy test and confirms counseling first.")
+    if cycle.counseling is None:
+        raise ValidationError(answers="Your prescriber has not confirmed this month's counseling "
+                              "yet; the questions open after that.")
+    row = session.get(Cycle, cycle.id)
+    assert row is not None
+    return row, f"cycle-{cycle.id}"
+
+
+def comprehension_questions(session: Session, actor: User) -> tuple[Cycle | None, list[Any]]:
+    """The questions for the patient's current cycle: the same set on every retake."""
+    patient = _patient_actor(session, actor)
+    cycle, seed = _comprehension_scope(session, patient)
+    version = current_bank_version(session)
+    bank = session.execute(
+        select(ComprehensionQuestion).where(ComprehensionQuestion.bank_version == version)
+        .order_by(ComprehensionQuestion.id)
+    ).scalars().all()
+    count = min(current_params().comprehension_questions_per_cycle, len(bank))
+    chosen = random.Random(seed).sample(list(bank), count)  # noqa: S311 - selection, not secrecy
+    return cycle, chosen
+
+
+def take_comprehension(session: Session, actor: User, *, answers: object) -> ComprehensionAttempt:
+    """Grade an attempt; passing means every asked question answered correctly (rules §5)."""
+    patient = _patient_actor(session, actor)
+    cycle, questions = comprehension_questions(session, actor)
+    errors = Errors()
+    if not isinstance(answers, dict):
+        errors.add("answers", "Give an answer for each question: {question id: choice id}.")
+        errors.raise_if_any()
+    assert isinstance(answers, dict)
+    given = {str(k): v for k, v in answers.items()}
+    for q in questions:
+        choice = given.get(str(q.id))
+        if choice is None or choice == "":
+            errors.add(f"answers.{q.id}", "Answer this question.")
+        elif str(choice) not in {str(c["id"]) for c in q.choices}:
+            errors.add(f"answers.{q.id}", "Not one of this question's choices.")
+    extra = set(given) - {str(q.id) for q in questions}
+    if extra:
+        errors.add("answers", "These questions were not asked: " + ", ".join(sorted(extra)) + ".")
+    errors.raise_if_any()
+    incorrect = [q.id for q in questions if str(given[str(q.id)]) != q.correct_choice]
+    attempt = ComprehensionAttempt(
+        patient_id=patient.id, cycle_id=cycle.id if cycle else None,
+        course_number=patient.course_number, bank_version=questions[0].bank_version,
+        question_ids=[q.id for q in questions],
+        answers={str(q.id): str(given[str(q.id)]) for q in questions},
+        incorrect=incorrect, passed=not incorrect, taken_on=clock.today(),
+    )
+    session.add(attempt)
+    session.flush()
+    record(session, actor, "comprehension:attempt", "patient", patient.id,
+           after={"attempt_id": attempt.id, "cycle_id": attempt.cycle_id,
+                  "passed": attempt.passed, "incorrect": incorrect})
+    return attempt
+
+
+def attest_contraception(session: Session, actor: User, **data: Any) -> ContraceptionEntry:
+    """The patient enters their contraception for the cycle, after the prescriber did."""
+    patient = _patient_actor(session, actor)
+    lock_patient(session, patient)
+    errors = Errors()
+    methods, abstinence = _contraception_input(errors, data)
+    errors.raise_if_any()
+    if patient.risk_category != CAN:
+        raise ValidationError(contraception="Contraception is recorded only for patients who "
+                              "can get pregnant.")
+    if patient.status != PatientStatus.ACTIVE:
+        raise ValidationError(contraception="Your account is not active.")
+    today = clock.today()
+    decision = evaluate(load_facts(session, patient), today, current_params())
+    cycle: CycleFact | None = decision.cycle
+    if cycle is None or cycle.closes_on is None or not (
+        cycle.opened_on <= today <= cycle.closes_on
+    ):
+        raise ValidationError(contraception="There is no open cycle: your prescriber enters "
+                              "your pregnancy test and confirms counseling first.")
+    if cycle.counseling is None:
+        raise ValidationError(contraception="Your prescriber has not confirmed this month's "
+                              "counseling yet; enter your contraception after that.")
+    matches = same_choice(methods, abstinence, cycle.counseling.methods,
+                          cycle.counseling.abstinence)
+    entry = ContraceptionEntry(
+        patient_id=patient.id, cycle_id=cycle.id, methods=methods, abstinence=abstinence,
+        matches_prescriber=matches, entered_on=today,
+    )
+    session.add(entry)
+    session.flush()
+    record(session, actor, "contraception:attest", "patient", patient.id,
+           after=snapshot(entry))
+    return entry

@@ -1,0 +1,63 @@
+"""Every model, imported once so that the metadata (and Alembic) sees all tables."""
+
+from registry.accounts.models import Role, User
+from registry.audit.models import AuditEntry
+from registry.authorizations.models import (
+    Authorization,
+    AuthorizationDecision,
+    AuthorizationStatus,
+    Dispense,
+    Reversal,
+)
+from registry.compliance.models import ComplianceAction
+from registry.cycles.models import (
+    ComprehensionAttempt,
+    ComprehensionQuestion,
+    ContraceptionEntry,
+    Counseling,
+    Cycle,
+    CycleKind,
+)
+from registry.db import Base
+from registry.patients.models import (
+    ActivationCode,
+    Patient,
+    PatientStatus,
+    RiskCategory,
+    RiskCategoryChange,
+)
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pregnancies.models import PregnancyFollowUp, PregnancyReport, PregnancyTest
+from registry.prescribers.models import Designee, DesigneeLink, Prescriber
+
+__all__ = [
+    "ActivationCode",
+    "AuditEntry",
+    "Authorization",
+    "AuthorizationDecision",
+    "AuthorizationStatus",
+    "Base",
+    "ComplianceAction",
+    "ComprehensionAttempt",
+    "ComprehensionQuestion",
+    "ContraceptionEntry",
+    "Counseling",
+    "Cycle",
+    "CycleKind",
+    "Designee",
+    "DesigneeLink",
+    "Dispense",
+    "Patient",
+    "PatientStatus",
+    "Pharmacist",
+    "Pharmacy",
+    "PregnancyFollowUp",
+    "PregnancyReport",
+    "PregnancyTest",
+    "Prescriber",
+    "Reversal",
+    "RiskCategory",
+    "RiskCategoryChange",
+    "Role",
+    "User",
+]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.accounts.models import User, in_check
+from registry import clock
+from registry.db import Base
+from registry.prescribers.models import Prescriber
+
+
+class RiskCategory(StrEnum):
+    CAN_GET_PREGNANT = "can_get_pregnant"
+    CANNOT_GET_PREGNANT = "cannot_get_pregnant"
+
+
+class PatientStatus(StrEnum):
+    PENDING_ACTIVATION = "pending_activation"
+    ACTIVE = "active"
+    TREATMENT_ENDED = "treatment_ended"
+    TREATMENT_COMPLETE = "treatment_complete"
+    DEACTIVATED = "deactivated"
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        CheckConstraint(in_check("risk_category", RiskCategory), name="risk_category"),
+        CheckConstraint(in_check("status", PatientStatus), name="status"),
+        Index("ix_patients_prescriber_id_last_name", "prescriber_id", "last_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_id: Mapped[str] = mapped_column(String(10), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescribers.id"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date]
+    email: Mapped[str] = mapped_column(String(254))
+    risk_category: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30), default=PatientStatus.PENDING_ACTIVATION)
+    registered_on: Mapped[date]
+    registered_at: Mapped[datetime] = mapped_column(default=clock.now)
+    activated_on: Mapped[date | None]
+    consent_signed_on: Mapped[date]
+    consent_version: Mapped[str] = mapped_column(String(20))
+    birth_defects_consent_signed_on: Mapped[date | None]
+    guardian_name: Mapped[str | None] = mapped_column(String(200))
+    guardian_signed_on: Mapped[date | None]
+    contraception_start_on: Mapped[date | None]
+    home_tests_allowed: Mapped[bool] = mapped_column(default=False)
+    course_number: Mapped[int] = mapped_column(default=1)
+    course_started_on: Mapped[date]
+    last_dose_on: Mapped[date | None]
+    treatment_completed_on: Mapped[date | None]
+    deactivated_on: Mapped[date | None]
+
+    prescriber: Mapped[Prescriber] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def can_get_pregnant(self) -> bool:
+        return self.risk_category == RiskCategory.CAN_GET_PREGNANT
+
+
+class ActivationCode(Base):
+    """A one-time code the prescriber gives the patient; only its hash is stored."""
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    expires_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    used_at: Mapped[datetime | None]
+
+
+class RiskCategoryChange(Base):
+    __tablename__ = "risk_category_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    from_category: Mapped[str | None] = mapped_column(String(30))
+    to_category: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_on: Mapped[date]
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.accounts.models import User
+from registry import clock
+from registry.db import Base
+
+
+class Pharmacy(Base):
+    __tablename__ = "pharmacies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    ncpdp_id: Mapped[str] = mapped_column(String(7), unique=True)
+    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    address: Mapped[str | None] = mapped_column(String(500))
+    registered_at: Mapped[datetime] = mapped_column(default=clock.now)
+    activated_on: Mapped[date | None]
+    suspended_until: Mapped[date | None]
+    deactivated_on: Mapped[date | None]
+
+    pharmacists: Mapped[list[Pharmacist]] = relationship(back_populates="pharmacy")
+
+
+class Pharmacist(Base):
+    __tablename__ = "pharmacists"
+    __table_args__ = (Index("ix_pharmacists_pharmacy_id", "pharmacy_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
+    license_number: Mapped[str] = mapped_column(String(50))
+    is_rsp: Mapped[bool] = mapped_column(default=False)
+    training_completed_on: Mapped[date | None]
+    removed_on: Mapped[date | None]
+    suspended_until: Mapped[date | None]
+    deactivated_on: Mapped[date | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+    pharmacy: Mapped[Pharmacy] = relationship(back_populates="pharmacists")
+
+    @property
+    def name(self) -> str:
+        return self.user.full_name

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.accounts.models import in_check
+from registry import clock
+from registry.db import Base
+from registry.patients.models import Patient
+
+
+class PregnancyTestResult(StrEnum):
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+
+
+class PregnancyTestSetting(StrEnum):
+    LAB = "lab"
+    OFFICE = "office"
+    HOME = "home"
+
+
+class PregnancyTestPurpose(StrEnum):
+    SCREENING = "screening"
+    CONFIRMATION = "confirmation"
+    MONTHLY = "monthly"
+    END_OF_TREATMENT = "end_of_treatment"
+    POST_TREATMENT = "post_treatment"
+
+
+class PregnancyTest(Base):
+    __tablename__ = "pregnancy_tests"
+    __table_args__ = (
+        CheckConstraint(in_check("result", PregnancyTestResult), name="result"),
+        CheckConstraint(in_check("setting", PregnancyTestSetting), name="setting"),
+        CheckConstraint(in_check("purpose", PregnancyTestPurpose), name="purpose"),
+        Index("ix_pregnancy_tests_patient_id_specimen", "patient_id", "specimen_collected_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    course_number: Mapped[int]
+    specimen_collected_on: Mapped[date]
+    result: Mapped[str] = mapped_column(String(10))
+    setting: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(String(20))
+    entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    entered_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    patient: Mapped[Patient] = relationship()
+
+
+class PregnancyReport(Base):
+    """A reported pregnancy or a positive test: blocks the patient until staff lift it."""
+
+    __tablename__ = "pregnancy_reports"
+    __table_args__ = (Index("ix_pregnancy_reports_patient_id", "patient_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    reported_on: Mapped[date]
+    reported_at: Mapped[datetime] = mapped_column(default=clock.now)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reporter_role: Mapped[str] = mapped_column(String(20))
+    pregnancy_test_id: Mapped[int | None] = mapped_column(ForeignKey("pregnancy_tests.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome_on: Mapped[date | None]
+    lifted_at: Mapped[datetime | None]
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship()
+    follow_ups: Mapped[list[PregnancyFollowUp]] = relationship(
+        back_populates="report", order_by="PregnancyFollowUp.id"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.lifted_at is None
+
+
+class PregnancyOutcome(StrEnum):
+    ONGOING = "ongoing"
+    LIVE_BIRTH = "live_birth"
+    MISCARRIAGE = "miscarriage"
+    TERMINATION = "termination"
+    NOT_PREGNANT = "not_pregnant"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up"
+
+
+class PregnancyFollowUp(Base):
+    __tablename__ = "pregnancy_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("pregnancy_reports.id"), index=True)
+    recorded_on: Mapped[date]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text)
+
+    report: Mapped[PregnancyReport] = relationship(back_populates="follow_ups")

@@ -1,0 +1,181 @@
+"""Pregnancy tests and pregnancy reports (rules §4, §8)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import clock
+from registry.accounts.models import Role, User
+from registry.audit.operations import record, snapshot
+from registry.authorizations.models import Authorization
+from registry.cycles.models import Cycle, CycleKind
+from registry.cycles.operations import lock_patient, open_cycle
+from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
+from registry.params import current as current_params
+from registry.patients.facts import load_facts
+from registry.patients.models import Patient, PatientStatus
+from registry.patients.operations import cancel_open_authorizations
+from registry.permissions import (
+    can_view_patient,
+    patient_for_care,
+    pharmacist_for_user,
+    require_staff,
+)
+from registry.pregnancies.models import (
+    PregnancyFollowUp,
+    PregnancyOutcome,
+    PregnancyReport,
+    PregnancyTest,
+    PregnancyTestResult,
+    PregnancyTestSetting,
+)
+from registry.rules import classify_test, ruleset_for, window_close
+from registry.validation import choice_value, date_value, text_value
+
+
+def record_pregnancy_test(
+    session: Session, actor: User, patient: Patient, *, specimen_collected_on: object,
+    result: object, setting: object,
+) -> tuple[PregnancyTest, Cycle | None]:
+    """Enter a test; its purpose is derived. A negative test that qualifies opens a cycle;
+    a positive one blocks the patient at once, as a reported pregnancy does."""
+    patient_for_care(session, actor, patient)
+    lock_patient(session, patient)
+    errors = Errors()
+    specimen_on = date_value(errors, "specimen_collected_on", specimen_collected_on)
+    res = choice_value(errors, "result", result, [r.value for r in PregnancyTestResult])
+    where = choice_value(errors, "setting", setting, [s.value for s in PregnancyTestSetting])
+    if patient.status in (PatientStatus.DEACTIVATED, PatientStatus.TREATMENT_COMPLETE):
+        errors.add("registry_id", f"The patient is {patient.status.replace('_', ' ')}.")
+    errors.raise_if_any()
+    assert specimen_on and res and where
+    today = clock.today()
+    params = current_params()
+    facts = load_facts(session, patient)
+    verdict = classify_test(facts, specimen_on, res, where, today, params)
+    if verdict.errors:
+        raise ValidationError(verdict.errors)
+    test = PregnancyTest(
+        patient_id=patient.id, course_number=patient.course_number,
+        specimen_collected_on=specimen_on, result=res, setting=where, purpose=verdict.purpose,
+        entered_by_id=actor.id,
+    )
+    session.add(test)
+    session.flush()
+    record(session, actor, "pregnancy_test:record", "patient", patient.id, after=snapshot(test))
+    cycle = None
+    if res == PregnancyTestResult.POSITIVE:
+        _open_report(session, actor, patient, reported_on=today, test=test,
+                     notes="Positive pregnancy test entered.")
+    elif verdict.opens_cycle:
+        cycle = open_cycle(
+            session, actor, patient, kind=CycleKind.TEST_WINDOW, opened_on=specimen_on,
+            closes_on=window_close(specimen_on, params.window_days),
+            ruleset=ruleset_for(today, params), test_id=test.id,
+        )
+    elif verdict.purpose == "post_treatment" and patient.status == PatientStatus.TREATMENT_ENDED:
+        before = snapshot(patient, "status", "treatment_completed_on")
+        patient.status = PatientStatus.TREATMENT_COMPLETE.value
+        patient.treatment_completed_on = today
+        session.flush()
+        record(session, actor, "patient:complete_treatment", "patient", patient.id,
+               before=before, after=snapshot(patient, "status", "treatment_completed_on"))
+    return test, cycle
+
+
+def _open_report(session: Session, actor: User, patient: Patient, *, reported_on: object,
+                 test: PregnancyTest | None = None, notes: str | None = None) -> PregnancyReport:
+    report = PregnancyReport(
+        patient_id=patient.id, reported_on=reported_on, reported_by_id=actor.id,
+        reporter_role=actor.role, pregnancy_test_id=test.id if test else None, notes=notes,
+        outcome=PregnancyOutcome.ONGOING.value,
+    )
+    session.add(report)
+    session.flush()
+    record(session, actor, "pregnancy:report", "patient", patient.id, after=snapshot(report))
+    cancel_open_authorizations(session, actor, patient, "pregnancy reported")
+    return report
+
+
+def _may_report(session: Session, actor: User, patient: Patient) -> bool:
+    """Prescriber of record, their designees, the patient, staff, or a pharmacist whose
+    pharmacy has served the patient (rules §8)."""
+    if actor.role == Role.PHARMACIST:
+        me = pharmacist_for_user(session, actor)
+        return me is not None and session.execute(
+            select(Authorization.id).where(
+                Authorization.patient_id == patient.id,
+                Authorization.pharmacy_id == me.pharmacy_id,
+            ).limit(1)
+        ).first() is not None
+    return can_view_patient(session, actor, patient)
+
+
+def report_pregnancy(session: Session, actor: User, patient: Patient, *, reported_on: object,
+                     notes: object = None) -> PregnancyReport:
+    if not _may_report(session, actor, patient):
+        raise NotFound("No such patient.")
+    lock_patient(session, patient)
+    errors = Errors()
+    on = date_value(errors, "reported_on", reported_on)
+    if on and on > clock.today():
+        errors.add("reported_on", "The report date cannot be in the future.")
+    text = text_value(errors, "notes", notes, required=False, max_length=4000)
+    errors.raise_if_any()
+    return _open_report(session, actor, patient, reported_on=on, notes=text)
+
+
+def lift_pregnancy_block(session: Session, actor: User, report: PregnancyReport, *,
+                         reason: object) -> PregnancyReport:
+    """Only program staff lift a block, after a documented false report."""
+    require_staff(actor)
+    errors = Errors()
+    why = text_value(errors, "reason", reason, max_length=2000)
+    if report.lifted_at is not None:
+        errors.add("reason", "This report was already lifted.")
+    errors.raise_if_any()
+    before = snapshot(report, "lifted_at", "lift_reason", "outcome")
+    report.lifted_at = clock.now()
+    report.lifted_by_id = actor.id
+    report.lift_reason = why
+    report.outcome = PregnancyOutcome.NOT_PREGNANT.value
+    session.flush()
+    record(session, actor, "pregnancy:lift", "pregnancy_report", report.id, before=before,
+           after=snapshot(report, "lifted_at", "lift_reason", "outcome"))
+    return report
+
+
+def record_follow_up(session: Session, actor: User, report: PregnancyReport, *,
+                     note: object, outcome: object = None,
+                     outcome_on: object = None) -> PregnancyFollowUp:
+    require_staff(actor)
+    errors = Errors()
+    text = text_value(errors, "note", note, max_length=4000)
+    result = choice_value(errors, "outcome", outcome, [o.value for o in PregnancyOutcome],
+                          required=False)
+    on = date_value(errors, "outcome_on", outcome_on, required=False)
+    if on and on > clock.today():
+        errors.add("outcome_on", "Cannot be in the future.")
+    errors.raise_if_any()
+    assert text
+    before = snapshot(report, "outcome", "outcome_on")
+    follow = PregnancyFollowUp(report_id=report.id, recorded_on=clock.today(),
+                               recorded_by_id=actor.id, note=text)
+    session.add(follow)
+    if result:
+        report.outcome = result
+        report.outcome_on = on
+    session.flush()
+    record(session, actor, "pregnancy:follow_up", "pregnancy_report", report.id, before=before,
+           after={**snapshot(report, "outcome", "outcome_on"), "note": text})
+    return follow
+
+
+def get_report(session: Session, actor: User, report_id: int) -> PregnancyReport:
+    if actor.role != Role.STAFF:
+        raise PermissionDenied("Only program staff see the pregnancy registry.")
+    report = session.get(PregnancyReport, report_id)
+    if report is None:
+        raise NotFound("No such pregnancy report.")
+    return report

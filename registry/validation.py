@@ -1,0 +1,132 @@
+"""Turning raw input (JSON values, form strings) into typed values, naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from registry.errors import Errors
+
+MISSING = "This field is required."
+
+
+def text_value(errors: Errors, field: str, value: Any, *, required: bool = True,
+               max_length: int = 200) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.add(field, MISSING)
+        return None
+    if not isinstance(value, str):
+        errors.add(field, "Must be text.")
+        return None
+    value = value.strip()
+    if len(value) > max_length:
+        errors.add(field, f"Must be at most {max_length} characters.")
+        return None
+    return value
+
+
+def date_value(errors: Errors, field: str, value: Any, *, required: bool = True) -> date | None:
+    if value is None or value == "":
+        if required:
+            errors.add(field, MISSING)
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = date.fromisoformat(value.strip())
+            if len(value.strip()) == 10:
+                return parsed
+        except ValueError:
+            pass
+    errors.add(field, "Must be a date written YYYY-MM-DD.")
+    return None
+
+
+def int_value(errors: Errors, field: str, value: Any, *, required: bool = True,
+              minimum: int | None = None, maximum: int | None = None) -> int | None:
+    if value is None or value == "":
+        if required:
+            errors.add(field, MISSING)
+        return None
+    if isinstance(value, bool):
+        errors.add(field, "Must be a whole number.")
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            errors.add(field, "Must be a whole number.")
+            return None
+    if not isinstance(value, int):
+        errors.add(field, "Must be a whole number.")
+        return None
+    if minimum is not None and value < minimum:
+        errors.add(field, f"Must be at least {minimum}.")
+        return None
+    if maximum is not None and value > maximum:
+        errors.add(field, f"Must be at most {maximum}.")
+        return None
+    return value
+
+
+def bool_value(errors: Errors, field: str, value: Any, *, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "1", "yes", "on", "y"}:
+        return True
+    if isinstance(value, str) and value.lower() in {"false", "0", "no", "off", "n"}:
+        return False
+    errors.add(field, "Must be true or false.")
+    return default
+
+
+def choice_value(errors: Errors, field: str, value: Any, choices: Iterable[str], *,
+                 required: bool = True) -> str | None:
+    options = list(choices)
+    if value is None or value == "":
+        if required:
+            errors.add(field, MISSING)
+        return None
+    if not isinstance(value, str) or value not in options:
+        errors.add(field, "Must be one of: " + ", ".join(options) + ".")
+        return None
+    return value
+
+
+def email_value(errors: Errors, field: str, value: Any) -> str | None:
+    raw = text_value(errors, field, value, max_length=254)
+    if raw is None:
+        return None
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        errors.add(field, f"Not a valid email address: {exc}")
+        return None
+
+
+def digits_value(errors: Errors, field: str, value: Any, length: int) -> str | None:
+    raw = text_value(errors, field, value if not isinstance(value, int) else str(value),
+                     max_length=40)
+    if raw is None:
+        return None
+    cleaned = raw.replace(" ", "").replace("-", "")
+    if not cleaned.isdigit() or len(cleaned) != length:
+        errors.add(field, f"Must be {length} digits.")
+        return None
+    return cleaned
+
+
+def methods_value(errors: Errors, field: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not all(isinstance(m, str) for m in value):
+        errors.add(field, "Must be a list of method names.")
+        return None
+    return [m.strip() for m in value if m.strip()]

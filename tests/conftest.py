@@ -1,0 +1,153 @@
+"""Test harness: the schema is built by the migrations; each test runs inside a transaction
+that is rolled back at its end. ``REGISTRY_TEST_DATABASE_URL`` selects PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from alembic import command
+from flask import Flask
+from sqlalchemy import Engine, delete, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry import create_app, db
+from registry.cli import alembic_config
+from registry.models import Base, ComprehensionQuestion
+
+NY = ZoneInfo("America/New_York")
+
+TEST_CONFIG: dict[str, Any] = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "WTF_CSRF_ENABLED": False,
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "ARGON2_PARALLELISM": 1,
+    "RATELIMIT_ENABLED": False,
+}
+
+
+def _database_url(tmp_root: str) -> str:
+    url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return "sqlite:///" + os.path.join(tmp_root, "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="registry-test-") as tmp:
+        url = _database_url(tmp)
+        app = create_app({**TEST_CONFIG, "DATABASE_URL": url})
+        with app.app_context():
+            if url.startswith("postgresql"):
+                # A clean schema every run: drop whatever an earlier run left behind.
+                with app.extensions["registry.engine"].begin() as conn:
+                    conn.execute(text("DROP SCHEMA public CASCADE"))
+                    conn.execute(text("CREATE SCHEMA public"))
+            command.upgrade(alembic_config(url), "head")
+            from registry.cycles.operations import load_question_bank
+
+            with db.unit_of_work() as session:
+                load_question_bank(session)
+        db_engine: Engine = app.extensions["registry.engine"]
+        db_engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def base_app(database_url: str) -> Flask:
+    return create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def app(base_app: Flask) -> Iterator[Flask]:
+    """The app with every session joined to one outer transaction, rolled back afterwards."""
+    engine: Engine = base_app.extensions["registry.engine"]
+    connection = engine.connect()
+    outer = connection.begin()
+    original = base_app.extensions["registry.sessionmaker"]
+    base_app.extensions["registry.sessionmaker"] = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    try:
+        yield base_app
+    finally:
+        base_app.extensions["registry.sessionmaker"] = original
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.app_context():
+        yield db.session()
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+def wipe(engine: Engine) -> None:
+    """Delete every row but the question bank (for tests that really commit)."""
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name == ComprehensionQuestion.__tablename__:
+                continue
+            conn.execute(delete(table))
+
+
+@pytest.fixture
+def committing_app(base_app: Flask) -> Iterator[Flask]:
+    """The app on the real engine: requests commit for real. Tables are emptied afterwards."""
+    engine: Engine = base_app.extensions["registry.engine"]
+    wipe(engine)
+    try:
+        yield base_app
+    finally:
+        wipe(engine)
+
+
+class Clock:
+    """Move the registry's time: ``clock.to("2026-03-03")`` or ``clock.forward(days=8)``."""
+
+    def __init__(self) -> None:
+        self._traveller: Any = None
+
+    def to(self, when: str | datetime, hour: int = 12) -> None:
+        if isinstance(when, str):
+            y, m, d = (int(p) for p in when.split("-"))
+            when = datetime(y, m, d, hour, 0, tzinfo=NY)
+        if self._traveller is not None:
+            self._traveller.stop()
+        self._traveller = time_machine.travel(when, tick=False)
+        self._traveller.start()
+
+    def forward(self, days: int = 0) -> None:
+        from datetime import timedelta
+
+        from registry import clock
+
+        self.to(clock.now() + timedelta(days=days))
+
+    def stop(self) -> None:
+        if self._traveller is not None:
+            self._traveller.stop()
+            self._traveller = None
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    c = Clock()
+    try:
+        yield c
+    finally:
+        c.stop()

@@ -1,0 +1,187 @@
+"""Stakeholders built through the real operations, so tests start from states the app makes."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry import clock
+from registry.accounts.models import User
+from registry.accounts.operations import create_staff
+from registry.authorizations.operations import Outcome, record_dispense, request_authorization
+from registry.cycles.operations import (
+    attest_contraception,
+    comprehension_questions,
+    confirm_counseling,
+    take_comprehension,
+)
+from registry.patients.models import Patient
+from registry.patients.operations import activate_patient, register_patient
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
+from registry.pregnancies.operations import record_pregnancy_test
+from registry.prescribers.models import Designee, Prescriber
+from registry.prescribers.operations import (
+    attest_designee,
+    attest_prescriber,
+    enroll_prescriber,
+    link_designee,
+)
+from registry.rules.identifiers import npi_with_check_digit
+
+PASSWORD = "correct-horse-battery"
+METHODS = ["iud", "male_latex_condom"]
+_seq = itertools.count(1)
+
+
+def _n() -> int:
+    return next(_seq)
+
+
+def npi() -> str:
+    return npi_with_check_digit(f"1{_n():08d}")
+
+
+def ncpdp() -> str:
+    return f"{_n() % 10_000_000:07d}"
+
+
+def staff(session: Session) -> User:
+    return create_staff(session, None, email=f"staff{_n()}@example.org", password=PASSWORD)
+
+
+def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescriber:
+    n = _n()
+    p = enroll_prescriber(
+        session, email=kw.get("email", f"dr{n}@example.org"), password=PASSWORD,
+        first_name=kw.get("first_name", "Ada"), last_name=kw.get("last_name", f"Doctor{n}"),
+        npi=kw.get("npi") or npi(), license_state="NY",
+    )
+    if attest:
+        attest_prescriber(session, p.user, p)
+    return p
+
+
+def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Designee:
+    n = _n()
+    d = link_designee(session, of.user, of, email=f"staff{n}@clinic.example.org",
+                      password=PASSWORD, first_name="Dee", last_name=f"Signee{n}")
+    if attest:
+        attest_designee(session, d.user, d)
+    return d
+
+
+def pharmacy(session: Session, *, activate: bool = True) -> Pharmacy:
+    n = _n()
+    ph = register_pharmacy(
+        session, name=f"Pharmacy {n}", ncpdp_id=ncpdp(), npi=npi(), address="1 Main St",
+        rsp={"email": f"rsp{n}@pharmacy.example.org", "password": PASSWORD,
+             "first_name": "Rita", "last_name": f"Responsible{n}", "license_number": f"L{n}"},
+    )
+    if activate:
+        activate_pharmacy(session, rsp_of(ph).user, ph, staff_trained=True)
+    return ph
+
+
+def rsp_of(ph: Pharmacy) -> Pharmacist:
+    return next(p for p in ph.pharmacists if p.is_rsp)
+
+
+def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None) -> Pharmacist:
+    n = _n()
+    return add_pharmacist(
+        session, rsp_of(ph).user, ph, email=f"rph{n}@pharmacy.example.org", password=PASSWORD,
+        first_name="Phil", last_name=f"Pharmacist{n}", license_number=f"P{n}",
+        training_completed_on=trained_on or clock.today(),
+    )
+
+
+def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
+            activate: bool = True, actor: User | None = None, **kw: Any) -> Patient:
+    n = _n()
+    today = clock.today()
+    data: dict[str, Any] = {
+        "first_name": "Pat", "last_name": f"Ient{n}", "date_of_birth": date(1995, 6, 15),
+        "email": f"patient{n}@example.org",
+        "risk_category": "can_get_pregnant" if can_get_pregnant else "cannot_get_pregnant",
+        "consent_signed_on": today,
+        "contraception_start_date": today if can_get_pregnant else None,
+    }
+    data.update(kw)
+    if actor is not None and actor.role == "designee":
+        data["prescriber_id"] = of.id
+    p, code, _ = register_patient(session, actor or of.user, **data)
+    if activate:
+        activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
+                         activation_code=code, password=PASSWORD)
+    return p
+
+
+def test_result(session: Session, p: Patient, on: date | None = None, *,
+                result: str = "negative", setting: str = "lab") -> Any:
+    return record_pregnancy_test(session, p.prescriber.user, p,
+                                 specimen_collected_on=on or clock.today(), result=result,
+                                 setting=setting)
+
+
+def counsel(session: Session, p: Patient, methods: list[str] | None = None,
+            abstinence: bool = False) -> Any:
+    contraception: dict[str, Any] = (
+        {"abstinence": True} if abstinence else {"methods": methods or METHODS}
+    )
+    if not p.can_get_pregnant:
+        return confirm_counseling(session, p.prescriber.user, p, counseled_on=clock.today())
+    return confirm_counseling(session, p.prescriber.user, p, counseled_on=clock.today(),
+                              contraception=contraception)
+
+
+def pass_questions(session: Session, p: Patient) -> Any:
+    assert p.user is not None
+    _, questions = comprehension_questions(session, p.user)
+    return take_comprehension(session, p.user,
+                              answers={str(q.id): q.correct_choice for q in questions})
+
+
+def attest(session: Session, p: Patient, methods: list[str] | None = None) -> Any:
+    assert p.user is not None
+    return attest_contraception(session, p.user, contraception={"methods": methods or METHODS})
+
+
+def complete_cycle(session: Session, p: Patient) -> None:
+    """Counseling, questions and contraception for the cycle the last test opened."""
+    counsel(session, p)
+    if p.can_get_pregnant:
+        pass_questions(session, p)
+        attest(session, p)
+
+
+def ready_for_first_prescription(session: Session, p: Patient, travel: Any) -> None:
+    """Screening today, then travel 30 days and confirm: the first window is open on day 1."""
+    test_result(session, p)
+    travel.forward(days=30)
+    test_result(session, p)
+    complete_cycle(session, p)
+
+
+def authorize(session: Session, rph: Pharmacist, p: Patient, **kw: Any) -> Outcome:
+    data: dict[str, Any] = {
+        "registry_id": p.registry_id, "date_of_birth": p.date_of_birth.isoformat(),
+        "prescriber_npi": p.prescriber.npi, "days_supply": 30, "quantity": 60, "refills": 0,
+    }
+    data.update(kw)
+    return request_authorization(session, rph.user, **data)
+
+
+def dispense(session: Session, rph: Pharmacist, outcome: Outcome, *,
+             on: date | None = None, days: int = 30) -> Any:
+    assert outcome.authorization is not None
+    return record_dispense(session, rph.user, outcome.authorization,
+                           dispensed_on=on or clock.today(), quantity=outcome.authorization.quantity,
+                           days_supply=days)
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
