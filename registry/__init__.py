@@ -7,7 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
 from registry import config as config_module
 from registry import db
@@ -46,11 +47,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_URL"] = url
 
     db.init_app(app)
+    from registry import cli, extensions
 
-    from registry import cli
-
+    extensions.init_app(app)
     cli.init_app(app)
     _register_request_transaction(app)
+    _register_error_dispatch(app)
     return app
 
 
@@ -61,3 +63,19 @@ def _register_request_transaction(app: Flask) -> None:
     def _commit(response: Response) -> Response:
         db.commit_request()
         return response
+
+
+def _register_error_dispatch(app: Flask) -> None:
+    """HTTP errors answer as problem+json under /api/ and as a page elsewhere.
+
+    The API and the web pages each put their handler in ``app.extensions`` under
+    ``registry.api_error_handler`` / ``registry.web_error_handler``.
+    """
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        key = "registry.api_error_handler" if request.path.startswith("/api/") else (
+            "registry.web_error_handler"
+        )
+        handler = app.extensions.get(key)
+        return handler(exc) if handler else exc

@@ -94,14 +94,14 @@ def init_app(app: Flask) -> None:
 
 
 def engine() -> Engine:
-    return current_app.extensions["registry.engine"]  # type: ignore[no-any-return]
+    return current_app.extensions["registry.engine"]
 
 
 def session() -> Session:
     """The session of the current request or command (created on first use)."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["registry.sessionmaker"]()
-    return g.db_session  # type: ignore[no-any-return]
+    return g.db_session
 
 
 def commit_request() -> None:

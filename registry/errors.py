@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 class RegistryError(Exception):
     """Base class for errors an operation reports to its caller."""
@@ -18,7 +20,8 @@ class ValidationError(RegistryError):
 
     status = 422
 
-    def __init__(self, errors: dict[str, list[str] | str] | None = None, **fields: str) -> None:
+    def __init__(self, errors: Mapping[str, Sequence[str] | str] | None = None,
+                 **fields: str) -> None:
         merged: dict[str, list[str]] = {}
         for field, msgs in {**(errors or {}), **fields}.items():
             merged[field] = [msgs] if isinstance(msgs, str) else list(msgs)

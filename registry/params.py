@@ -14,7 +14,7 @@ def current() -> Parameters:
     if params is None:
         params = Parameters.from_config(current_app.config)
         current_app.extensions["registry.params"] = params
-    return params  # type: ignore[no-any-return]
+    return params
 
 
 def setting(key: str) -> object:

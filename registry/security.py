@@ -21,7 +21,7 @@ def hasher() -> PasswordHasher:
             parallelism=int(cfg["ARGON2_PARALLELISM"]),
         )
         current_app.extensions["registry.hasher"] = ph
-    return ph  # type: ignore[no-any-return]
+    return ph
 
 
 def hash_secret(secret: str) -> str:

@@ -120,7 +120,7 @@ def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
     return p
 
 
-def test_result(session: Session, p: Patient, on: date | None = None, *,
+def enter_test(session: Session, p: Patient, on: date | None = None, *,
                 result: str = "negative", setting: str = "lab") -> Any:
     return record_pregnancy_test(session, p.prescriber.user, p,
                                  specimen_collected_on=on or clock.today(), result=result,
@@ -160,9 +160,9 @@ def complete_cycle(session: Session, p: Patient) -> None:
 
 def ready_for_first_prescription(session: Session, p: Patient, travel: Any) -> None:
     """Screening today, then travel 30 days and confirm: the first window is open on day 1."""
-    test_result(session, p)
+    enter_test(session, p)
     travel.forward(days=30)
-    test_result(session, p)
+    enter_test(session, p)
     complete_cycle(session, p)
 
 
@@ -178,9 +178,9 @@ def authorize(session: Session, rph: Pharmacist, p: Patient, **kw: Any) -> Outco
 def dispense(session: Session, rph: Pharmacist, outcome: Outcome, *,
              on: date | None = None, days: int = 30) -> Any:
     assert outcome.authorization is not None
-    return record_dispense(session, rph.user, outcome.authorization,
-                           dispensed_on=on or clock.today(), quantity=outcome.authorization.quantity,
-                           days_supply=days)
+    auth = outcome.authorization
+    return record_dispense(session, rph.user, auth, dispensed_on=on or clock.today(),
+                           quantity=auth.quantity, days_supply=days)
 
 
 def days(n: int) -> timedelta:

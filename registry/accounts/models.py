@@ -19,7 +19,7 @@ class Role(StrEnum):
 
 
 def in_check(column: str, values: type[StrEnum] | list[str]) -> str:
-    items = [v.value for v in values] if isinstance(values, type) else values  # type: ignore[attr-defined]
+    items = [v.value for v in values] if isinstance(values, type) else values
     return f"{column} IN (" + ", ".join(f"'{v}'" for v in items) + ")"
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry import clock
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.errors import Errors, PermissionDenied
-from registry.security import hash_secret, password_problems
+from registry.security import hash_secret, needs_rehash, password_problems, verify_secret
 from registry.validation import email_value, text_value
 
 
@@ -66,3 +69,67 @@ def create_staff(
                     first_name=first, last_name=last)
     record(session, actor, "staff:create", "user", user.id, after=snapshot(user))
     return user
+
+
+class LoginFailed(Exception):
+    """Wrong email or password, or the account is locked; ``message`` is safe to show."""
+
+    def __init__(self, message: str, locked_until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.locked_until = locked_until
+
+
+def authenticate(session: Session, *, email: object, password: object) -> User:
+    """Check a login. After too many failures the account is locked for a while, and the
+    lock is recorded in the audit. Rehashes the password when the hash parameters changed.
+
+    The caller commits even when this raises, so that failure counts are kept.
+    """
+    from flask import current_app
+
+    mail = email.strip().lower() if isinstance(email, str) else ""
+    secret = password if isinstance(password, str) else ""
+    generic = LoginFailed("Wrong email or password.")
+    user = session.execute(select(User).where(func.lower(User.email) == mail)).scalar()
+    now = clock.now()
+    if user is None:
+        verify_secret(_DUMMY_HASH(), secret)  # same work whether or not the account exists
+        raise generic
+    if user.locked_until is not None and user.locked_until > now:
+        raise LoginFailed(
+            "Too many failed logins: this account is locked for a few minutes.", user.locked_until
+        )
+    if not verify_secret(user.password_hash, secret):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        limit = int(current_app.config["LOGIN_MAX_FAILURES"])
+        if user.failed_logins >= limit:
+            minutes = int(current_app.config["LOGIN_LOCK_MINUTES"])
+            user.locked_until = now + timedelta(minutes=minutes)
+            user.failed_logins = 0
+            session.flush()
+            record(session, user, "user:lock", "user", user.id,
+                   after={"locked_until": user.locked_until.isoformat(),
+                          "failed_logins": limit})
+            raise LoginFailed(
+                "Too many failed logins: this account is locked for a few minutes.",
+                user.locked_until,
+            )
+        session.flush()
+        raise generic
+    if user.failed_logins or user.locked_until:
+        user.failed_logins = 0
+        user.locked_until = None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_secret(secret)
+    session.flush()
+    return user
+
+
+_dummy: list[str] = []
+
+
+def _DUMMY_HASH() -> str:
+    if not _dummy:
+        _dummy.append(hash_secret("not-a-real-password"))
+    return _dummy[0]

@@ -24,7 +24,7 @@ def snapshot(obj: Any, *names: str) -> dict[str, Any]:
     data = {n: getattr(obj, n) for n in names}
     data.pop("password_hash", None)
     data.pop("code_hash", None)
-    return jsonable(data)  # type: ignore[no-any-return]
+    return jsonable(data)
 
 
 def entry_hash(prev_hash: str, entry: AuditEntry) -> str:

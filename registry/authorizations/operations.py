@@ -94,8 +94,9 @@ def parse_request(data: dict[str, Any]) -> AuthorizationRequest:
             errors.add("registry_id", "A registry ID is 10 digits.")
     dob = date_value(errors, "date_of_birth", data.get("date_of_birth"))
     raw_npi = data.get("prescriber_npi")
-    npi = text_value(errors, "prescriber_npi", str(raw_npi) if isinstance(raw_npi, int) else raw_npi,
-                     max_length=20)
+    if isinstance(raw_npi, int) and not isinstance(raw_npi, bool):
+        raw_npi = str(raw_npi)
+    npi = text_value(errors, "prescriber_npi", raw_npi, max_length=20)
     if npi is not None and not (len(npi) == 10 and npi.isdigit()):
         errors.add("prescriber_npi", "An NPI is 10 digits.")
     days = int_value(errors, "days_supply", data.get("days_supply"), minimum=1, maximum=366)

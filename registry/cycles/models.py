@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.accounts.models import in_check
 from registry import clock
+from registry.accounts.models import in_check
 from registry.db import Base
 
 

@@ -140,7 +140,7 @@ BANK_FILE = "comprehension_bank.json"
 
 def bank_data() -> dict[str, Any]:
     text = resources.files("registry.data").joinpath(BANK_FILE).read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def load_question_bank(session: Session) -> int:

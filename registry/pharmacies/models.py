@@ -5,8 +5,8 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.accounts.models import User
 from registry import clock
+from registry.accounts.models import User
 from registry.db import Base
 
 

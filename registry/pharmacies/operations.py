@@ -49,8 +49,7 @@ def register_pharmacy(
     addr = text_value(errors, "address", address, required=False, max_length=500)
     if not isinstance(rsp, dict):
         errors.add("rsp", "The Responsible Site Pharmacist's details are required.")
-        errors.raise_if_any()
-        return None  # type: ignore[unreachable]  # pragma: no cover
+        rsp = {}
     mail, pw, first, last, licence = _validate_pharmacist_fields(session, errors, rsp, "rsp.")
     errors.raise_if_any()
     assert pharmacy_name and ncpdp and npi_text and mail and pw and first and last and licence

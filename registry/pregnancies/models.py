@@ -6,8 +6,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.accounts.models import in_check
 from registry import clock
+from registry.accounts.models import in_check
 from registry.db import Base
 from registry.patients.models import Patient
 

@@ -38,7 +38,9 @@ class Window:
         return {
             "cycle_id": self.cycle_id,
             "kind": self.kind,
-            "test_specimen_on": self.test_specimen_on.isoformat() if self.test_specimen_on else None,
+            "test_specimen_on": (
+                self.test_specimen_on.isoformat() if self.test_specimen_on else None
+            ),
             "window_opens_on": self.opens_on.isoformat(),
             "window_closes_on": self.closes_on.isoformat() if self.closes_on else None,
         }

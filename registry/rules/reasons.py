@@ -14,7 +14,9 @@ REASON_CODES: dict[str, str] = {
     "PREGNANCY_REPORTED": "A pregnancy has been reported for this patient.",
     "PRESCRIBER_NOT_ACTIVE": "The patient's prescriber is not active in the program.",
     "PRESCRIBER_MISMATCH": "The prescriber NPI is not the patient's prescriber of record.",
-    "CONFIRMATION_TEST_REQUIRED": "The screening and confirmation pregnancy tests are not both done.",
+    "CONFIRMATION_TEST_REQUIRED": (
+        "The screening and confirmation pregnancy tests are not both done."
+    ),
     "PREGNANCY_TEST_REQUIRED": "There is no negative pregnancy test for the current cycle.",
     "COUNSELING_NOT_CONFIRMED": "The prescriber has not confirmed counseling for this cycle.",
     "COMPREHENSION_NOT_PASSED": "The patient has not passed the comprehension questions.",
@@ -24,7 +26,9 @@ REASON_CODES: dict[str, str] = {
     "WINDOW_EXPIRED": "The prescription window has ended.",
     "LOCKOUT_ACTIVE": "A new confirmation test cannot be taken yet (missed first window).",
     "DAYS_SUPPLY_EXCEEDS_LIMIT": "The days' supply is over the limit.",
-    "REFILLS_NOT_ALLOWED": "Refills are not allowed: each prescription needs its own authorization.",
+    "REFILLS_NOT_ALLOWED": (
+        "Refills are not allowed: each prescription needs its own authorization."
+    ),
     "AUTHORIZATION_ALREADY_ISSUED": "An authorization is already open or this cycle was dispensed.",
     "REFILL_TOO_SOON": "It is too soon since the last dispense.",
 }
