@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import func, select, text, update
 
 from registry.audit.models import AuditEntry
@@ -28,7 +30,7 @@ def test_chain_links_every_entry_to_the_one_before(session, clock):
     entries = _build_history(session, clock)
     assert len(entries) > 15
     assert entries[0].prev_hash in (GENESIS, entries[0].prev_hash)
-    for before, after in zip(entries, entries[1:], strict=False):
+    for before, after in itertools.pairwise(entries):
         assert after.prev_hash == before.hash
     actions = [e.action for e in entries]
     for tag in ("prescriber:enroll", "prescriber:attest", "pharmacy:register",
@@ -38,8 +40,10 @@ def test_chain_links_every_entry_to_the_one_before(session, clock):
                 "authorization:dispense"):
         assert tag in actions, tag
     issue = next(e for e in entries if e.action == "authorization:issue")
-    assert issue.user_id is not None and issue.role == "pharmacist"
-    assert issue.after["status"] == "authorized" and issue.after["rma"] == issue.subject_id
+    assert issue.user_id is not None
+    assert issue.role == "pharmacist"
+    assert issue.after["status"] == "authorized"
+    assert issue.after["rma"] == issue.subject_id
 
 
 def test_verify_passes_on_a_clean_database(app, session, clock):
@@ -71,7 +75,8 @@ def test_verify_fails_on_an_edited_payload(app, session, clock):
     session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(after=after))
     session.expire_all()
     result = verify_chain(session)
-    assert not result.ok and result.first_bad_id == target.id
+    assert not result.ok
+    assert result.first_bad_id == target.id
 
 
 def test_verify_fails_on_a_deleted_row(app, session, clock):

@@ -61,10 +61,12 @@ def test_admin_create_and_its_field_errors(app, session):
                                  "--password", "long-enough-pw"])
     assert result.exit_code == 0, result.output
     user = session.execute(select(User).where(User.email == "boss@example.org")).scalar_one()
-    assert user.role == "staff" and user.password_hash.startswith("$argon2")
+    assert user.role == "staff"
+    assert user.password_hash.startswith("$argon2")
     bad = runner.invoke(args=["admin", "create", "--email", "not-an-email", "--password", "x"])
     assert bad.exit_code == 2
-    assert "--email" in bad.output and "--password" in bad.output
+    assert "--email" in bad.output
+    assert "--password" in bad.output
 
 
 def test_demo_loads_through_the_operations_and_prints_logins(app, session):
@@ -95,4 +97,5 @@ def test_fresh_database_from_the_command_line(tmp_path):
     assert run("db", "is-empty").returncode == 1
     assert run("db", "upgrade").returncode == 0  # idempotent, bank not loaded twice
     verify = run("audit", "verify")
-    assert verify.returncode == 0 and "intact" in verify.stdout
+    assert verify.returncode == 0
+    assert "intact" in verify.stdout
