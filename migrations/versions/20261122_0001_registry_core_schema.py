@@ -38,6 +38,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.create_index('ix_audit_entries_action', ['action'], unique=False)
+        batch_op.create_index('ix_audit_entries_user_id', ['user_id'], unique=False)
         batch_op.create_index('ix_audit_entries_occurred_at', ['occurred_at'], unique=False)
         batch_op.create_index('ix_audit_entries_subject', ['subject_type', 'subject_id'], unique=False)
 
@@ -411,6 +412,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('authorization_decisions', schema=None) as batch_op:
         batch_op.create_index('ix_authorization_decisions_pharmacy_id', ['pharmacy_id'], unique=False)
+        batch_op.create_index('ix_authorization_decisions_patient_id', ['patient_id'], unique=False)
         batch_op.create_index('ix_authorization_decisions_requested_at', ['requested_at'], unique=False)
 
     op.create_table('dispenses',
@@ -452,6 +454,7 @@ def downgrade() -> None:
     op.drop_table('dispenses')
     with op.batch_alter_table('authorization_decisions', schema=None) as batch_op:
         batch_op.drop_index('ix_authorization_decisions_requested_at')
+        batch_op.drop_index('ix_authorization_decisions_patient_id')
         batch_op.drop_index('ix_authorization_decisions_pharmacy_id')
 
     op.drop_table('authorization_decisions')
@@ -521,6 +524,7 @@ def downgrade() -> None:
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_entries_subject')
         batch_op.drop_index('ix_audit_entries_occurred_at')
+        batch_op.drop_index('ix_audit_entries_user_id')
         batch_op.drop_index('ix_audit_entries_action')
 
     op.drop_table('audit_entries')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import clock
@@ -16,9 +16,8 @@ from registry.validation import email_value, text_value
 
 
 def email_taken(session: Session, email: str) -> bool:
-    return session.execute(
-        select(User.id).where(func.lower(User.email) == email.lower())
-    ).first() is not None
+    # Emails are stored normalized to lower case, so the unique index serves this lookup.
+    return session.execute(select(User.id).where(User.email == email.lower())).first() is not None
 
 
 def validate_new_user(
@@ -91,7 +90,7 @@ def authenticate(session: Session, *, email: object, password: object) -> User:
     mail = email.strip().lower() if isinstance(email, str) else ""
     secret = password if isinstance(password, str) else ""
     generic = LoginFailed("Wrong email or password.")
-    user = session.execute(select(User).where(func.lower(User.email) == mail)).scalar()
+    user = session.execute(select(User).where(User.email == mail)).scalar()
     now = clock.now()
     if user is None:
         verify_secret(_DUMMY_HASH(), secret)  # same work whether or not the account exists

@@ -17,6 +17,7 @@ class AuditEntry(Base):
         Index("ix_audit_entries_subject", "subject_type", "subject_id"),
         Index("ix_audit_entries_occurred_at", "occurred_at"),
         Index("ix_audit_entries_action", "action"),
+        Index("ix_audit_entries_user_id", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -109,6 +109,7 @@ class AuthorizationDecision(Base):
         UniqueConstraint("requested_by_id", "idempotency_key"),
         Index("ix_authorization_decisions_requested_at", "requested_at"),
         Index("ix_authorization_decisions_pharmacy_id", "pharmacy_id"),
+        Index("ix_authorization_decisions_patient_id", "patient_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

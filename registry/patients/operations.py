@@ -344,3 +344,23 @@ def transfer_patient(session: Session, actor: User, *, registry_id: object,
     record(session, actor, "patient:transfer", "patient", patient.id, before=before,
            after={**snapshot(patient, "prescriber_id"), "reason": why})
     return patient
+
+
+def deactivate_patient(session: Session, actor: User, patient: Patient, *,
+                       reason: object) -> Patient:
+    """Program staff take a patient out of the program (rules §2); open RMAs are cancelled."""
+    if actor.role != Role.STAFF:
+        raise PermissionDenied("Only program staff can deactivate a patient.")
+    errors = Errors()
+    why = text_value(errors, "reason", reason, max_length=2000)
+    if patient.status == PatientStatus.DEACTIVATED:
+        errors.add("reason", "This patient is already deactivated.")
+    errors.raise_if_any()
+    before = snapshot(patient, "status", "deactivated_on")
+    patient.status = PatientStatus.DEACTIVATED.value
+    patient.deactivated_on = clock.today()
+    session.flush()
+    cancel_open_authorizations(session, actor, patient, "patient deactivated")
+    record(session, actor, "patient:deactivate", "patient", patient.id, before=before,
+           after={**snapshot(patient, "status", "deactivated_on"), "reason": why})
+    return patient

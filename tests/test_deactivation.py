@@ -1,0 +1,39 @@
+"""Program staff deactivate a patient: the next request is denied and open RMAs are cancelled."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from registry.audit.models import AuditEntry
+from registry.errors import PermissionDenied, ValidationError
+from registry.patients.operations import deactivate_patient
+from tests import factories as f
+
+
+def test_staff_deactivate_a_patient_with_an_open_authorization(session, clock):
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    ph = f.pharmacy(session)
+    rph = f.pharmacist(session, ph)
+    p = f.patient(session, dr)
+    f.ready_for_first_prescription(session, p, clock)
+    open_auth = f.authorize(session, rph, p).authorization
+    boss = f.staff(session)
+
+    with pytest.raises(PermissionDenied):
+        deactivate_patient(session, dr.user, p, reason="moved away")
+    with pytest.raises(ValidationError) as exc:
+        deactivate_patient(session, boss, p, reason="  ")
+    assert "reason" in exc.value.errors
+
+    deactivate_patient(session, boss, p, reason="Patient left the program")
+
+    assert p.status == "deactivated"
+    assert open_auth.status == "cancelled"
+    outcome = f.authorize(session, rph, p)
+    assert [r["code"] for r in outcome.reasons] == ["PATIENT_NOT_ACTIVE"]
+    tags = session.execute(
+        select(AuditEntry.action).where(AuditEntry.user_id == boss.id)
+    ).scalars().all()
+    assert tags[-2:] == ["authorization:cancel", "patient:deactivate"]
