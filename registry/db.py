@@ -62,10 +62,19 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the
-    # busy timeout instead of failing with "database is locked" on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the busy
+    # timeout instead of failing with "database is locked" when a read turns into a write.
+    # Requests that only read (GET, HEAD) begin a plain transaction and never queue.
+    from flask import has_request_context, request
+
+    if has_request_context() and request.method in READ_ONLY_METHODS:
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
