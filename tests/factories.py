@@ -185,3 +185,16 @@ def dispense(session: Session, rph: Pharmacist, outcome: Outcome, *,
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+class Counter:
+    """A prescriber, an active pharmacy with a trained pharmacist, and one patient who can
+    get pregnant, ready for the first prescription (window open on its day 1)."""
+
+    def __init__(self, session: Session, travel: Any, start: str = "2026-03-02") -> None:
+        travel.to(start)
+        self.prescriber = prescriber(session)
+        self.pharmacy = pharmacy(session)
+        self.pharmacist = pharmacist(session, self.pharmacy)
+        self.patient = patient(session, self.prescriber)
+        ready_for_first_prescription(session, self.patient, travel)

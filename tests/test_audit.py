@@ -12,13 +12,8 @@ from tests import factories as f
 
 
 def _build_history(session, clock):
-    clock.to("2026-03-02")
-    dr = f.prescriber(session)
-    ph = f.pharmacy(session)
-    rph = f.pharmacist(session, ph)
-    p = f.patient(session, dr)
-    f.ready_for_first_prescription(session, p, clock)
-    f.dispense(session, rph, f.authorize(session, rph, p))
+    c = f.Counter(session, clock)
+    f.dispense(session, c.pharmacist, f.authorize(session, c.pharmacist, c.patient))
     return session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
 
 

@@ -130,13 +130,9 @@ def test_database_refuses_a_second_open_authorization_for_a_patient(session, clo
     """The unique index holds even if the code's checks were bypassed."""
     from sqlalchemy.exc import IntegrityError
 
-    clock.to("2026-03-02")
-    dr = f.prescriber(session)
-    ph = f.pharmacy(session)
-    rph = f.pharmacist(session, ph)
-    p = f.patient(session, dr)
-    f.ready_for_first_prescription(session, p, clock)
-    first = f.authorize(session, rph, p).authorization
+    c = f.Counter(session, clock)
+    p = c.patient
+    first = f.authorize(session, c.pharmacist, p).authorization
     assert first is not None
     twin = Authorization(
         rma="XXXXXXXXXXXX", patient_id=p.id, cycle_id=first.cycle_id,

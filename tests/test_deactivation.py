@@ -12,12 +12,8 @@ from tests import factories as f
 
 
 def test_staff_deactivate_a_patient_with_an_open_authorization(session, clock):
-    clock.to("2026-03-02")
-    dr = f.prescriber(session)
-    ph = f.pharmacy(session)
-    rph = f.pharmacist(session, ph)
-    p = f.patient(session, dr)
-    f.ready_for_first_prescription(session, p, clock)
+    c = f.Counter(session, clock)
+    dr, rph, p = c.prescriber, c.pharmacist, c.patient
     open_auth = f.authorize(session, rph, p).authorization
     boss = f.staff(session)
 
