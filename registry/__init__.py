@@ -17,12 +17,13 @@ from registry import db
 def _secret_key(instance_path: str) -> str:
     """A stable secret for this instance, generated once into instance/secret_key."""
     path = Path(instance_path) / "secret_key"
-    if path.exists():
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker (or an earlier start) made it first
         return path.read_text().strip()
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
