@@ -144,6 +144,14 @@ def lockout_until(facts: PatientFacts, today: date, params: Parameters) -> date 
 
     Returns the day the lockout ends while it is still running, else None.
     """
+    until = lockout_end(facts, today, params)
+    return until if until and today < until else None
+
+
+def lockout_end(facts: PatientFacts, today: date, params: Parameters) -> date | None:
+    """The first day a new confirmation specimen may be collected after a missed first
+    window (rule set 2021), whether or not that day has passed: a specimen collected
+    during the lockout stays too early even when it is entered after the lockout ended."""
     if facts.risk_category != CAN or ruleset_for(today, params) != RULESET_2021:
         return None
     if treatment_started(facts):
@@ -153,8 +161,7 @@ def lockout_until(facts: PatientFacts, today: date, params: Parameters) -> date 
         return None
     if cycle_dispensed(facts, last):
         return None
-    until = last.opened_on + timedelta(days=params.lockout_days)
-    return until if today < until else None
+    return last.opened_on + timedelta(days=params.lockout_days)
 
 
 # --- pregnancy-test classification (rules §4) ----------------------------------------
@@ -214,7 +221,7 @@ def classify_test(
     if not started:
         if not medical:
             err("setting", "Tests before treatment starts must be done in a lab or office.")
-        lockout = lockout_until(facts, today, params)
+        lockout = lockout_end(facts, today, params)
         if lockout and specimen_on < lockout:
             err(
                 "specimen_collected_on",
