@@ -58,11 +58,13 @@ def test_abstinence_with_methods_is_refused():
 def test_mini_pill_is_refused_with_a_clear_message(methods):
     problems = validate_choice(methods, False)
     assert len(problems) == 1
-    assert "mini-pill" in problems[0] and "cannot be one of the two" in problems[0]
+    assert "mini-pill" in problems[0]
+    assert "cannot be one of the two" in problems[0]
 
 
 def test_mini_pill_is_not_a_listed_method():
-    assert MINI_PILL not in PRIMARY_METHODS and MINI_PILL not in SECONDARY_METHODS
+    assert MINI_PILL not in PRIMARY_METHODS
+    assert MINI_PILL not in SECONDARY_METHODS
 
 
 def test_unknown_method_is_named():

@@ -10,17 +10,19 @@ import pytest
 
 from registry.rules import (
     Parameters,
-    TestFact as Specimen,
     classify_test,
     evaluate,
     lockout_until,
     ruleset_for,
 )
+from registry.rules import (
+    TestFact as Specimen,
+)
 from tests.rules.build import (
     DAY_2021,
     DAY_2026,
-    P,
     RULESET_DAYS,
+    P,
     auth,
     cycle,
     d,
@@ -45,14 +47,16 @@ def test_window_day_7_is_the_last_day_and_the_do_not_dispense_after(ruleset):
     assert decision.eligible, decision.codes
     assert decision.ruleset == ruleset
     assert decision.do_not_dispense_after == opened + d(6)
-    assert decision.window.opens_on == opened and decision.window.closes_on == opened + d(6)
+    assert decision.window.opens_on == opened
+    assert decision.window.closes_on == opened + d(6)
 
 
 @BOTH
 def test_window_day_1_is_the_specimen_date(ruleset):
     opened = RULESET_DAYS[ruleset]
     decision = evaluate(first_cycle_patient(opened), opened, P, request(opened))
-    assert decision.eligible and decision.do_not_dispense_after == opened + d(6)
+    assert decision.eligible
+    assert decision.do_not_dispense_after == opened + d(6)
 
 
 @BOTH
@@ -279,7 +283,8 @@ def test_monthly_test_in_a_lab_is_always_accepted(ruleset):
 def test_positive_test_is_always_accepted_even_at_home():
     facts = patient(DAY_2021)
     verdict = _classify(facts, DAY_2021, result="positive", setting="home")
-    assert verdict.errors == {} and not verdict.opens_cycle
+    assert verdict.errors == {}
+    assert not verdict.opens_cycle
 
 
 # --- the switch between rule sets ----------------------------------------------------

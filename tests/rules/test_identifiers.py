@@ -35,7 +35,8 @@ def test_npi_must_be_exactly_ten_digits(bad):
 @given(st.text(alphabet="0123456789", min_size=9, max_size=9))
 def test_npi_with_check_digit_is_valid_and_unique(first_nine):
     npi = npi_with_check_digit(first_nine)
-    assert npi[:9] == first_nine and npi_is_valid(npi)
+    assert npi[:9] == first_nine
+    assert npi_is_valid(npi)
     assert sum(npi_is_valid(first_nine + c) for c in "0123456789") == 1
 
 
@@ -78,7 +79,9 @@ def test_registry_id_must_be_ten_digits(bad):
 def test_new_registry_ids_are_valid_ten_digits_without_leading_zero():
     for _ in range(200):
         rid = new_registry_id()
-        assert len(rid) == 10 and rid[0] != "0" and registry_id_is_valid(rid)
+        assert len(rid) == 10
+        assert rid[0] != "0"
+        assert registry_id_is_valid(rid)
 
 
 def test_registry_id_as_printed_on_the_card_is_normalized():
