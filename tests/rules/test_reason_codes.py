@@ -82,7 +82,8 @@ def test_every_reason_code_is_produced(code):
     assert not decision.eligible
     assert decision.do_not_dispense_after is None
     reason = next(r for r in decision.reasons if r.code == code)
-    assert reason.message and reason.action, reason
+    assert reason.message, reason
+    assert reason.action, reason
 
 
 def test_no_scenario_for_an_unknown_code():
