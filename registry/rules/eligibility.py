@@ -228,6 +228,13 @@ def classify_test(
                 f"The first prescription's window was missed: under the 2021 rules the new "
                 f"confirmation specimen must be collected on or after {fmt(lockout)}.",
             )
+        if facts.contraception_start_on is None:
+            err(
+                "contraception_start_date",
+                "The patient's contraception start date is not recorded; a confirmation "
+                f"test needs {params.contraception_before_days} days of contraception. "
+                "The prescriber records the start date first.",
+            )
         earliest = earliest_confirmation_on(facts, params) or specimen_on
         if specimen_on < earliest:
             err(
