@@ -281,3 +281,60 @@ def test_contraception_start_29_days_before_confirmation_is_too_late(session, ca
         exc.value.errors["specimen_collected_on"])
     clock.forward(days=1)
     assert f.enter_test(session, p)[0].purpose == "confirmation"
+
+
+def test_changed_to_can_get_pregnant_needs_a_contraception_start_before_confirmation(
+    session, cast, clock,
+):
+    """Interpretation: a patient moved to ``can_get_pregnant`` has no contraception start
+    date yet; the confirmation test needs 30 days of contraception (rules §4), so it is
+    refused until the prescriber records that date, and then counts from it."""
+    from registry.patients.operations import change_risk_category
+
+    p = f.patient(session, cast.dr, can_get_pregnant=False)
+    change_risk_category(session, cast.dr.user, p, risk_category="can_get_pregnant",
+                         reason="Not menopausal after all")
+    assert p.contraception_start_on is None
+    f.enter_test(session, p)
+    clock.forward(days=19)
+    with pytest.raises(ValidationError) as exc:
+        f.enter_test(session, p)
+    assert "contraception_start_date" in exc.value.errors
+    update_care_settings(session, cast.dr.user, p,
+                         contraception_start_date=(today() - timedelta(days=29)).isoformat())
+    with pytest.raises(ValidationError):
+        f.enter_test(session, p)
+    clock.forward(days=1)
+    assert f.enter_test(session, p)[0].purpose == "confirmation"
+
+
+@pytest.mark.parametrize(("hour", "ok"), [(23, True), (24, False)])
+def test_window_ends_at_midnight_in_the_program_time_zone(session, cast, clock, hour, ok):
+    """Day 7 ends at 23:59:59 New York time (already the next day in UTC at 23:00)."""
+    p = f.patient(session, cast.dr)
+    f.ready_for_first_prescription(session, p, clock)
+    day7 = today() + timedelta(days=6)
+    if hour == 24:
+        clock.to((day7 + timedelta(days=1)).isoformat(), hour=0)
+    else:
+        clock.to(day7.isoformat(), hour=hour)
+    outcome = f.authorize(session, cast.rph, p)
+    assert outcome.eligible is ok, outcome.reasons
+
+
+def test_a_new_course_starts_again_with_a_screening_test(session, cast, clock):
+    from registry.patients.operations import start_new_course
+
+    p = f.patient(session, cast.dr)
+    f.ready_for_first_prescription(session, p, clock)
+    f.dispense(session, cast.rph, f.authorize(session, cast.rph, p))
+    end_treatment(session, cast.dr.user, p, last_dose_on=today())
+    clock.forward(days=30)
+    f.enter_test(session, p)  # post-treatment: complete
+    assert p.status == "treatment_complete"
+    clock.forward(days=60)
+    start_new_course(session, cast.dr.user, p, contraception_start_date=today().isoformat())
+    assert (p.status, p.course_number) == ("active", 2)
+    decision = status(session, p)
+    assert decision.codes == ["CONFIRMATION_TEST_REQUIRED"]
+    assert f.enter_test(session, p)[0].purpose == "screening"

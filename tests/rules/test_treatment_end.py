@@ -85,3 +85,15 @@ def test_patient_who_cannot_get_pregnant_owes_no_tests():
     end = evaluate(facts, LAST + d(90), P).treatment_end
     assert end.contraception_until is None
     assert end.overdue == ()
+
+
+@pytest.mark.parametrize(("ruleset", "allowed", "ok"), [
+    ("2021", True, False), ("2026", True, True), ("2026", False, False),
+])
+def test_home_test_after_the_last_dose_follows_the_monthly_rule(ruleset, allowed, ok):
+    last = RULESET_DAYS[ruleset] - d(40)
+    facts = treated_patient(last, last - d(20), last_dose_on=last, status="treatment_ended",
+                            home_tests_allowed=allowed)
+    verdict = classify_test(facts, last + d(30), "negative", "home", last + d(31), P)
+    assert verdict.purpose == "post_treatment"
+    assert (verdict.errors == {}) is ok
