@@ -263,7 +263,7 @@ def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patie
                 cycle_id = decision.cycle.id
             rma = new_rma()
             while session.execute(select(Authorization.id).where(Authorization.rma == rma)).first():
-                rma = new_rma()  # pragma: no cover - 25^12 possibilities
+                rma = new_rma()  # pragma: no cover - 24^12 possibilities
             auth = Authorization(
                 rma=rma, patient_id=patient.id, cycle_id=cycle_id,
                 prescriber_id=patient.prescriber_id, pharmacy_id=pharmacist.pharmacy_id,

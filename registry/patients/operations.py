@@ -338,7 +338,7 @@ def transfer_patient(session: Session, actor: User, *, registry_id: object,
     if patient.prescriber_id == target.id:
         raise ValidationError(to_prescriber_id="This is already the prescriber of record.")
     before = snapshot(patient, "prescriber_id")
-    patient.prescriber_id = target.id
+    patient.prescriber = target  # the relationship too, not only the id: no stale prescriber
     session.flush()
     cancel_open_authorizations(session, actor, patient, "patient transferred")
     record(session, actor, "patient:transfer", "patient", patient.id, before=before,

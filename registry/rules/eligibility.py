@@ -144,6 +144,14 @@ def lockout_until(facts: PatientFacts, today: date, params: Parameters) -> date 
 
     Returns the day the lockout ends while it is still running, else None.
     """
+    until = lockout_end(facts, today, params)
+    return until if until and today < until else None
+
+
+def lockout_end(facts: PatientFacts, today: date, params: Parameters) -> date | None:
+    """The first day a new confirmation specimen may be collected after a missed first
+    window (rule set 2021), whether or not that day has passed: a specimen collected
+    during the lockout stays too early even when it is entered after the lockout ended."""
     if facts.risk_category != CAN or ruleset_for(today, params) != RULESET_2021:
         return None
     if treatment_started(facts):
@@ -153,8 +161,7 @@ def lockout_until(facts: PatientFacts, today: date, params: Parameters) -> date 
         return None
     if cycle_dispensed(facts, last):
         return None
-    until = last.opened_on + timedelta(days=params.lockout_days)
-    return until if today < until else None
+    return last.opened_on + timedelta(days=params.lockout_days)
 
 
 # --- pregnancy-test classification (rules §4) ----------------------------------------
@@ -214,12 +221,19 @@ def classify_test(
     if not started:
         if not medical:
             err("setting", "Tests before treatment starts must be done in a lab or office.")
-        lockout = lockout_until(facts, today, params)
+        lockout = lockout_end(facts, today, params)
         if lockout and specimen_on < lockout:
             err(
                 "specimen_collected_on",
                 f"The first prescription's window was missed: under the 2021 rules the new "
                 f"confirmation specimen must be collected on or after {fmt(lockout)}.",
+            )
+        if facts.contraception_start_on is None:
+            err(
+                "contraception_start_date",
+                "The patient's contraception start date is not recorded; a confirmation "
+                f"test needs {params.contraception_before_days} days of contraception. "
+                "The prescriber records the start date first.",
             )
         earliest = earliest_confirmation_on(facts, params) or specimen_on
         if specimen_on < earliest:

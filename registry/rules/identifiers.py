@@ -82,14 +82,14 @@ def normalize_registry_id(raw: str) -> str:
     return "".join(ch for ch in raw if not ch.isspace() and ch != "-")
 
 
-RMA_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY3479"  # no 0/O, 1/I, 2/Z, 5/S, 6/G/b, 8/B
+RMA_ALPHABET = "ACDEFHJKLMNPQRTUVWXY3479"  # no 0/O, 1/I, 2/Z, 5/S, 6/G/b, 8/B
 
 
 def new_rma() -> str:
     return "".join(secrets.choice(RMA_ALPHABET) for _ in range(12))
 
 
-ACTIVATION_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY3479"
+ACTIVATION_ALPHABET = RMA_ALPHABET
 
 
 def new_activation_code() -> str:

@@ -1,0 +1,95 @@
+"""Rules §2: a transfer to another prescriber is an audited act of program staff, or of the
+new prescriber who knows the patient's registry ID and date of birth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from registry.authorizations.models import Authorization
+from registry.errors import NotFound, PermissionDenied
+from registry.patients.operations import transfer_patient
+from registry.patients.queries import status
+from registry.pregnancies.operations import record_pregnancy_test
+from tests import factories as f
+from tests.operations.conftest import last_audit_id, row_counts, tags_since
+
+
+def test_staff_transfer_moves_the_patient_and_the_care(session, cast, clock):
+    p = f.patient(session, cast.dr)
+    start = last_audit_id(session)
+    transfer_patient(session, cast.staff, registry_id=p.registry_id,
+                     date_of_birth=p.date_of_birth.isoformat(), to_prescriber_id=cast.other_dr.id)
+    assert tags_since(session, start) == ["patient:transfer"]
+    session.expire_all()
+    assert p.prescriber_id == cast.other_dr.id
+    # The new prescriber now acts; the old one no longer sees the patient.
+    record_pregnancy_test(session, cast.other_dr.user, p, specimen_collected_on=clock_today(),
+                          result="negative", setting="lab")
+    with pytest.raises(NotFound):
+        record_pregnancy_test(session, cast.dr.user, p, specimen_collected_on=clock_today(),
+                              result="negative", setting="lab")
+
+
+def clock_today():
+    from registry import clock
+
+    return clock.today()
+
+
+def test_transferred_patient_reads_back_the_new_prescriber_at_once(session, cast):
+    """Within the same unit of work, ``patient.prescriber`` is the new prescriber (it used
+    to keep the old one until the session expired, so a response showed the old NPI)."""
+    p = f.patient(session, cast.dr)
+    assert p.prescriber.id == cast.dr.id
+    transfer_patient(session, cast.other_dr.user, registry_id=p.registry_id,
+                     date_of_birth=p.date_of_birth)
+    assert p.prescriber.id == cast.other_dr.id
+    assert p.prescriber.npi == cast.other_dr.npi
+
+
+def test_new_prescriber_transfers_with_registry_id_and_date_of_birth(session, cast):
+    p = f.patient(session, cast.dr)
+    card = f"{p.registry_id[:5]}-{p.registry_id[5:]}"  # as printed on the ID card
+    transfer_patient(session, cast.other_dr.user, registry_id=card,
+                     date_of_birth=p.date_of_birth)
+    assert p.prescriber_id == cast.other_dr.id
+
+
+@pytest.mark.parametrize("wrong", ["dob", "registry_id"])
+def test_new_prescriber_with_a_wrong_date_of_birth_or_id_finds_nobody(session, cast, wrong):
+    p = f.patient(session, cast.dr)
+    rid, dob = p.registry_id, p.date_of_birth
+    if wrong == "dob":
+        dob = dob + timedelta(days=1)
+    else:
+        rid = rid[:-1] + str((int(rid[-1]) + 1) % 10)
+    before = row_counts(session)
+    with pytest.raises(NotFound):
+        transfer_patient(session, cast.other_dr.user, registry_id=rid, date_of_birth=dob)
+    assert row_counts(session) == before
+    assert p.prescriber_id == cast.dr.id
+
+
+def test_transfer_cancels_an_open_authorization(session, cast, clock):
+    p = f.patient(session, cast.dr)
+    f.ready_for_first_prescription(session, p, clock)
+    auth = f.authorize(session, cast.rph, p).authorization
+    transfer_patient(session, cast.other_dr.user, registry_id=p.registry_id,
+                     date_of_birth=p.date_of_birth)
+    assert session.get(Authorization, auth.id).status == "cancelled"
+    # The pharmacy must now give the new prescriber's NPI.
+    outcome = f.authorize(session, cast.rph, p, prescriber_npi=cast.dr.npi)
+    assert "PRESCRIBER_MISMATCH" in [r["code"] for r in outcome.reasons]
+    assert f.authorize(session, cast.rph, p, prescriber_npi=cast.other_dr.npi).eligible
+
+
+def test_designee_cannot_transfer(session, cast):
+    p = f.patient(session, cast.other_dr)
+    with pytest.raises(PermissionDenied):
+        transfer_patient(session, cast.designee.user, registry_id=p.registry_id,
+                         date_of_birth=p.date_of_birth)
+    assert session.execute(select(Authorization)).first() is None
+    assert status(session, p).eligible is False
