@@ -316,3 +316,22 @@ def test_pharmacy_activation_364_days_ok_365_lapsed_until_the_rsp_renews(session
     assert codes(f.authorize(session, rph, p)) == ["PHARMACY_NOT_ACTIVE"]
     activate_pharmacy(session, f.rsp_of(ph).user, ph, staff_trained=True)
     assert f.authorize(session, rph, p).eligible
+
+
+@pytest.mark.parametrize("action", ["suspension", "deactivation"])
+def test_suspended_pharmacys_open_rma_does_not_strand_the_patient(session, cast, ready, action):
+    """Interpretation: the suspended pharmacy can neither dispense nor reverse its open RMA,
+    so it is cancelled at once (as for a suspended prescriber); otherwise the patient could
+    not be served elsewhere until it expired, and the window (and, in 2021, the first
+    prescription) would be lost."""
+    from tests.operations.conftest import last_audit_id, tags_since
+
+    auth = f.authorize(session, cast.rph, ready).authorization
+    start = last_audit_id(session)
+    _act(session, cast, "pharmacy", cast.pharmacy.id, action)
+    assert tags_since(session, start) == [f"pharmacy:{action}", "authorization:cancel"]
+    assert session.get(Authorization, auth.id).status == "cancelled"
+    elsewhere = f.pharmacist(session, f.pharmacy(session))
+    outcome = f.authorize(session, elsewhere, ready)
+    assert outcome.eligible, outcome.reasons
+    assert outcome.authorization.cycle_id == auth.cycle_id
