@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from registry import clock
 from registry.accounts.models import User
 from registry.audit.operations import record, snapshot
+from registry.authorizations.models import Authorization, AuthorizationStatus
 from registry.compliance.models import ComplianceAction, ComplianceActionKind, ComplianceSubject
 from registry.errors import Errors, ValidationError
 from registry.patients.models import Patient
@@ -71,4 +72,16 @@ def record_compliance_action(session: Session, actor: User, **data: Any) -> Comp
             select(Patient).where(Patient.prescriber_id == subject_id)
         ).scalars():
             cancel_open_authorizations(session, actor, patient, f"prescriber {action}")
+    if action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION) and (
+        subject_type == "pharmacy"
+    ):
+        # The pharmacy can no longer dispense or reverse its open RMAs; cancel them so its
+        # patients can be served elsewhere within their window.
+        for patient in session.execute(
+            select(Patient).join(Authorization, Authorization.patient_id == Patient.id).where(
+                Authorization.pharmacy_id == subject_id,
+                Authorization.status == AuthorizationStatus.AUTHORIZED,
+            )
+        ).scalars().unique():
+            cancel_open_authorizations(session, actor, patient, f"pharmacy {action}")
     return row

@@ -503,8 +503,8 @@ def _can_get_pregnant(
         else:
             b.reason(
                 "WINDOW_EXPIRED",
-                f"The 7-day window ended on {fmt(cycle.closes_on)} with no prescription "
-                "dispensed; that cycle is spent.",
+                f"The {(cycle.closes_on - cycle.opened_on).days + 1}-day window ended on "
+                f"{fmt(cycle.closes_on)} with no prescription dispensed; that cycle is spent.",
                 f"The prescriber enters a new negative {next_test} test{setting_hint} to start "
                 "a new cycle"
                 + (f", specimen collected on or after {fmt(lockout)}." if lockout else "."),
@@ -578,7 +578,8 @@ def _cannot_2021(
         b.reason(
             "COUNSELING_NOT_CONFIRMED",
             "The prescriber has not confirmed this month's counseling.",
-            "The prescriber confirms counseling; the 30-day window starts that day.", "prescriber",
+            f"The prescriber confirms counseling; the {params.no_pregnancy_window_2021_days}-day "
+            "window starts that day.", "prescriber",
         )
         b.step("prescriber", "Confirm this month's counseling.")
         return None, None, None
@@ -593,7 +594,8 @@ def _cannot_2021(
         else:
             b.reason(
                 "WINDOW_EXPIRED",
-                f"The 30-day window ended on {fmt(cycle.closes_on)}.",
+                f"The {(cycle.closes_on - cycle.opened_on).days + 1}-day window ended on "
+                f"{fmt(cycle.closes_on)}.",
                 "The prescriber confirms counseling again to open a new window.", "prescriber",
             )
         b.step("prescriber", "Confirm this month's counseling.")

@@ -259,3 +259,79 @@ def test_prescriber_attestation_364_days_ok_365_not(session, clock):
     reverse_authorization(session, rph.user, outcome.authorization, reason="test")
     clock.forward(days=1)  # day 365
     assert codes(f.authorize(session, rph, p)) == ["PRESCRIBER_NOT_ACTIVE"]
+
+
+def test_cannot_get_pregnant_2026_dnda_issue_plus_7_and_a_new_cycle_each_time(session, clock):
+    from registry.cycles.models import Cycle
+
+    clock.to("2026-09-01")
+    dr, ph = f.prescriber(session), f.pharmacy(session)
+    rph = f.pharmacist(session, ph)
+    p = f.patient(session, dr, can_get_pregnant=False)
+    f.counsel(session, p)
+    f.pass_questions(session, p)
+    first = f.authorize(session, rph, p).authorization
+    assert first.do_not_dispense_after == today() + timedelta(days=7)
+    clock.forward(days=8)  # not dispensed: it expires, and a new one may be asked for
+    second = f.authorize(session, rph, p)
+    assert second.eligible, second.reasons
+    assert session.get(Authorization, first.id).status == "expired"
+    assert second.authorization.cycle_id != first.cycle_id
+    assert session.get(Cycle, second.authorization.cycle_id).kind == "per_authorization"
+    clock.forward(days=7)  # the do-not-dispense-after day itself
+    f.dispense(session, rph, second)
+    assert codes(f.authorize(session, rph, p)) == ["REFILL_TOO_SOON"]
+
+
+def test_cannot_get_pregnant_2026_dispense_after_day_7_is_refused(session, clock):
+    clock.to("2026-09-01")
+    dr, ph = f.prescriber(session), f.pharmacy(session)
+    rph = f.pharmacist(session, ph)
+    p = f.patient(session, dr, can_get_pregnant=False)
+    f.counsel(session, p)
+    f.pass_questions(session, p)
+    auth = f.authorize(session, rph, p).authorization
+    clock.forward(days=8)
+    with pytest.raises(ValidationError) as exc:
+        record_dispense(session, rph.user, auth, dispensed_on=today(), quantity=60,
+                        days_supply=30)
+    assert "dispensed_on" in exc.value.errors
+
+
+def test_pharmacy_activation_364_days_ok_365_lapsed_until_the_rsp_renews(session, clock):
+    from registry.pharmacies.operations import activate_pharmacy
+
+    clock.to("2025-09-01")
+    ph = f.pharmacy(session)
+    rph = f.pharmacist(session, ph)
+    clock.forward(days=330)
+    dr = f.prescriber(session)
+    p = f.patient(session, dr)
+    f.ready_for_first_prescription(session, p, clock)  # activation + 360 days
+    clock.forward(days=4)  # day 364
+    outcome = f.authorize(session, rph, p)
+    assert outcome.eligible, outcome.reasons
+    reverse_authorization(session, rph.user, outcome.authorization, reason="test")
+    clock.forward(days=1)  # day 365 (the pharmacist's training, 365 days old, still counts)
+    assert codes(f.authorize(session, rph, p)) == ["PHARMACY_NOT_ACTIVE"]
+    activate_pharmacy(session, f.rsp_of(ph).user, ph, staff_trained=True)
+    assert f.authorize(session, rph, p).eligible
+
+
+@pytest.mark.parametrize("action", ["suspension", "deactivation"])
+def test_suspended_pharmacys_open_rma_does_not_strand_the_patient(session, cast, ready, action):
+    """Interpretation: the suspended pharmacy can neither dispense nor reverse its open RMA,
+    so it is cancelled at once (as for a suspended prescriber); otherwise the patient could
+    not be served elsewhere until it expired, and the window (and, in 2021, the first
+    prescription) would be lost."""
+    from tests.operations.conftest import last_audit_id, tags_since
+
+    auth = f.authorize(session, cast.rph, ready).authorization
+    start = last_audit_id(session)
+    _act(session, cast, "pharmacy", cast.pharmacy.id, action)
+    assert tags_since(session, start) == [f"pharmacy:{action}", "authorization:cancel"]
+    assert session.get(Authorization, auth.id).status == "cancelled"
+    elsewhere = f.pharmacist(session, f.pharmacy(session))
+    outcome = f.authorize(session, elsewhere, ready)
+    assert outcome.eligible, outcome.reasons
+    assert outcome.authorization.cycle_id == auth.cycle_id

@@ -224,21 +224,22 @@ def test_seven_questions_asked_the_same_set_on_retake(session, cast, clock):
 def test_passing_needs_every_answer_correct(session, cast, clock):
     p = _in_cycle(session, cast, clock)
     _, questions = comprehension_questions(session, p.user)
-    answers = {str(q.id): q.correct_choice for q in questions}
-    wrong = next(str(c["id"]) for c in questions[0].choices
-                 if str(c["id"]) != questions[0].correct_choice)
-    answers[str(questions[0].id)] = wrong
-    attempt = take_comprehension(session, p.user, answers=answers)
-    assert (attempt.passed, attempt.incorrect) == (False, [questions[0].id])
+    correct = {str(q.id): q.correct_choice for q in questions}
+    attempts = []
+    for q in questions:  # six right and one wrong, whichever one it is, fails
+        wrong = next(str(c["id"]) for c in q.choices if str(c["id"]) != q.correct_choice)
+        attempt = take_comprehension(session, p.user, answers={**correct, str(q.id): wrong})
+        assert (attempt.passed, attempt.incorrect) == (False, [q.id])
+        attempts.append(attempt)
     assert "COMPREHENSION_NOT_PASSED" in status(session, p).codes
     # Retake with the same questions, all correct.
     retake = f.pass_questions(session, p)
     assert retake.passed
-    assert retake.question_ids == attempt.question_ids
+    assert retake.question_ids == attempts[0].question_ids
     assert "COMPREHENSION_NOT_PASSED" not in status(session, p).codes
     assert session.execute(select(ComprehensionAttempt.passed).where(
         ComprehensionAttempt.patient_id == p.id).order_by(ComprehensionAttempt.id)
-    ).scalars().all() == [False, True]
+    ).scalars().all() == [False] * 7 + [True]
 
 
 def test_a_new_cycle_asks_again(session, cast, clock):

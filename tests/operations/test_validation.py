@@ -524,6 +524,16 @@ def dispense_twice(session, cast, clock, value):
                                    quantity=60, days_supply=30)
 
 
+@case("rma", "already-reversed", "cancelled")
+def reverse_twice(session, cast, clock, value):
+    auth = _issued(session, cast, clock)
+    if value == "already-reversed":
+        reverse_authorization(session, cast.rph.user, auth, reason="Not picked up")
+    else:
+        report_pregnancy(session, cast.dr.user, auth.patient, reported_on=today())
+    return lambda: reverse_authorization(session, cast.rph.user, auth, reason="Again")
+
+
 @case("reason", "missing", "blank")
 def reverse_without_reason(session, cast, clock, value):
     auth = _issued(session, cast, clock)

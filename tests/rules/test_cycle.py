@@ -336,3 +336,16 @@ def test_positive_test_fact_is_not_a_screening_test():
     today = DAY_2021
     facts = patient(today, tests=(Specimen(1, today, "positive", "lab", "screening"),))
     assert _classify(facts, today + d(1)).purpose == "screening"
+
+
+def test_window_messages_say_the_configured_length():
+    params = Parameters(window_days=5, no_pregnancy_window_2021_days=20)
+    opened = DAY_2021
+    facts = first_cycle_patient(opened, cycle=cycle(opened, window_days=5))
+    expired = evaluate(facts, opened + d(5), params)
+    assert expired.codes == ["WINDOW_EXPIRED", "LOCKOUT_ACTIVE"]
+    assert expired.reasons[0].message.startswith("The 5-day window ended on")
+    from tests.rules.build import cannot_patient
+
+    nothing = evaluate(cannot_patient(opened), opened, params)
+    assert "20-day window" in nothing.reasons[0].action
