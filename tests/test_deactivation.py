@@ -33,3 +33,17 @@ def test_staff_deactivate_a_patient_with_an_open_authorization(session, clock):
         select(AuditEntry.action).where(AuditEntry.user_id == boss.id)
     ).scalars().all()
     assert tags[-2:] == ["authorization:cancel", "patient:deactivate"]
+
+
+def test_a_change_of_risk_category_cancels_the_open_authorization(session, clock):
+    from registry.patients.operations import change_risk_category
+
+    c = f.Counter(session, clock)
+    open_auth = f.authorize(session, c.pharmacist, c.patient).authorization
+    change_risk_category(session, c.prescriber.user, c.patient,
+                         risk_category="cannot_get_pregnant", reason="Hysterectomy in March")
+    assert open_auth.status == "cancelled"
+    tags = session.execute(
+        select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(2)
+    ).scalars().all()
+    assert tags == ["authorization:cancel", "patient:change_risk_category"]

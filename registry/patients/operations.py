@@ -217,8 +217,6 @@ def change_risk_category(session: Session, actor: User, patient: Patient, *,
     why = text_value(errors, "reason", reason, max_length=1000)
     if risk and risk == patient.risk_category:
         errors.add("risk_category", "The patient is already in this category.")
-    if risk == RiskCategory.CAN_GET_PREGNANT and patient.contraception_start_on is None:
-        pass  # the start date can be set with the counseling that follows
     errors.raise_if_any()
     assert risk and why
     before = snapshot(patient, "risk_category")
@@ -230,6 +228,8 @@ def change_risk_category(session: Session, actor: User, patient: Patient, *,
     session.flush()
     record(session, actor, "patient:change_risk_category", "patient", patient.id,
            before=before, after={**snapshot(patient, "risk_category"), "reason": why})
+    # An RMA issued under the other category's checks must not be dispensed.
+    cancel_open_authorizations(session, actor, patient, "risk category changed")
     return patient
 
 

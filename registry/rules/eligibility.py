@@ -164,6 +164,20 @@ def lockout_end(facts: PatientFacts, today: date, params: Parameters) -> date | 
     return last.opened_on + timedelta(days=params.lockout_days)
 
 
+def _open_first_window(facts: PatientFacts, today: date, params: Parameters) -> Any:
+    """Rule set 2021, before the first dispense: the first window, while it is still open.
+
+    A new confirmation test would replace it; doing so before the window closes must not
+    become a way round the 19-day lockout that missing it would bring (rules §5).
+    """
+    if ruleset_for(today, params) != RULESET_2021 or treatment_started(facts):
+        return None
+    last = latest_cycle(facts, "test_window")
+    if last is None or last.closes_on is None or today > last.closes_on:
+        return None
+    return None if cycle_dispensed(facts, last) else last
+
+
 # --- pregnancy-test classification (rules §4) ----------------------------------------
 
 
@@ -228,6 +242,16 @@ def classify_test(
                 f"The first prescription's window was missed: under the 2021 rules the new "
                 f"confirmation specimen must be collected on or after {fmt(lockout)}.",
             )
+        replacing = _open_first_window(facts, today, params)
+        if replacing is not None:
+            until = replacing.opened_on + timedelta(days=params.lockout_days)
+            if specimen_on < until:
+                err(
+                    "specimen_collected_on",
+                    f"The first prescription's window is open until {fmt(replacing.closes_on)}"
+                    " (or replacing it would dodge the 2021 lockout): a new confirmation "
+                    f"specimen must be collected on or after {fmt(until)}.",
+                )
         if facts.contraception_start_on is None:
             err(
                 "contraception_start_date",

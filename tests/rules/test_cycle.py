@@ -349,3 +349,22 @@ def test_window_messages_say_the_configured_length():
 
     nothing = evaluate(cannot_patient(opened), opened, params)
     assert "20-day window" in nothing.reasons[0].action
+
+
+def test_2021_replacing_an_open_first_window_is_held_to_the_lockout_too():
+    """Interpretation: under the 2021 rules a new confirmation specimen that would replace a
+    still-open, undispensed first window must also be 19 days after the previous one, or
+    re-testing on day 7 would extend the window and dodge the lockout that missing it brings.
+    """
+    opened = DAY_2021 - d(6)
+    facts = missed_first_window(opened)
+    day7 = _classify(facts, opened + d(6), opened + d(6))
+    assert "specimen_collected_on" in day7.errors
+    assert "2021 lockout" in " ".join(day7.errors["specimen_collected_on"])
+
+
+def test_2026_may_replace_an_open_first_window_with_a_new_test():
+    opened = DAY_2026 - d(6)
+    facts = missed_first_window(opened)
+    verdict = _classify(facts, opened + d(6), opened + d(6))
+    assert (verdict.purpose, verdict.opens_cycle, verdict.errors) == ("confirmation", True, {})
