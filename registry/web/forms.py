@@ -1,0 +1,32 @@
+"""Forms of the sign-in pages: login, patient activation, prescriber enrollment."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import Optional
+
+from registry.web.support import OneTimeForm
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email")
+    password = PasswordField("Password")
+    next = HiddenField()
+
+
+class ActivationForm(OneTimeForm):
+    registry_id = StringField("Registry ID", description="The 10 digits on your ID card.")
+    date_of_birth = DateField("Date of birth", validators=[Optional()])
+    activation_code = StringField("Activation code",
+                                  description="From your prescriber; it works once.")
+    password = PasswordField("Choose a password", description="At least 10 characters.")
+
+
+class EnrollForm(OneTimeForm):
+    first_name = StringField("First name")
+    last_name = StringField("Last name")
+    email = EmailField("Email")
+    password = PasswordField("Choose a password", description="At least 10 characters.")
+    npi = StringField("NPI", description="Your 10-digit National Provider Identifier.")
+    license_state = StringField("Licence state", description="Two letters, e.g. NY.")
