@@ -6,13 +6,13 @@ from wtforms import BooleanField, DateField, RadioField, SelectField
 from wtforms.validators import Optional
 
 from registry.rules.contraception import MINI_PILL, PRIMARY_METHODS, SECONDARY_METHODS
-from registry.web.support import OneTimeForm
+from registry.web.support import OneTimeForm, choices
 
-METHOD_CHOICES: list[Any] = [
-    ("", "Choose a method"),
-    ("Primary methods", [(k, v) for k, v in PRIMARY_METHODS.items()]),
-    ("Secondary methods", [(k, v) for k, v in SECONDARY_METHODS.items()]),
-    ("Not accepted", [(MINI_PILL, "Progestin-only \"mini-pill\"")]),
+METHOD_CHOICES = [
+    *choices([("", "Choose a method")]),
+    *choices(list(PRIMARY_METHODS.items()), "Primary methods"),
+    *choices(list(SECONDARY_METHODS.items()), "Secondary methods"),
+    *choices([(MINI_PILL, "Progestin-only \"mini-pill\"")], "Not accepted"),
 ]
 
 # Plain-words help shown next to the choice (a teenager on a phone reads this).
@@ -54,7 +54,8 @@ def questions_form(questions: list[Any], **kwargs: Any) -> OneTimeForm:
 
     for q in questions:
         setattr(QuestionsForm, f"q_{q.id}", RadioField(
-            q.text, choices=[(c["id"], c["text"]) for c in q.choices], validate_choice=False))
+            q.text, choices=choices([(c["id"], c["text"]) for c in q.choices]),
+            validate_choice=False))
     return QuestionsForm(**kwargs)
 
 

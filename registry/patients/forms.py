@@ -3,13 +3,13 @@ from __future__ import annotations
 from wtforms import BooleanField, DateField, EmailField, RadioField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from registry.web.support import OneTimeForm
+from registry.web.support import OneTimeForm, choices
 
-RISK_CHOICES = [
+RISK_CHOICES = choices([
     ("can_get_pregnant", "Can get pregnant (includes tubal ligation)"),
     ("cannot_get_pregnant", "Cannot get pregnant (hysterectomy, bilateral oophorectomy, or "
      "medically confirmed menopause)"),
-]
+])
 
 
 class RegisterPatientForm(OneTimeForm):

@@ -4,15 +4,16 @@ from wtforms import DateField, RadioField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
 from registry.pregnancies.models import PregnancyOutcome
-from registry.web.support import OneTimeForm
+from registry.web.support import OneTimeForm, choices
 
 
 class TestForm(OneTimeForm):
     specimen_collected_on = DateField("Specimen collected on", validators=[Optional()])
-    result = RadioField("Result", choices=[("negative", "Negative"), ("positive", "Positive")],
+    result = RadioField("Result",
+                        choices=choices([("negative", "Negative"), ("positive", "Positive")]),
                         validate_choice=False)
-    setting = RadioField("Where the test was done", choices=[
-        ("lab", "Laboratory"), ("office", "Prescriber's office"), ("home", "At home")],
+    setting = RadioField("Where the test was done", choices=choices([
+        ("lab", "Laboratory"), ("office", "Prescriber's office"), ("home", "At home")]),
         validate_choice=False)
 
 
@@ -23,8 +24,8 @@ class ReportForm(OneTimeForm):
 
 class FollowUpForm(OneTimeForm):
     note = TextAreaField("Follow-up note")
-    outcome = SelectField("Outcome", choices=[("", "No change")] + [
-        (o.value, o.value.replace("_", " ")) for o in PregnancyOutcome], validate_choice=False)
+    outcome = SelectField("Outcome", choices=choices([("", "No change")] + [
+        (o.value, o.value.replace("_", " ")) for o in PregnancyOutcome]), validate_choice=False)
     outcome_on = DateField("Outcome date", validators=[Optional()])
 
 

@@ -34,6 +34,7 @@ from registry.web.support import (
     actor,
     already_sent,
     apply_errors,
+    choices,
     claim_submission,
     form_data,
     role_required,
@@ -175,7 +176,8 @@ def act_for() -> Any:
     assert designee is not None
     linked = [s.get(Prescriber, pid) for pid in linked_prescriber_ids(s, designee)]
     form = ActForForm()
-    form.prescriber_id.choices = [(p.id, f"{p.name} (NPI {p.npi})") for p in linked if p]
+    form.prescriber_id.choices = choices([(str(p.id), f"{p.name} (NPI {p.npi})")
+                                          for p in linked if p])
     if request.method == "GET" and session.get(ACTING_FOR):
         form.prescriber_id.data = session.get(ACTING_FOR)
     if form.validate_on_submit():

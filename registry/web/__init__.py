@@ -116,7 +116,8 @@ def init_app(app: Flask) -> None:
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
                   pharmacy_views.bp, compliance_views.bp, staff_views.bp]
     for bp in blueprints:
-        bp.register_error_handler(RegistryError, _registry_error_page)
+        if RegistryError not in bp.error_handler_spec[None][None]:
+            bp.register_error_handler(RegistryError, _registry_error_page)
         app.register_blueprint(bp)
 
     @app.after_request

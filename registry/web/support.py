@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import HiddenField
+from wtforms.fields.choices import SelectChoice
 
 from registry import db
 from registry.accounts.models import User
@@ -75,7 +76,10 @@ class OneTimeForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not self.form_token.data:
+        # A new token for a form being shown; a sent form keeps the token it came with (a
+        # POST without one is refused by claim_submission).
+        shown = kwargs.get("formdata", True) is None or not self.is_submitted()
+        if shown and not self.form_token.data:
             self.form_token.data = secrets.token_urlsafe(24)
 
 
@@ -134,3 +138,8 @@ def form_data(form: FlaskForm, *names: str) -> dict[str, Any]:
             value = value.strip() or None
         out[name] = value
     return out
+
+
+def choices(pairs: Sequence[tuple[str, str]], optgroup: str | None = None) -> list[SelectChoice]:
+    """WTForms choices (tuples are deprecated there)."""
+    return [SelectChoice(value, label, optgroup=optgroup) for value, label in pairs]

@@ -47,7 +47,7 @@ def timeline(decision: Decision) -> list[Event]:
         if end.post_treatment_test_due_on and not end.post_treatment_test_done:
             items.append((end.post_treatment_test_due_on, "Post-treatment pregnancy test due"))
     if not any(d == today for d, _ in items):
-        items.append((today, "Today"))
+        items.append((today, "Where you are now"))
     items.sort(key=lambda item: item[0])
     return [
         Event(d, label, "past" if d < today else "today" if d == today else "future")
