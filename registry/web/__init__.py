@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
 
@@ -119,6 +119,12 @@ def init_app(app: Flask) -> None:
         if RegistryError not in bp.error_handler_spec[None][None]:
             bp.register_error_handler(RegistryError, _registry_error_page)
         app.register_blueprint(bp)
+
+    @app.before_request
+    def _user_from_this_request() -> None:
+        # Each request reads its user from its own cookie, even when an application context
+        # outlives one request (as in tests and CLI-driven calls).
+        g.pop("_login_user", None)
 
     @app.after_request
     def _security_headers(response: Any) -> Any:
