@@ -46,7 +46,7 @@ def sign_in(page: Any, email: str) -> None:
 
 def test_1_prescriber_enrolls_registers_tests_and_counsels(
         live_app: Any, browser: Any, travel: Any, people: dict[str, str]) -> None:
-    app, base = live_app
+    _, base = live_app
     page = new_page(browser, base)
     page.goto("/login")
     shot(page, "01-login")
