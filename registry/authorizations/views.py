@@ -58,9 +58,11 @@ def authorize() -> Any:
         dispense_form = DispenseForm(formdata=None, data={
             "dispensed_on": clock.today(), "quantity": auth.quantity,
             "days_supply": auth.days_supply})
-    if outcome is not None:
-        # The next send of this page is a new request (a double click already went out
-        # with the old token and is replayed, not repeated).
+    if outcome is not None and outcome.authorization is not None:
+        form = AuthorizeForm(formdata=None)  # done: the next request starts blank
+    elif outcome is not None:
+        # Kept for a corrected retry, under a new token (a double click already went out
+        # with the old one and is replayed, not repeated).
         form.form_token.data = AuthorizeForm(formdata=None).form_token.data
     return render_template("authorizations/authorize.html", form=form, outcome=outcome,
                            dispense_form=dispense_form)
