@@ -53,6 +53,7 @@ def _page(activate: ActivateForm | None = None, add: PharmacistForm | None = Non
                                                   p.deactivated_on, p.removed_on), today, params)
         form = (training or {}).get(p.id) or TrainingForm(
             formdata=None, prefix=f"t{p.id}", data={"training_completed_on": today})
+        form.training_completed_on.label.text = f"Training completed on ({p.name})"
         staff.append((p, st, form))
     return render_template(
         "pharmacies/manage.html", me=me, pharmacy=pharmacy, standing=standing, staff=staff,
