@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from registry import clock, db
@@ -48,7 +49,9 @@ def _page(activate: ActivateForm | None = None, add: PharmacistForm | None = Non
     standing = pharmacy_standing(StakeholderFacts(pharmacy.activated_on, pharmacy.suspended_until,
                                                   pharmacy.deactivated_on), today, params)
     staff = []
-    for p in sorted(pharmacy.pharmacists, key=lambda p: (p.removed_on is not None, p.name)):
+    members = db.session().execute(
+        select(Pharmacist).where(Pharmacist.pharmacy_id == pharmacy.id)).scalars().all()
+    for p in sorted(members, key=lambda p: (p.removed_on is not None, p.name)):
         st = pharmacist_standing(StakeholderFacts(p.training_completed_on, p.suspended_until,
                                                   p.deactivated_on, p.removed_on), today, params)
         form = (training or {}).get(p.id) or TrainingForm(

@@ -46,7 +46,8 @@ def role_required(*roles: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                back = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("auth.login", next=back))
             if roles and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
