@@ -20,3 +20,4 @@ class AuditFilterForm(FlaskForm):
     subject = StringField("Subject", description="A type such as patient, or type:id.")
     action = StringField("Action", description="A tag such as authorization:issue.")
     user_id = IntegerField("User id", validators=[Optional()])
+    since = DateField("Since", validators=[Optional()])

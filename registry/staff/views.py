@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -85,6 +85,8 @@ def audit() -> Any:
     entries = audit_entries(
         db.session(), subject=(form.subject.data or "").strip() or None,
         action=(form.action.data or "").strip() or None, user_id=form.user_id.data,
+        since=(datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
+               if form.since.data else None),
         before_id=before, limit=50,
     )
     return render_template("staff/audit.html", form=form, entries=entries,

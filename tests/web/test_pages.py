@@ -198,6 +198,9 @@ def test_staff_suspend_a_pharmacy_and_see_report_and_audit(app: Any, world: Worl
         AuditEntry.action == "pharmacy:suspension")).scalar_one()
     assert f"<td data-label=\"#\">{entry.id}</td>" in audit
     assert "patient:register" not in audit
+    later = client.get("/staff/audit?since=2026-04-01").get_data(as_text=True)
+    assert "pharmacy:suspension" in later
+    assert "patient:register" not in later  # registered on 2 Mar
     dash = client.get("/staff/").get_data(as_text=True)
     assert 'data-testid="ruleset">2021<' in dash
     assert "The 2026 rule set starts on <strong>Sat 8 Aug 2026</strong>" in dash

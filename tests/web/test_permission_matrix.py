@@ -7,6 +7,7 @@ operation (which checks the permission) and at worst come back with field errors
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -214,6 +215,13 @@ def test_page_permissions(app: Any, world: World, role: str) -> None:
         leaked = [text for text in forbidden if text in body and text not in url]
         if leaked:
             problems.append(f"{method} {url} shows another's record: {leaked}")
+        if response.status_code == 200:
+            ids = re.findall(r'\sid="([^"]+)"', body)
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            if repeated:
+                problems.append(f"{method} {url} repeats element ids {repeated}")
+            if "<h1" not in body or '<html lang="en">' not in body:
+                problems.append(f"{method} {url} has no heading or language")
         if endpoint == "auth.logout" and role != "anonymous":
             login(client, world.users()[role])
     assert problems == []
