@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g, render_template, request
 from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from registry import clock, db
@@ -69,12 +70,26 @@ def who_filter(value: Any) -> str:
     return WHO.get(str(value), words_filter(value))
 
 
+FRIENDLY = {
+    403: ("Not allowed", "Your account cannot open this page."),
+    404: ("Not found", "There is no such page, or it is not yours to see."),
+    405: ("Not found", "There is no such page."),
+    429: ("Too many tries", "Wait a minute, then try again."),
+    500: ("Something went wrong", "Nothing was saved. Please try again; if it happens again, "
+          "contact program staff."),
+}
+
+
 def web_error_page(exc: HTTPException) -> Any:
     code = exc.code or 500
     if code >= 500:
         db.rollback_request()
-    return render_template("error.html", code=code, name=exc.name,
-                           description=exc.description), code
+    name, description = FRIENDLY.get(code, (exc.name, exc.description))
+    if isinstance(exc, CSRFError):
+        name, description = ("This form has expired",
+                             "The page was open too long or was sent from elsewhere. Go back, "
+                             "reload the page and send the form again.")
+    return render_template("error.html", code=code, name=name, description=description), code
 
 
 def _registry_error_page(exc: RegistryError) -> Any:

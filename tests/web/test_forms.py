@@ -202,7 +202,7 @@ def test_post_without_csrf_token_is_refused(committing_app: Any) -> None:
         client = committing_app.test_client()
         refused = client.post("/login", data={"email": email, "password": f.PASSWORD})
         assert refused.status_code == 400
-        assert "Error 400" in refused.get_data(as_text=True)
+        assert "This form has expired" in refused.get_data(as_text=True)
         assert client.get("/staff/").status_code == 302
         page = client.get("/login").get_data(as_text=True)
         csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
@@ -234,5 +234,5 @@ def test_unknown_page_is_a_friendly_error(app: Any) -> None:
     response = app.test_client().get("/no/such/page")
     assert response.status_code == 404
     html = response.get_data(as_text=True)
-    assert "<h1>Not Found</h1>" in html
+    assert "<h1>Not found</h1>" in html
     assert "Go to your home page" in html
