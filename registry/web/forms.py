@@ -10,8 +10,8 @@ from registry.web.support import OneTimeForm
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email")
-    password = PasswordField("Password")
+    email = EmailField("Email", render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", render_kw={"autocomplete": "current-password"})
     next = HiddenField()
 
 
@@ -20,13 +20,15 @@ class ActivationForm(OneTimeForm):
     date_of_birth = DateField("Date of birth", validators=[Optional()])
     activation_code = StringField("Activation code",
                                   description="From your prescriber; it works once.")
-    password = PasswordField("Choose a password", description="At least 10 characters.")
+    password = PasswordField("Choose a password", description="At least 10 characters.",
+                             render_kw={"autocomplete": "new-password"})
 
 
 class EnrollForm(OneTimeForm):
     first_name = StringField("First name")
     last_name = StringField("Last name")
     email = EmailField("Email")
-    password = PasswordField("Choose a password", description="At least 10 characters.")
+    password = PasswordField("Choose a password", description="At least 10 characters.",
+                             render_kw={"autocomplete": "new-password"})
     npi = StringField("NPI", description="Your 10-digit National Provider Identifier.")
     license_state = StringField("Licence state", description="Two letters, e.g. NY.")
