@@ -13,8 +13,9 @@ from registry.accounts.operations import LoginFailed, authenticate
 from registry.errors import ValidationError
 from registry.extensions import limiter
 from registry.patients.operations import activate_patient
+from registry.pharmacies.operations import register_pharmacy
 from registry.prescribers.operations import enroll_prescriber
-from registry.web.forms import ActivationForm, EnrollForm, LoginForm
+from registry.web.forms import ActivationForm, EnrollForm, LoginForm, PharmacyRegistrationForm
 from registry.web.support import (
     SignedIn,
     already_sent,
@@ -114,3 +115,27 @@ def enroll() -> Any:
                   "success")
             return redirect(url_for("prescribers.attest"))
     return render_template("auth/enroll.html", form=form)
+
+
+@bp.route("/register-pharmacy", methods=["GET", "POST"])
+def register_pharmacy_page() -> Any:
+    """A pharmacy registers with its Responsible Site Pharmacist, then activates (RSP page)."""
+    form = PharmacyRegistrationForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("auth.login"))
+        data = form_data(form, "name", "ncpdp_id", "npi", "address", "rsp_first_name",
+                         "rsp_last_name", "rsp_email", "rsp_password", "rsp_license_number")
+        rsp = {key.removeprefix("rsp_"): data.pop(key) for key in list(data)
+               if key.startswith("rsp_")}
+        try:
+            pharmacy = register_pharmacy(s, rsp=rsp, **data)
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {"rsp": "rsp_email"})
+        else:
+            start_session(pharmacy.pharmacists[0].user)
+            flash(f"{pharmacy.name} is registered. Activate it below to start asking for "
+                  "authorizations.", "success")
+            return redirect(url_for("pharmacies.manage"))
+    return render_template("auth/register_pharmacy.html", form=form)

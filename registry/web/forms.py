@@ -32,3 +32,16 @@ class EnrollForm(OneTimeForm):
                              render_kw={"autocomplete": "new-password"})
     npi = StringField("NPI", description="Your 10-digit National Provider Identifier.")
     license_state = StringField("Licence state", description="Two letters, e.g. NY.")
+
+
+class PharmacyRegistrationForm(OneTimeForm):
+    name = StringField("Pharmacy name")
+    ncpdp_id = StringField("NCPDP provider ID", description="7 digits.")
+    npi = StringField("Pharmacy NPI", description="10 digits.")
+    address = StringField("Address")
+    rsp_first_name = StringField("First name")
+    rsp_last_name = StringField("Last name")
+    rsp_email = EmailField("Email", render_kw={"autocomplete": "username"})
+    rsp_password = PasswordField("Choose a password", description="At least 10 characters.",
+                                 render_kw={"autocomplete": "new-password"})
+    rsp_license_number = StringField("Pharmacist licence number")

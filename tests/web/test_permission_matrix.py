@@ -45,6 +45,8 @@ ROWS: list[Row] = [
     ("auth.activate", "POST", lambda w: "/activate", everyone(200)),
     ("auth.enroll", "GET", lambda w: "/enroll", everyone(200)),
     ("auth.enroll", "POST", lambda w: "/enroll", everyone(200)),
+    ("auth.register_pharmacy_page", "GET", lambda w: "/register-pharmacy", everyone(200)),
+    ("auth.register_pharmacy_page", "POST", lambda w: "/register-pharmacy", everyone(200)),
     # prescriber and designee pages
     ("prescribers.patients", "GET", lambda w: "/prescriber/", only(*PRESCRIBING)),
     ("prescribers.attest", "GET", lambda w: "/prescriber/attest", only("prescriber")),

@@ -105,3 +105,30 @@ def test_anonymous_post_goes_to_login_without_a_next_it_cannot_follow(app: Any) 
     response = app.test_client().post("/pharmacy/authorize", data={})
     assert response.status_code == 302
     assert response.headers["Location"] == "/login"
+
+
+def test_a_pharmacy_registers_then_its_rsp_activates_it(app: Any, session: Any) -> None:
+    from registry.pharmacies.models import Pharmacy
+
+    client = app.test_client()
+    page = client.get("/register-pharmacy").get_data(as_text=True)
+    data = {"form_token": token_of(page), "name": "Corner Pharmacy", "ncpdp_id": "7654321",
+            "npi": f.npi(), "rsp_first_name": "Ana", "rsp_last_name": "Silva",
+            "rsp_email": "not-mail", "rsp_password": f.PASSWORD, "rsp_license_number": "R-1"}
+    html = client.post("/register-pharmacy", data=data).get_data(as_text=True)
+    assert "Email: Not a valid email address" in html
+    assert 'value="Corner Pharmacy"' in html
+    response = client.post("/register-pharmacy", data={**data, "rsp_email": "ana@corner.example"})
+    assert response.headers["Location"] == "/pharmacy/"
+    pharmacy = session.execute(select(Pharmacy).where(Pharmacy.ncpdp_id == "7654321")
+                               ).scalar_one()
+    assert pharmacy.activated_on is None
+    manage = client.get("/pharmacy/").get_data(as_text=True)
+    assert "has not been activated by its Responsible Site Pharmacist" in manage
+    unticked = client.post("/pharmacy/activate", data={"form_token": token_of(manage)})
+    assert "certify that the pharmacy&#39;s staff are trained" in unticked.get_data(as_text=True)
+    ticked = client.post("/pharmacy/activate", data={"form_token": token_of(manage),
+                                                     "staff_trained": "y"})
+    assert ticked.status_code == 302
+    session.refresh(pharmacy)
+    assert pharmacy.activated_on is not None
