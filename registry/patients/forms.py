@@ -52,3 +52,14 @@ class NewCourseForm(OneTimeForm):
 
 class ReissueForm(OneTimeForm):
     pass
+
+
+class TakeOnForm(OneTimeForm):
+    registry_id = StringField("Patient's registry ID")
+    date_of_birth = DateField("Patient's date of birth", validators=[Optional()])
+    reason = TextAreaField("Reason", description="Optional, e.g. the patient moved.")
+
+
+class TransferForm(OneTimeForm):
+    to_prescriber_npi = StringField("New prescriber's NPI")
+    reason = TextAreaField("Reason for the transfer")

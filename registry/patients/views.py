@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from registry import db
 from registry.accounts.models import Role
-from registry.errors import ValidationError
+from registry.errors import NotFound, ValidationError
 from registry.patients.forms import (
     CareForm,
     EndTreatmentForm,
@@ -18,6 +18,8 @@ from registry.patients.forms import (
     RegisterPatientForm,
     ReissueForm,
     RiskCategoryForm,
+    TakeOnForm,
+    TransferForm,
 )
 from registry.patients.models import Patient
 from registry.patients.operations import (
@@ -26,10 +28,12 @@ from registry.patients.operations import (
     register_patient,
     reissue_activation_code,
     start_new_course,
+    transfer_patient,
     update_care_settings,
 )
 from registry.patients.queries import by_registry_id, history, status
 from registry.permissions import can_view_patient, patient_for_user
+from registry.prescribers.queries import by_npi
 from registry.rules.contraception import describe
 from registry.web.support import (
     actor,
@@ -212,6 +216,56 @@ def new_course(registry_id: str) -> Any:
                                                   registry_id=registry_id))
         flash("A new course of treatment has started.", "success")
     return redirect(url_for("patients.detail", registry_id=registry_id))
+
+
+@bp.route("/take-on", methods=["GET", "POST"])
+@role_required(Role.PRESCRIBER)
+def take_on() -> Any:
+    """A prescriber becomes the prescriber of record, knowing the ID and date of birth."""
+    form = TakeOnForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("prescribers.patients"))
+        try:
+            patient = transfer_patient(s, actor(), **form_data(
+                form, "registry_id", "date_of_birth", "reason"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {"to_prescriber_id": "registry_id"})
+        except NotFound as exc:
+            apply_errors(form, {"registry_id": [exc.message]})
+        else:
+            flash(f"You are now {patient.full_name}'s prescriber of record.", "success")
+            return redirect(url_for("patients.detail", registry_id=patient.registry_id))
+    return render_template("patients/take_on.html", form=form)
+
+
+@bp.route("/<registry_id>/transfer", methods=["GET", "POST"])
+@role_required(Role.STAFF)
+def transfer(registry_id: str) -> Any:
+    patient = visible_patient(registry_id)
+    form = TransferForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("patients.detail", registry_id=registry_id))
+        target = by_npi(s, form.to_prescriber_npi.data or "")
+        try:
+            if target is None:
+                raise ValidationError(to_prescriber_npi="No enrolled prescriber has this NPI.")
+            transfer_patient(s, actor(), registry_id=patient.registry_id,
+                             date_of_birth=patient.date_of_birth, to_prescriber_id=target.id,
+                             reason=form.reason.data or None)
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {"to_prescriber_id": "to_prescriber_npi"})
+        else:
+            flash(f"{patient.full_name} now has {target.name} as prescriber of record.",
+                  "success")
+            return redirect(url_for("patients.detail", registry_id=registry_id))
+    return render_template("patients/simple_form.html", form=form, patient=patient,
+                           heading="Transfer to another prescriber", submit="Transfer",
+                           note=f"Prescriber of record now: {patient.prescriber.name} "
+                           f"(NPI {patient.prescriber.npi}). Open authorizations are cancelled.")
 
 
 # --- the patient's own pages ------------------------------------------------------------

@@ -132,3 +132,32 @@ def test_a_pharmacy_registers_then_its_rsp_activates_it(app: Any, session: Any) 
     assert ticked.status_code == 302
     session.refresh(pharmacy)
     assert pharmacy.activated_on is not None
+
+
+def test_transfers_by_the_new_prescriber_and_by_staff(app: Any, world: World,
+                                                     session: Any) -> None:
+    client = app.test_client()
+    login(client, world.dr_a.user)
+    page = client.get("/patients/take-on").get_data(as_text=True)
+    wrong = client.post("/patients/take-on", data={
+        "form_token": token_of(page), "registry_id": world.pat_b.registry_id,
+        "date_of_birth": "1990-01-01"}).get_data(as_text=True)
+    assert "No patient matches that registry ID and date of birth." in wrong
+    assert client.post("/patients/take-on", data={
+        "form_token": token_of(page), "registry_id": world.pat_b.registry_id,
+        "date_of_birth": world.pat_b.date_of_birth.isoformat()}).status_code == 302
+    assert session.get(Patient, world.pat_b.id).prescriber_id == world.dr_a.id
+
+    staff = app.test_client()
+    login(staff, world.staff)
+    page = staff.get(f"/patients/{world.pat_b.registry_id}/transfer").get_data(as_text=True)
+    unknown = staff.post(f"/patients/{world.pat_b.registry_id}/transfer", data={
+        "form_token": token_of(page), "to_prescriber_npi": "1234567893"}).get_data(as_text=True)
+    assert "New prescriber&#39;s NPI: No enrolled prescriber has this NPI." in unknown
+    assert staff.post(f"/patients/{world.pat_b.registry_id}/transfer", data={
+        "form_token": token_of(page), "to_prescriber_npi": world.dr_b.npi,
+        "reason": "Back to the first prescriber."}).status_code == 302
+    assert session.get(Patient, world.pat_b.id).prescriber_id == world.dr_b.id
+    transfers = session.execute(select(AuditEntry).where(
+        AuditEntry.action == "patient:transfer")).scalars().all()
+    assert [t.role for t in transfers] == ["prescriber", "staff"]
