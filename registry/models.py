@@ -29,6 +29,7 @@ from registry.patients.models import (
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pregnancies.models import PregnancyFollowUp, PregnancyReport, PregnancyTest
 from registry.prescribers.models import Designee, DesigneeLink, Prescriber
+from registry.web.models import FormSubmission
 
 __all__ = [
     "ActivationCode",
@@ -47,6 +48,7 @@ __all__ = [
     "Designee",
     "DesigneeLink",
     "Dispense",
+    "FormSubmission",
     "Patient",
     "PatientStatus",
     "Pharmacist",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,3 +32,33 @@ def by_registry_id_and_dob(session: Session, registry_id: str, dob: date) -> Pat
 def status(session: Session, patient: Patient, today: date | None = None) -> Decision:
     """Where the patient stands today: reasons, window, lockout and next steps."""
     return evaluate(load_facts(session, patient), today or clock.today(), current_params())
+
+
+def for_prescriber(session: Session, prescriber_id: int) -> list[Patient]:
+    """The prescriber's patients of record, by name."""
+    return list(session.execute(
+        select(Patient).where(Patient.prescriber_id == prescriber_id)
+        .order_by(Patient.last_name, Patient.first_name, Patient.id)
+    ).scalars())
+
+
+def history(session: Session, patient: Patient) -> dict[str, list[object]]:
+    """Everything recorded about a patient's treatment, newest first (all courses)."""
+    from registry.authorizations.models import Authorization
+    from registry.cycles.models import ComprehensionAttempt, ContraceptionEntry, Counseling
+    from registry.pregnancies.models import PregnancyReport, PregnancyTest
+
+    def rows(model: type, order: Any) -> list[object]:
+        return list(session.execute(
+            select(model).where(model.patient_id == patient.id)  # type: ignore[attr-defined]
+            .order_by(order)
+        ).scalars())
+
+    return {
+        "tests": rows(PregnancyTest, PregnancyTest.specimen_collected_on.desc()),
+        "counselings": rows(Counseling, Counseling.id.desc()),
+        "attempts": rows(ComprehensionAttempt, ComprehensionAttempt.id.desc()),
+        "contraception": rows(ContraceptionEntry, ContraceptionEntry.id.desc()),
+        "authorizations": rows(Authorization, Authorization.id.desc()),
+        "reports": rows(PregnancyReport, PregnancyReport.id.desc()),
+    }

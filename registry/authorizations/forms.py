@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from wtforms import DateField, IntegerField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from registry.web.support import OneTimeForm
+
+
+class AuthorizeForm(OneTimeForm):
+    registry_id = StringField("Patient's registry ID", description="10 digits, from the "
+                              "patient's ID card.")
+    date_of_birth = DateField("Patient's date of birth", validators=[Optional()])
+    prescriber_npi = StringField("Prescriber's NPI", description="From the prescription.")
+    days_supply = IntegerField("Days' supply", validators=[Optional()])
+    quantity = IntegerField("Quantity", validators=[Optional()])
+    refills = IntegerField("Refills", validators=[Optional()], default=0)
+
+
+class DispenseForm(OneTimeForm):
+    dispensed_on = DateField("Dispensed on", validators=[Optional()])
+    quantity = IntegerField("Quantity dispensed", validators=[Optional()])
+    days_supply = IntegerField("Days' supply dispensed", validators=[Optional()])
+
+
+class ReverseForm(OneTimeForm):
+    reason = TextAreaField("Why it is reversed", description="Not dispensed, or returned to "
+                           "stock.")

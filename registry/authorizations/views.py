@@ -1,0 +1,157 @@
+"""The pharmacist's pages: ask for an authorization, record the dispense, reverse, look up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from registry import clock, db
+from registry.accounts.models import Role
+from registry.authorizations.forms import AuthorizeForm, DispenseForm, ReverseForm
+from registry.authorizations.models import Authorization, AuthorizationDecision
+from registry.authorizations.operations import (
+    effective_status,
+    find_authorization,
+    record_dispense,
+    request_authorization,
+    reverse_authorization,
+)
+from registry.errors import NotFound, ValidationError
+from registry.permissions import pharmacist_for_user
+from registry.web.support import (
+    actor,
+    already_sent,
+    apply_errors,
+    claim_submission,
+    form_data,
+    role_required,
+)
+
+bp = Blueprint("authorizations", __name__, url_prefix="/pharmacy")
+
+FIELDS = ("registry_id", "date_of_birth", "prescriber_npi", "days_supply", "quantity",
+          "refills")
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@role_required(Role.PHARMACIST)
+def authorize() -> Any:
+    """One form; the answer is an RMA in large type or every reason in plain words.
+
+    The form token doubles as the idempotency key: sending the same form twice replays the
+    first answer and issues nothing more.
+    """
+    form = AuthorizeForm()
+    outcome = None
+    if form.validate_on_submit():
+        s = db.session()
+        try:
+            outcome = request_authorization(s, actor(), idempotency_key=form.form_token.data,
+                                            **form_data(form, *FIELDS))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+    dispense_form = None
+    if outcome is not None and outcome.authorization is not None:
+        auth = outcome.authorization
+        dispense_form = DispenseForm(formdata=None, data={
+            "dispensed_on": clock.today(), "quantity": auth.quantity,
+            "days_supply": auth.days_supply})
+    if outcome is not None and outcome.authorization is not None:
+        form = AuthorizeForm(formdata=None)  # done: the next request starts blank
+    elif outcome is not None:
+        # Kept for a corrected retry, under a new token (a double click already went out
+        # with the old one and is replayed, not repeated).
+        form.form_token.data = AuthorizeForm(formdata=None).form_token.data
+    return render_template("authorizations/authorize.html", form=form, outcome=outcome,
+                           dispense_form=dispense_form)
+
+
+def _mine(rma: str) -> Authorization:
+    return find_authorization(db.session(), actor(), rma)
+
+
+@bp.get("/authorizations")
+@role_required(Role.PHARMACIST)
+def recent() -> Any:
+    s = db.session()
+    rma = (request.args.get("rma") or "").strip()
+    if rma:
+        try:
+            auth = _mine(rma)
+        except NotFound:
+            flash(f"No authorization of this pharmacy has the RMA {rma}.", "error")
+        else:
+            return redirect(url_for("authorizations.detail", rma=auth.rma))
+    me = pharmacist_for_user(s, actor())
+    assert me is not None
+    auths = s.execute(
+        select(Authorization).where(Authorization.pharmacy_id == me.pharmacy_id)
+        .order_by(Authorization.issued_at.desc()).limit(50)
+    ).scalars().all()
+    denials = s.execute(
+        select(AuthorizationDecision).where(
+            AuthorizationDecision.pharmacy_id == me.pharmacy_id,
+            AuthorizationDecision.eligible.is_(False),
+        ).order_by(AuthorizationDecision.id.desc()).limit(20)
+    ).scalars().all()
+    return render_template("authorizations/recent.html", auths=auths, denials=denials,
+                           status_of=effective_status, rma=rma)
+
+
+@bp.get("/authorizations/<rma>")
+@role_required(Role.PHARMACIST)
+def detail(rma: str) -> Any:
+    auth = _mine(rma)
+    return _detail(auth)
+
+
+def _detail(auth: Authorization, dispense_form: DispenseForm | None = None,
+            reverse_form: ReverseForm | None = None) -> Any:
+    return render_template(
+        "authorizations/detail.html", auth=auth, status=effective_status(auth),
+        dispense_form=dispense_form or DispenseForm(formdata=None, data={
+            "dispensed_on": clock.today(), "quantity": auth.quantity,
+            "days_supply": auth.days_supply}),
+        reverse_form=reverse_form or ReverseForm(formdata=None),
+    )
+
+
+@bp.post("/authorizations/<rma>/dispense")
+@role_required(Role.PHARMACIST)
+def dispense(rma: str) -> Any:
+    auth = _mine(rma)
+    form = DispenseForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("authorizations.detail", rma=auth.rma))
+        try:
+            record_dispense(s, actor(), auth, **form_data(form, "dispensed_on", "quantity",
+                                                          "days_supply"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {"rma": "dispensed_on"})
+            return _detail(auth, dispense_form=form)
+        flash(f"Dispense recorded against RMA {auth.rma}.", "success")
+        return redirect(url_for("authorizations.detail", rma=auth.rma))
+    return _detail(auth, dispense_form=form)
+
+
+@bp.post("/authorizations/<rma>/reverse")
+@role_required(Role.PHARMACIST)
+def reverse(rma: str) -> Any:
+    auth = _mine(rma)
+    form = ReverseForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("authorizations.detail", rma=auth.rma))
+        try:
+            reverse_authorization(s, actor(), auth, **form_data(form, "reason"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {"rma": "reason"})
+            return _detail(auth, reverse_form=form)
+        flash(f"RMA {auth.rma} is reversed.", "success")
+        return redirect(url_for("authorizations.detail", rma=auth.rma))
+    return _detail(auth, reverse_form=form)

@@ -1,0 +1,130 @@
+"""Counseling (prescriber), comprehension questions and contraception (patient)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from registry import clock, db
+from registry.accounts.models import Role
+from registry.cycles.forms import (
+    CONTRACEPTION_ALIASES,
+    METHOD_HELP,
+    ContraceptionFields,
+    CounselingForm,
+    questions_form,
+)
+from registry.cycles.operations import (
+    attest_contraception,
+    comprehension_questions,
+    confirm_counseling,
+    take_comprehension,
+)
+from registry.errors import ValidationError
+from registry.patients.queries import status
+from registry.patients.views import own_patient, visible_patient
+from registry.rules.contraception import PRIMARY_METHODS, SECONDARY_METHODS
+from registry.web.support import actor, already_sent, apply_errors, claim_submission, role_required
+
+bp = Blueprint("cycles", __name__)
+
+
+def _methods_help() -> dict[str, Any]:
+    return {"primary": PRIMARY_METHODS, "secondary": SECONDARY_METHODS, "help": METHOD_HELP}
+
+
+@bp.route("/patients/<registry_id>/counseling", methods=["GET", "POST"])
+@role_required(Role.PRESCRIBER)
+def counseling(registry_id: str) -> Any:
+    patient = visible_patient(registry_id)
+    form = CounselingForm()
+    if not form.is_submitted() and form.counseled_on.data is None:
+        form.counseled_on.data = clock.today()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("patients.detail", registry_id=registry_id))
+        data: dict[str, Any] = {"counseled_on": form.counseled_on.data}
+        if patient.can_get_pregnant:
+            data["contraception"] = form.contraception()
+        try:
+            confirm_counseling(s, actor(), patient, **data)
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, CONTRACEPTION_ALIASES)
+        else:
+            flash("Counseling confirmed.", "success")
+            return redirect(url_for("patients.detail", registry_id=registry_id))
+    return render_template("cycles/counseling.html", form=form, patient=patient,
+                           **_methods_help())
+
+
+@bp.route("/me/questions", methods=["GET", "POST"])
+@role_required(Role.PATIENT)
+def questions() -> Any:
+    s = db.session()
+    patient = own_patient()
+    decision = status(s, patient)
+    try:
+        _, asked = comprehension_questions(s, actor())
+    except ValidationError as exc:
+        db.rollback_request()
+        return render_template("cycles/questions.html", blocked=" ".join(
+            m for msgs in exc.errors.values() for m in msgs), form=None, asked=[])
+    already = "COMPREHENSION_NOT_PASSED" not in decision.codes and any(
+        a.passed for a in _attempts(s, patient.id))
+    form = questions_form(asked)
+    wrong: set[int] = set()
+    if form.validate_on_submit():
+        if not claim_submission(s, form):
+            return already_sent(url_for("cycles.questions"))
+        answers = {str(q.id): form[f"q_{q.id}"].data for q in asked}
+        try:
+            attempt = take_comprehension(s, actor(), answers=answers)
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {f"answers.{q.id}": f"q_{q.id}" for q in asked})
+        else:
+            if attempt.passed:
+                flash("You passed: every answer is right.", "success")
+                return redirect(url_for("me.home"))
+            wrong = {int(i) for i in attempt.incorrect}
+            form.form_token.data = secrets.token_urlsafe(24)  # a retake is a new submission
+            form.form_errors.append(
+                f"{len(wrong)} of {len(asked)} answers are not right (marked below). "
+                "Read the hint, change your answers and send them again.")
+    return render_template("cycles/questions.html", form=form, asked=asked, wrong=wrong,
+                           already=already, blocked=None)
+
+
+def _attempts(s: Any, patient_id: int) -> list[Any]:
+    from sqlalchemy import select
+
+    from registry.cycles.models import ComprehensionAttempt
+
+    return list(s.execute(select(ComprehensionAttempt).where(
+        ComprehensionAttempt.patient_id == patient_id)).scalars())
+
+
+@bp.route("/me/contraception", methods=["GET", "POST"])
+@role_required(Role.PATIENT)
+def contraception() -> Any:
+    own_patient()
+    form = ContraceptionFields()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("me.home"))
+        try:
+            entry = attest_contraception(s, actor(), contraception=form.contraception())
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, CONTRACEPTION_ALIASES)
+        else:
+            if entry.matches_prescriber:
+                flash("Thank you: your contraception matches what your prescriber entered.",
+                      "success")
+            else:
+                flash("Your contraception does not match what your prescriber entered. Check "
+                      "with your prescriber and enter it again.", "error")
+            return redirect(url_for("me.home"))
+    return render_template("cycles/contraception.html", form=form, **_methods_help())

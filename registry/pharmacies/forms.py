@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from wtforms import BooleanField, DateField, EmailField, PasswordField, StringField
+from wtforms.validators import Optional
+
+from registry.web.support import OneTimeForm
+
+
+class ActivateForm(OneTimeForm):
+    staff_trained = BooleanField("I certify that this pharmacy's staff are trained in the "
+                                 "program requirements, and I attest to them.")
+
+
+class PharmacistForm(OneTimeForm):
+    first_name = StringField("First name")
+    last_name = StringField("Last name")
+    email = EmailField("Email")
+    password = PasswordField("Temporary password", description="At least 10 characters.")
+    license_number = StringField("Licence number")
+    training_completed_on = DateField("Training completed on", validators=[Optional()])
+
+
+class TrainingForm(OneTimeForm):
+    training_completed_on = DateField("Training completed on", validators=[Optional()])
+
+
+class RemoveForm(OneTimeForm):
+    pass

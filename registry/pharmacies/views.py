@@ -1,0 +1,160 @@
+"""The pharmacy page: standing, and for the Responsible Site Pharmacist, activation and staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from registry import clock, db
+from registry.accounts.models import Role
+from registry.errors import ValidationError
+from registry.params import current as current_params
+from registry.permissions import pharmacist_for_user
+from registry.pharmacies.forms import ActivateForm, PharmacistForm, RemoveForm, TrainingForm
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pharmacies.operations import (
+    activate_pharmacy,
+    add_pharmacist,
+    record_training,
+    remove_pharmacist,
+)
+from registry.rules import StakeholderFacts, pharmacist_standing, pharmacy_standing
+from registry.rules.stakeholders import reminder_due
+from registry.web.support import (
+    actor,
+    already_sent,
+    apply_errors,
+    claim_submission,
+    form_data,
+    role_required,
+)
+
+bp = Blueprint("pharmacies", __name__, url_prefix="/pharmacy")
+
+
+def _mine() -> tuple[Pharmacist, Pharmacy]:
+    me = pharmacist_for_user(db.session(), actor())
+    if me is None:  # pragma: no cover
+        abort(404)
+    return me, me.pharmacy
+
+
+def _page(activate: ActivateForm | None = None, add: PharmacistForm | None = None,
+          training: dict[int, TrainingForm] | None = None) -> str:
+    me, pharmacy = _mine()
+    today, params = clock.today(), current_params()
+    standing = pharmacy_standing(StakeholderFacts(pharmacy.activated_on, pharmacy.suspended_until,
+                                                  pharmacy.deactivated_on), today, params)
+    staff = []
+    members = db.session().execute(
+        select(Pharmacist).where(Pharmacist.pharmacy_id == pharmacy.id)).scalars().all()
+    for p in sorted(members, key=lambda p: (p.removed_on is not None, p.name)):
+        st = pharmacist_standing(StakeholderFacts(p.training_completed_on, p.suspended_until,
+                                                  p.deactivated_on, p.removed_on), today, params)
+        form = (training or {}).get(p.id) or TrainingForm(
+            formdata=None, prefix=f"t{p.id}", data={"training_completed_on": today})
+        form.training_completed_on.label.text = f"Training completed on ({p.name})"
+        staff.append((p, st, form))
+    return render_template(
+        "pharmacies/manage.html", me=me, pharmacy=pharmacy, standing=standing, staff=staff,
+        reminder=reminder_due(standing, today, params),
+        activate=activate or ActivateForm(formdata=None),
+        add=add or PharmacistForm(formdata=None, data={"training_completed_on": today}),
+        remove=RemoveForm(formdata=None),
+    )
+
+
+@bp.get("/")
+@role_required(Role.PHARMACIST)
+def manage() -> Any:
+    return _page()
+
+
+def _back() -> Response:
+    return redirect(url_for("pharmacies.manage"))
+
+
+@bp.post("/activate")
+@role_required(Role.PHARMACIST)
+def activate() -> Any:
+    _, pharmacy = _mine()
+    form = ActivateForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("pharmacies.manage"))
+        try:
+            activate_pharmacy(s, actor(), pharmacy, staff_trained=bool(form.staff_trained.data))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+            return _page(activate=form)
+        flash("The pharmacy is activated for a year.", "success")
+    return _back()
+
+
+@bp.post("/pharmacists")
+@role_required(Role.PHARMACIST)
+def add() -> Any:
+    _, pharmacy = _mine()
+    form = PharmacistForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("pharmacies.manage"))
+        try:
+            p = add_pharmacist(s, actor(), pharmacy, **form_data(
+                form, "email", "password", "first_name", "last_name", "license_number",
+                "training_completed_on"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+            return _page(add=form)
+        flash(f"{p.name} is added.", "success")
+    return _back()
+
+
+def _pharmacist(pharmacist_id: int) -> Pharmacist:
+    _, pharmacy = _mine()
+    p = db.session().get(Pharmacist, pharmacist_id)
+    if p is None or p.pharmacy_id != pharmacy.id:
+        abort(404)
+    return p
+
+
+@bp.post("/pharmacists/<int:pharmacist_id>/training")
+@role_required(Role.PHARMACIST)
+def training(pharmacist_id: int) -> Any:
+    p = _pharmacist(pharmacist_id)
+    form = TrainingForm(prefix=f"t{p.id}")
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("pharmacies.manage"))
+        try:
+            record_training(s, actor(), p, **form_data(form, "training_completed_on"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+            return _page(training={p.id: form})
+        flash(f"Training date recorded for {p.name}.", "success")
+    return _back()
+
+
+@bp.post("/pharmacists/<int:pharmacist_id>/remove")
+@role_required(Role.PHARMACIST)
+def remove(pharmacist_id: int) -> Any:
+    p = _pharmacist(pharmacist_id)
+    form = RemoveForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("pharmacies.manage"))
+        try:
+            remove_pharmacist(s, actor(), p)
+        except ValidationError as exc:
+            db.rollback_request()
+            flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
+        else:
+            flash(f"{p.name} is removed from the pharmacy.", "success")
+    return _back()

@@ -1,0 +1,158 @@
+"""Pregnancy tests and reports; the pregnancy registry for program staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from sqlalchemy import select
+
+from registry import clock, db
+from registry.accounts.models import Role
+from registry.errors import ValidationError
+from registry.patients.models import Patient
+from registry.patients.views import own_patient, visible_patient
+from registry.pregnancies.forms import FollowUpForm, LiftForm, ReportForm, TestForm
+from registry.pregnancies.models import PregnancyReport
+from registry.pregnancies.operations import (
+    get_report,
+    lift_pregnancy_block,
+    record_follow_up,
+    record_pregnancy_test,
+    report_pregnancy,
+)
+from registry.rules import fmt
+from registry.web.support import (
+    actor,
+    already_sent,
+    apply_errors,
+    claim_submission,
+    form_data,
+    role_required,
+)
+
+bp = Blueprint("pregnancies", __name__)
+
+
+@bp.route("/patients/<registry_id>/tests", methods=["GET", "POST"])
+@role_required(Role.PRESCRIBER, Role.DESIGNEE)
+def enter_test(registry_id: str) -> Any:
+    patient = visible_patient(registry_id)
+    form = TestForm()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(url_for("patients.detail", registry_id=registry_id))
+        try:
+            test, cycle = record_pregnancy_test(s, actor(), patient, **form_data(
+                form, "specimen_collected_on", "result", "setting"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {"registry_id": "specimen_collected_on",
+                                            "risk_category": "result"})
+        else:
+            msg = f"The {test.purpose.replace('_', ' ')} test is recorded."
+            if cycle is not None and cycle.closes_on:
+                msg += (f" Its window is open from {fmt(cycle.opened_on)} to "
+                        f"{fmt(cycle.closes_on)}.")
+            if test.result == "positive":
+                msg = ("The positive test is recorded and reported as a pregnancy: "
+                       "authorizations are now refused.")
+            flash(msg, "success")
+            return redirect(url_for("patients.detail", registry_id=registry_id))
+    return render_template("patients/simple_form.html", form=form, patient=patient,
+                           heading="Enter a pregnancy test", submit="Record the test",
+                           note="Its purpose (screening, confirmation, monthly...) is worked "
+                           "out from the patient's record.")
+
+
+@bp.route("/patients/<registry_id>/report-pregnancy", methods=["GET", "POST"])
+@role_required(Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF)
+def report(registry_id: str) -> Any:
+    patient = visible_patient(registry_id)
+    return _report(patient, url_for("patients.detail", registry_id=registry_id))
+
+
+@bp.route("/me/report-pregnancy", methods=["GET", "POST"])
+@role_required(Role.PATIENT)
+def report_self() -> Any:
+    return _report(own_patient(), url_for("me.home"))
+
+
+def _report(patient: Patient, done: str) -> Any:
+    form = ReportForm()
+    if not form.is_submitted():
+        form.reported_on.data = clock.today()
+    if form.validate_on_submit():
+        s = db.session()
+        if not claim_submission(s, form):
+            return already_sent(done)
+        try:
+            report_pregnancy(s, actor(), patient, **form_data(form, "reported_on", "notes"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+        else:
+            flash("The pregnancy is reported. Authorizations are refused until program staff "
+                  "review it. Program staff will be in touch.", "success")
+            return redirect(done)
+    return render_template("pregnancies/report.html", form=form, patient=patient)
+
+
+@bp.get("/staff/pregnancies")
+@role_required(Role.STAFF)
+def registry() -> Any:
+    reports = db.session().execute(
+        select(PregnancyReport).order_by(PregnancyReport.lifted_at.is_not(None),
+                                         PregnancyReport.id.desc())
+    ).scalars().all()
+    return render_template("pregnancies/registry.html", reports=reports)
+
+
+@bp.get("/staff/pregnancies/<int:report_id>")
+@role_required(Role.STAFF)
+def case(report_id: int) -> Any:
+    rep = get_report(db.session(), actor(), report_id)
+    return render_template("pregnancies/case.html", report=rep,
+                           follow=FollowUpForm(prefix="f", formdata=None),
+                           lift=LiftForm(prefix="l", formdata=None))
+
+
+@bp.post("/staff/pregnancies/<int:report_id>/follow-up")
+@role_required(Role.STAFF)
+def follow_up(report_id: int) -> Any:
+    s = db.session()
+    rep = get_report(s, actor(), report_id)
+    follow = FollowUpForm(prefix="f")
+    if follow.validate_on_submit():
+        if not claim_submission(s, follow):
+            return already_sent(url_for("pregnancies.case", report_id=report_id))
+        try:
+            record_follow_up(s, actor(), rep, **form_data(follow, "note", "outcome",
+                                                          "outcome_on"))
+        except ValidationError as exc:
+            apply_errors(follow, exc.errors)
+        else:
+            flash("Follow-up recorded.", "success")
+            return redirect(url_for("pregnancies.case", report_id=report_id))
+    return render_template("pregnancies/case.html", report=rep, follow=follow,
+                           lift=LiftForm(prefix="l", formdata=None))
+
+
+@bp.post("/staff/pregnancies/<int:report_id>/lift")
+@role_required(Role.STAFF)
+def lift(report_id: int) -> Any:
+    s = db.session()
+    rep = get_report(s, actor(), report_id)
+    form = LiftForm(prefix="l")
+    if form.validate_on_submit():
+        if not claim_submission(s, form):
+            return already_sent(url_for("pregnancies.case", report_id=report_id))
+        try:
+            lift_pregnancy_block(s, actor(), rep, **form_data(form, "reason"))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+        else:
+            flash("The block is lifted; the patient can be authorized again when every other "
+                  "check passes.", "success")
+            return redirect(url_for("pregnancies.case", report_id=report_id))
+    return render_template("pregnancies/case.html", report=rep,
+                           follow=FollowUpForm(prefix="f", formdata=None), lift=form)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, StringField
+from wtforms.validators import Optional
+
+
+class PeriodForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter: it changes nothing
+
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    subject = StringField("Subject", description="A type such as patient, or type:id.")
+    action = StringField("Action", description="A tag such as authorization:issue.")
+    user_id = IntegerField("User id", validators=[Optional()])
+    since = DateField("Since", validators=[Optional()])

@@ -1,0 +1,93 @@
+"""Program staff: overview with the rule set in force, search, report with charts, audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import func, select
+
+from registry import clock, db
+from registry.accounts.models import Role
+from registry.params import current as current_params
+from registry.pregnancies.models import PregnancyReport
+from registry.reports import audit_entries, summary
+from registry.rules.params import next_ruleset_change, ruleset_for
+from registry.staff.charts import bar_chart, paired_chart
+from registry.staff.forms import AuditFilterForm, PeriodForm
+from registry.staff.queries import search as search_stakeholders
+from registry.web.support import role_required
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.get("/")
+@role_required(Role.STAFF)
+def dashboard() -> Any:
+    today, params = clock.today(), current_params()
+    open_cases = db.session().execute(
+        select(func.count(PregnancyReport.id)).where(PregnancyReport.lifted_at.is_(None))
+    ).scalar_one()
+    return render_template(
+        "staff/dashboard.html", ruleset=ruleset_for(today, params),
+        next_change=next_ruleset_change(today, params), params=params, open_cases=open_cases,
+        summary=summary(db.session(), today - timedelta(days=29), today),
+    )
+
+
+@bp.get("/search")
+@role_required(Role.STAFF)
+def search() -> Any:
+    q = (request.args.get("q") or "").strip()
+    return render_template("staff/search.html", q=q,
+                           hits=search_stakeholders(db.session(), q) if q else [])
+
+
+@bp.get("/report")
+@role_required(Role.STAFF)
+def report() -> Any:
+    form = PeriodForm(request.args)
+    today = clock.today()
+    form.validate()
+    start = form.date_from.data or today - timedelta(days=29)
+    end = form.date_to.data or today
+    if end < start:
+        form.date_to.errors = ["Must be on or after the From date."]
+        end = start
+    form.date_from.data, form.date_to.data = start, end
+    result = summary(db.session(), start, end)
+    kinds = ["prescribers", "designees", "pharmacies", "pharmacists", "patients"]
+    charts = {
+        "stakeholders": paired_chart(
+            "Enrolled and active stakeholders",
+            [(k, result.enrolled.get(k, 0), result.active.get(k, 0)) for k in kinds]),
+        "authorizations": bar_chart("Authorization requests", [
+            ("issued", result.authorizations_issued), ("denied", result.authorizations_denied),
+            ("dispenses", result.dispenses), ("reversals", result.reversals),
+            ("pregnancies reported", result.pregnancies_reported)],
+            colors=("#17663a", "#a4262c", "#1f5f8b", "#7a4d00", "#a4262c")),
+        "reasons": bar_chart("Denials by reason", list(result.denials_by_reason.items()),
+                             colors=("#a4262c",)),
+        "compliance": bar_chart("Compliance actions", list(result.compliance_actions.items()),
+                                colors=("#7a4d00",)),
+    }
+    return render_template("staff/report.html", form=form, s=result, charts=charts,
+                           kinds=kinds)
+
+
+@bp.get("/audit")
+@role_required(Role.STAFF)
+def audit() -> Any:
+    form = AuditFilterForm(request.args)
+    form.validate()
+    before = request.args.get("before_id", type=int)
+    entries = audit_entries(
+        db.session(), subject=(form.subject.data or "").strip() or None,
+        action=(form.action.data or "").strip() or None, user_id=form.user_id.data,
+        since=(datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
+               if form.since.data else None),
+        before_id=before, limit=50,
+    )
+    return render_template("staff/audit.html", form=form, entries=entries,
+                           more=len(entries) == 50)

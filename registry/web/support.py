@@ -1,0 +1,146 @@
+"""What every web page shares: the signed-in user, role checks, one-time forms, errors."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import UserMixin, current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+from wtforms import HiddenField
+from wtforms.fields.choices import SelectChoice
+
+from registry import db
+from registry.accounts.models import User
+from registry.web.models import FormSubmission
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SignedIn(UserMixin):
+    """Flask-Login's view of a :class:`User`; operations get the model itself."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.id = user.id
+        self.role = user.role
+
+
+def actor() -> User:
+    """The signed-in user (views are guarded, so there is one)."""
+    return cast(SignedIn, current_user).user
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    """Anonymous: to the login page (302). Signed in with another role: 403."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                back = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("auth.login", next=back))
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a same-site relative path may be followed after login (no open redirect)."""
+    if not target:
+        return None
+    target = target.strip()
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+class OneTimeForm(FlaskForm):
+    """A form carrying a one-time token: sending it twice acts once (see FormSubmission)."""
+
+    form_token = HiddenField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A new token for a form being shown; a sent form keeps the token it came with (a
+        # POST without one is refused by claim_submission).
+        shown = kwargs.get("formdata", True) is None or not self.is_submitted()
+        if shown and not self.form_token.data:
+            self.form_token.data = secrets.token_urlsafe(24)
+
+
+def claim_submission(session: Session, form: OneTimeForm) -> bool:
+    """Record the form's token in this request's transaction; False when already used.
+
+    The caller acts only on True. If the action then fails and the request is rolled back,
+    the token is free again, so the user can correct the form and send it.
+    """
+    token = (form.form_token.data or "").strip()[:64]
+    if not token:
+        return False
+    if session.execute(select(FormSubmission.id).where(FormSubmission.nonce == token)).first():
+        return False
+    user_id = current_user.id if current_user.is_authenticated else None
+    try:
+        with session.begin_nested():
+            session.add(FormSubmission(nonce=token, user_id=user_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+def already_sent(target: str) -> Response:
+    flash("This form was already sent: it was acted on once, not twice.", "info")
+    return redirect(target)
+
+
+def apply_errors(form: FlaskForm, errors: Mapping[str, Sequence[str]],
+                 aliases: Mapping[str, str] | None = None) -> None:
+    """Show an operation's field errors on the form's fields (keeping what was typed).
+
+    Errors for a field the form does not have go to the form's top-level list, each still
+    named by its field.
+    """
+    db.rollback_request()
+    aliases = aliases or {}
+    extra: list[str] = []
+    for name, messages in errors.items():
+        target = aliases.get(name, name.replace(".", "_"))
+        field = form._fields.get(target)
+        if field is not None:
+            field.errors = [*list(field.errors or []), *messages]
+        else:
+            label = name.replace("_", " ").replace(".", " ")
+            extra += [f"{label[:1].upper()}{label[1:]}: {m}" for m in messages]
+    form.form_errors = [*list(form.form_errors), *extra]
+
+
+def form_data(form: FlaskForm, *names: str) -> dict[str, Any]:
+    """The named fields' values for an operation: dates as dates, empty text as None."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = form._fields[name].data
+        if isinstance(value, str):
+            value = value.strip() or None
+        out[name] = value
+    return out
+
+
+def choices(pairs: Sequence[tuple[str, str]], optgroup: str | None = None) -> list[SelectChoice]:
+    """WTForms choices (tuples are deprecated there)."""
+    return [SelectChoice(value, label, optgroup=optgroup) for value, label in pairs]

@@ -1,0 +1,88 @@
+"""Turning a Decision into what a person reads: one sentence, a timeline, a QR code.
+
+Nothing is decided here: every date and step comes from the rules' Decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import segno
+from markupsafe import Markup, escape
+
+from registry.rules import Decision, fmt
+
+
+@dataclass(frozen=True)
+class Event:
+    on: date
+    label: str
+    state: str  # past, today, future
+
+
+def timeline(decision: Decision) -> list[Event]:
+    today = decision.today
+    items: list[tuple[date, str]] = []
+    if decision.window:
+        w = decision.window
+        if w.test_specimen_on:
+            items.append((w.test_specimen_on, "Pregnancy test specimen collected"))
+        items.append((w.opens_on, "Prescription window opens (day 1)"))
+        if w.closes_on:
+            items.append((w.closes_on, "Prescription window closes: last day to fill"))
+    if decision.lockout_until:
+        items.append((decision.lockout_until, "Waiting period ends: new confirmation test "
+                      "possible"))
+    for step in decision.next_steps:
+        if step.not_before and not any(d == step.not_before for d, _ in items):
+            items.append((step.not_before, f"From this day: {step.action.rstrip('.')}"))
+    end = decision.treatment_end
+    if end:
+        items.append((end.last_dose_on, "Last dose"))
+        if end.end_of_treatment_test_due_on and not end.end_of_treatment_test_done:
+            items.append((end.end_of_treatment_test_due_on, "End-of-treatment test due"))
+        if end.contraception_until:
+            items.append((end.contraception_until, "Keep using contraception until this day"))
+        if end.post_treatment_test_due_on and not end.post_treatment_test_done:
+            items.append((end.post_treatment_test_due_on, "Post-treatment pregnancy test due"))
+    if not any(d == today for d, _ in items):
+        items.append((today, "Where you are now"))
+    items.sort(key=lambda item: item[0])
+    return [
+        Event(d, label, "past" if d < today else "today" if d == today else "future")
+        for d, label in items
+    ]
+
+
+def patient_sentence(decision: Decision) -> tuple[str, str]:
+    """What the patient should do now and by when, in one sentence, and a tone for it."""
+    if "PREGNANCY_REPORTED" in decision.codes:
+        return ("A pregnancy has been reported: do not take isotretinoin, and talk to your "
+                "prescriber today.", "bad")
+    if decision.eligible and decision.do_not_dispense_after:
+        return (f"You are all set: pick up your prescription by "
+                f"{fmt(decision.do_not_dispense_after)}.", "ok")
+    mine = [s for s in decision.next_steps if s.actor == "patient"]
+    if mine:
+        step = mine[0]
+        when = f" by {fmt(step.due_on)}" if step.due_on else ""
+        return f"{step.action.rstrip('.')}{when}.", "warn"
+    if decision.next_steps:
+        step = decision.next_steps[0]
+        who = {"prescriber": "your prescriber", "pharmacy": "your pharmacy",
+               "program_staff": "program staff"}.get(step.actor, step.actor)
+        when = (f" (by {fmt(step.due_on)})" if step.due_on else
+                f" (from {fmt(step.not_before)})" if step.not_before else "")
+        action = step.action.rstrip(".")
+        return (f"Nothing to do right now: next, {who} will "
+                f"{action[:1].lower()}{action[1:]}{when}.", "")
+    return "Nothing to do right now.", ""
+
+
+def qr_svg(text: str, label: str) -> Markup:
+    """A QR code as inline SVG (no image request, no script)."""
+    svg = segno.make(text, error="m").svg_inline(scale=4, omitsize=True, title=label)
+    safe = str(escape(label))
+    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{safe}" ', 1))  # noqa: S704 - segno output
+
