@@ -435,7 +435,7 @@ def _check_patient(
         actor = "patient" if facts.status == "pending_activation" else "prescriber"
         b.reason("PATIENT_NOT_ACTIVE", f"The patient {detail}.", action, actor)
         if facts.status == "pending_activation":
-            b.step("patient", "Activate your account with the code from your prescriber.")
+            b.step("patient", "Activate the account with the activation code from the prescriber.")
     prescriber = prescriber_standing(facts.prescriber, today, params)
     if not prescriber.active:
         b.reason(
