@@ -47,10 +47,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_URL"] = url
 
     db.init_app(app)
-    from registry import cli, extensions
+    from registry import api, cli, extensions
 
     extensions.init_app(app)
     cli.init_app(app)
+    api.init_app(app)
     _register_request_transaction(app)
     _register_error_dispatch(app)
     return app

@@ -1,6 +1,7 @@
 """Every model, imported once so that the metadata (and Alembic) sees all tables."""
 
 from registry.accounts.models import Role, User
+from registry.api.models import ApiToken, IdempotencyRecord
 from registry.audit.models import AuditEntry
 from registry.authorizations.models import (
     Authorization,
@@ -32,6 +33,7 @@ from registry.prescribers.models import Designee, DesigneeLink, Prescriber
 
 __all__ = [
     "ActivationCode",
+    "ApiToken",
     "AuditEntry",
     "Authorization",
     "AuthorizationDecision",
@@ -47,6 +49,7 @@ __all__ = [
     "Designee",
     "DesigneeLink",
     "Dispense",
+    "IdempotencyRecord",
     "Patient",
     "PatientStatus",
     "Pharmacist",

@@ -1,0 +1,107 @@
+"""The ``/api/v1`` blueprint, bearer-token authentication and JSON body parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, g, request
+from sqlalchemy import select
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+
+from registry import clock, db
+from registry.accounts.models import User
+from registry.api.models import ApiToken
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class ApiUnauthorized(HTTPException):
+    code = 401
+    description = "Send a valid bearer token: Authorization: Bearer <token> (POST /api/v1/tokens)."
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def current_token() -> ApiToken | None:
+    """The request's valid token, or None (no header, unknown, expired or revoked)."""
+    if "api_token" in g:
+        return g.api_token
+    token = None
+    raw = bearer_token()
+    if raw is not None and len(raw) <= 200:
+        session = db.session()
+        row = session.execute(
+            select(ApiToken).where(ApiToken.token_hash == token_hash(raw))
+        ).scalar()
+        now = clock.now()
+        if row is not None and row.revoked_at is None and row.expires_at > now:
+            row.last_used_at = now
+            session.flush()
+            token = row
+    g.api_token = token
+    return token
+
+
+def current_user() -> User:
+    """The authenticated caller; 401 when there is none."""
+    token = current_token()
+    if token is None:
+        if bearer_token() is not None:
+            raise ApiUnauthorized("This token is not valid: it is unknown, expired or revoked.")
+        raise ApiUnauthorized()
+    return token.user
+
+
+def optional_user() -> User | None:
+    token = current_token()
+    return token.user if token is not None else None
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object: 415 if it is not JSON, 400 if it does not parse."""
+    if "api_json" in g:
+        return g.api_json
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        body: Any = {}
+    else:
+        if not request.mimetype or not (
+            request.mimetype == "application/json" or request.mimetype.endswith("+json")
+        ):
+            raise UnsupportedMediaType("Send the body as JSON: Content-Type: application/json.")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object.")
+    g.api_json = body
+    return body
+
+
+def rate_limit_key() -> str:
+    """Per token when there is one (a pharmacy behind one address is many callers), else per
+    address."""
+    raw = bearer_token()
+    if raw is not None:
+        return "token:" + token_hash(raw)[:32]
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def limit(config_key: str) -> Any:
+    from registry.extensions import limiter
+
+    return limiter.limit(lambda: str(current_app.config[config_key]), key_func=rate_limit_key,
+                         override_defaults=False)
