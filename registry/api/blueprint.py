@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, request
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
@@ -36,8 +36,9 @@ def bearer_token() -> str | None:
 
 def current_token() -> ApiToken | None:
     """The request's valid token, or None (no header, unknown, expired or revoked)."""
-    if "api_token" in g:
-        return g.api_token
+    cache = request.environ  # per request (an app context, and ``g``, may span several)
+    if "registry.api_token" in cache:
+        return cache["registry.api_token"]
     token = None
     raw = bearer_token()
     if raw is not None and len(raw) <= 200:
@@ -50,7 +51,7 @@ def current_token() -> ApiToken | None:
             row.last_used_at = now
             session.flush()
             token = row
-    g.api_token = token
+    cache["registry.api_token"] = token
     return token
 
 
@@ -71,8 +72,8 @@ def optional_user() -> User | None:
 
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object: 415 if it is not JSON, 400 if it does not parse."""
-    if "api_json" in g:
-        return g.api_json
+    if "registry.api_json" in request.environ:
+        return request.environ["registry.api_json"]
     raw = request.get_data(cache=True)
     if not raw.strip():
         body: Any = {}
@@ -87,7 +88,7 @@ def json_body() -> dict[str, Any]:
             raise BadRequest(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object.")
-    g.api_json = body
+    request.environ["registry.api_json"] = body
     return body
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from registry import clock as registry_clock
 from registry import db
-from registry.models import Authorization, AuditEntry, AuthorizationDecision, User
+from registry.models import AuditEntry, Authorization, AuthorizationDecision, User
 from tests.api.conftest import make_staff
 from tests.api.world import World
 

@@ -168,7 +168,9 @@ class World:
         body = self.authorize(p, token=token, expect=422)
         assert body["type"].endswith("/authorization-denied")
         for reason in body["reasons"]:
-            assert reason["code"] and reason["message"] and "action" in reason
+            assert reason["code"]
+            assert reason["message"]
+            assert "action" in reason
         return [r["code"] for r in body["reasons"]]
 
     def dispense(self, rma: str, *, days: int = 30) -> None:
