@@ -417,6 +417,8 @@ def operation(summary: str, tag: str, *, ok: int, ok_schema: str | None,
     codes = set(errors) | {429}
     if body:
         codes |= {400, 413, 415, 422}
+    if idempotent:
+        codes |= {422}  # the key was used for another request, or is too long
     if auth:
         codes |= {401}
     else:
