@@ -317,3 +317,27 @@ def test_authorization_requests_are_rate_limited(limited):
     for _ in range(2):
         limited.post("/authorization-checks", {}, token="rgt_guessing")
     assert_problem(limited.post("/authorization-checks", {}, token="rgt_guessing"), 429)
+
+
+def test_an_unexpected_failure_is_a_problem_500_and_nothing_is_stored(api, app, clock,
+                                                                     monkeypatch):
+    clock.to("2026-09-01")
+    w = World(api).setup()
+    import registry.api.patients as endpoints
+
+    def broken(session, **kwargs):
+        from registry.audit.operations import record
+
+        record(session, None, "test:half_written", "test", 1)  # written, then a failure
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(endpoints, "activate_patient", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    p = w.register(activate=False)
+    audit_before = _count(app, AuditEntry)
+    r = api.post("/patients/activation", {"registry_id": p.registry_id,
+                                          "date_of_birth": p.date_of_birth,
+                                          "activation_code": p.code, "password": PASSWORD})
+    body = assert_problem(r, 500, "internal-error")
+    assert "disk on fire" not in body["detail"]
+    assert _count(app, AuditEntry) == audit_before
