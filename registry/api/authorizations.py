@@ -73,9 +73,7 @@ def dispense(rma: str) -> Any:
     auth = find_authorization(session, user, rma)
     record_dispense(session, user, auth, dispensed_on=body.get("dispensed_on"),
                     quantity=body.get("quantity"), days_supply=body.get("days_supply"))
-    return {"rma": auth.rma, "status": "dispensed",
-            "dispensed_on": serializers.iso(auth.dispense.dispensed_on if auth.dispense
-                                            else None)}, 200
+    return serializers.dispensed(auth), 200
 
 
 @bp.post("/authorizations/<rma>/reversal")
@@ -86,4 +84,4 @@ def reverse(rma: str) -> Any:
     session = db.session()
     auth = find_authorization(session, user, rma)
     reverse_authorization(session, user, auth, reason=body.get("reason"))
-    return {"rma": auth.rma, "status": "reversed"}, 200
+    return serializers.reversed_(auth), 200

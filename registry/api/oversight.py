@@ -80,5 +80,4 @@ def get_audit() -> Any:
     entries = audit_entries(db.session(), subject=subject, since=since, before_id=before_id,
                             limit=limit)
     next_before = entries[-1].id if len(entries) == limit else None
-    return {"entries": [serializers.audit_entry(e) for e in entries],
-            "next_before_id": next_before}
+    return serializers.audit_page(entries, next_before)

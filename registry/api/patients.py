@@ -40,8 +40,7 @@ def create_patient() -> Any:
     body = json_body()
     patient, code, expires = register_patient(
         db.session(), user, **{k: body.get(k) for k in REGISTRATION_FIELDS})
-    return {"registry_id": patient.registry_id, "status": patient.status,
-            "activation_code": code, "activation_expires_on": expires.isoformat()}, 201
+    return serializers.registered(patient, code, expires), 201
 
 
 @bp.post("/patients/activation")
@@ -52,7 +51,7 @@ def activate_patient_account() -> Any:
         db.session(), registry_id=body.get("registry_id"),
         date_of_birth=body.get("date_of_birth"), activation_code=body.get("activation_code"),
         password=body.get("password"))
-    return {"registry_id": patient.registry_id, "status": patient.status}, 200
+    return serializers.activated(patient), 200
 
 
 @bp.get("/patients/<registry_id>")
@@ -81,8 +80,7 @@ def create_pregnancy_test(registry_id: str) -> Any:
     test, cycle = record_pregnancy_test(
         session, user, patient, specimen_collected_on=body.get("specimen_collected_on"),
         result=body.get("result"), setting=body.get("setting"))
-    return {"id": test.id, "purpose": test.purpose, "result": test.result,
-            "cycle_id": cycle.id if cycle else None}, 201
+    return serializers.pregnancy_test(test, cycle), 201
 
 
 @bp.post("/patients/<registry_id>/counseling")
@@ -95,21 +93,14 @@ def create_counseling(registry_id: str) -> Any:
     counseling, cycle = confirm_counseling(
         session, user, patient, counseled_on=body.get("counseled_on"),
         contraception=body.get("contraception"))
-    return {"id": counseling.id, "cycle_id": counseling.cycle_id,
-            "counseled_on": counseling.counseled_on.isoformat(),
-            "window_closes_on": serializers.iso(cycle.closes_on) if cycle else None}, 201
+    return serializers.counseling(counseling, cycle), 201
 
 
 @bp.get("/me/comprehension")
 def get_comprehension() -> Any:
     user = current_user()
     cycle, questions = comprehension_questions(db.session(), user)
-    return {
-        "cycle_id": cycle.id if cycle else None,
-        "questions": [{"id": q.id, "text": q.text,
-                       "choices": [{"id": c["id"], "text": c["text"]} for c in q.choices]}
-                      for q in questions],
-    }
+    return serializers.comprehension_questions(cycle, questions)
 
 
 @bp.post("/me/comprehension")
@@ -118,8 +109,7 @@ def answer_comprehension() -> Any:
     user = current_user()
     body = json_body()
     attempt = take_comprehension(db.session(), user, answers=body.get("answers"))
-    return {"passed": attempt.passed, "incorrect": list(attempt.incorrect),
-            "cycle_id": attempt.cycle_id}, 200
+    return serializers.comprehension_result(attempt), 200
 
 
 @bp.post("/me/contraception")
@@ -129,7 +119,7 @@ def enter_contraception() -> Any:
     body = json_body()
     data = {k: body[k] for k in ("methods", "abstinence") if k in body}
     entry = attest_contraception(db.session(), user, contraception=data)
-    return {"matches_prescriber": entry.matches_prescriber, "cycle_id": entry.cycle_id}, 201
+    return serializers.contraception(entry), 201
 
 
 @bp.post("/patients/<registry_id>/risk-category")
@@ -166,4 +156,4 @@ def create_pregnancy_report(registry_id: str) -> Any:
         raise NotFound("No such patient.")
     report = report_pregnancy(session, user, patient, reported_on=body.get("reported_on"),
                               notes=body.get("notes"))
-    return {"id": report.id, "reported_on": report.reported_on.isoformat()}, 201
+    return serializers.pregnancy_report(report), 201

@@ -12,9 +12,17 @@ from registry.audit.models import AuditEntry
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import Outcome, effective_status
 from registry.compliance.models import ComplianceAction
+from registry.cycles.models import (
+    ComprehensionAttempt,
+    ComprehensionQuestion,
+    ContraceptionEntry,
+    Counseling,
+    Cycle,
+)
 from registry.params import current as current_params
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pregnancies.models import PregnancyReport, PregnancyTest
 from registry.prescribers.models import Designee, Prescriber
 from registry.rules import (
     Decision,
@@ -33,10 +41,6 @@ def iso(value: date | datetime | None) -> str | None:
 def token(row: ApiToken, raw: str) -> dict[str, Any]:
     return {"token": raw, "token_type": "Bearer", "expires_at": iso(row.expires_at),
             "role": row.user.role, "user_id": row.user_id}
-
-
-def _standing(state: str) -> str:
-    return state
 
 
 def prescriber_status(p: Prescriber) -> dict[str, Any]:
@@ -94,6 +98,49 @@ def patient(p: Patient) -> dict[str, Any]:
         "last_dose_on": iso(p.last_dose_on),
         "treatment_completed_on": iso(p.treatment_completed_on),
     }
+
+
+def registered(p: Patient, code: str, expires: date) -> dict[str, Any]:
+    return {"registry_id": p.registry_id, "status": p.status, "activation_code": code,
+            "activation_expires_on": iso(expires)}
+
+
+def activated(p: Patient) -> dict[str, Any]:
+    return {"registry_id": p.registry_id, "status": p.status}
+
+
+def pregnancy_test(test: PregnancyTest, cycle: Cycle | None) -> dict[str, Any]:
+    return {"id": test.id, "purpose": test.purpose, "result": test.result,
+            "cycle_id": cycle.id if cycle else None}
+
+
+def counseling(row: Counseling, cycle: Cycle | None) -> dict[str, Any]:
+    return {"id": row.id, "cycle_id": row.cycle_id, "counseled_on": iso(row.counseled_on),
+            "window_closes_on": iso(cycle.closes_on) if cycle else None}
+
+
+def comprehension_questions(cycle: Cycle | None,
+                            questions: list[ComprehensionQuestion]) -> dict[str, Any]:
+    """The questions and choices, never the correct answers."""
+    return {
+        "cycle_id": cycle.id if cycle else None,
+        "questions": [{"id": q.id, "text": q.text,
+                       "choices": [{"id": c["id"], "text": c["text"]} for c in q.choices]}
+                      for q in questions],
+    }
+
+
+def comprehension_result(attempt: ComprehensionAttempt) -> dict[str, Any]:
+    return {"passed": attempt.passed, "incorrect": list(attempt.incorrect),
+            "cycle_id": attempt.cycle_id}
+
+
+def contraception(entry: ContraceptionEntry) -> dict[str, Any]:
+    return {"matches_prescriber": entry.matches_prescriber, "cycle_id": entry.cycle_id}
+
+
+def pregnancy_report(report: PregnancyReport) -> dict[str, Any]:
+    return {"id": report.id, "reported_on": iso(report.reported_on)}
 
 
 def reason(r: dict[str, Any]) -> dict[str, Any]:
@@ -170,10 +217,23 @@ def authorization(auth: Authorization) -> dict[str, Any]:
     }
 
 
+def dispensed(auth: Authorization) -> dict[str, Any]:
+    return {"rma": auth.rma, "status": "dispensed",
+            "dispensed_on": iso(auth.dispense.dispensed_on) if auth.dispense else None}
+
+
+def reversed_(auth: Authorization) -> dict[str, Any]:
+    return {"rma": auth.rma, "status": "reversed"}
+
+
 def compliance_action(row: ComplianceAction) -> dict[str, Any]:
     return {"id": row.id, "subject_type": row.subject_type, "subject_id": row.subject_id,
             "action": row.action, "reason": row.reason, "until": iso(row.until),
             "recorded_on": iso(row.recorded_on)}
+
+
+def audit_page(entries: list[AuditEntry], next_before_id: int | None) -> dict[str, Any]:
+    return {"entries": [audit_entry(e) for e in entries], "next_before_id": next_before_id}
 
 
 def audit_entry(e: AuditEntry) -> dict[str, Any]:
