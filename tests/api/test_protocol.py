@@ -98,11 +98,23 @@ def test_token_lifecycle(api, app, clock):
         assert row.user_id == body["user_id"]
         stored = db.session().execute(select(ApiToken.token_hash)).scalars().all()
         assert raw not in stored  # only the SHA-256 is kept
-    api.get(f"/patients/{w.register().registry_id}", token=raw, expect=200)
-    with app.app_context():
-        row = db.session().execute(
-            select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).scalar_one()
-        assert row.last_used_at is not None
+    def last_used():
+        with app.app_context():
+            return db.session().execute(
+                select(ApiToken.last_used_at).where(ApiToken.token_hash == token_hash(raw))
+            ).scalar_one()
+
+    assert last_used() is None
+    rid = w.register().registry_id
+    api.get(f"/patients/{rid}", token=raw, expect=200)
+    first_use = last_used()
+    assert first_use is not None
+    clock.forward(days=0.0005)  # 43 seconds: not written again
+    api.get(f"/patients/{rid}", token=raw, expect=200)
+    assert last_used() == first_use
+    clock.forward(days=0.001)  # a minute and a half later it is
+    api.get(f"/patients/{rid}", token=raw, expect=200)
+    assert last_used() > first_use
     api.delete("/tokens/current", token=raw, expect=204)
     body = assert_problem(api.get(f"/patients/{w.patients[0].registry_id}", token=raw), 401,
                           "unauthorized")
