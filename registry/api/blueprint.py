@@ -14,6 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from registry import clock, db
 from registry.accounts.models import User
 from registry.api.models import ApiToken
+from registry.errors import NotFound, ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -90,12 +91,49 @@ def json_body() -> dict[str, Any]:
             raise UnsupportedMediaType("Send the body as JSON: Content-Type: application/json.")
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise BadRequest(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object.")
+        fields = nul_fields(body)
+        if fields:
+            raise ValidationError(dict.fromkeys(fields, NUL_MESSAGE))
     request.environ["registry.api_json"] = body
     return body
+
+
+NUL_MESSAGE = "Must not contain the NUL character (\\u0000)."
+
+
+def nul_fields(value: Any, path: str = "") -> list[str]:
+    """Where a JSON value holds a NUL character, which no database text column accepts."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if "\x00" in value:
+            found.append(path or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                found.append(name.replace("\x00", ""))
+            else:
+                found += nul_fields(item, name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += nul_fields(item, f"{path}[{i}]")
+    return found
+
+
+@bp.before_request
+def _refuse_nul_characters() -> None:
+    """A NUL in the path or the query is refused before any query meets the database."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFound("No such record.")
+    fields = [name.replace("\x00", "") for name, value in request.args.items(multi=True)
+              if "\x00" in name or "\x00" in value]
+    if fields:
+        raise ValidationError(dict.fromkeys(fields, NUL_MESSAGE))
 
 
 def rate_limit_key() -> str:

@@ -28,8 +28,8 @@ def idempotency_key() -> str | None:
     if raw is None:
         return None
     key = raw.strip()
-    if not key or len(key) > 255:
-        raise ValidationError({HEADER: "Must be 1 to 255 characters."})
+    if not key or len(key) > 255 or "\x00" in key:
+        raise ValidationError({HEADER: "Must be 1 to 255 characters, without NUL."})
     return key
 
 

@@ -56,6 +56,29 @@ def test_malformed_json_is_a_problem_400(api):
     assert_problem(r, 400, "bad-request")
 
 
+def test_deeply_nested_json_is_a_problem_400_not_a_crash(api):
+    r = api.client.post("/api/v1/prescribers", data="[" * 30_000 + "]" * 30_000,
+                        content_type="application/json")
+    assert_problem(r, 400, "bad-request")
+
+
+def test_nul_characters_are_422_with_the_field_named_not_a_database_error(api, clock):
+    # PostgreSQL refuses NUL in text: the API must refuse it first, naming the field.
+    clock.to("2026-09-01")
+    w = World(api).setup()
+    body = assert_problem(api.post("/pharmacies", {"name": "A\u0000", "rsp": {
+        "first_name": "x\u0000y"}, "ncpdp_id": "1234567"}), 422)
+    assert set(body["errors"]) == {"name", "rsp.first_name"}
+    body = assert_problem(api.post("/tokens", {"email": "a\u0000@b.c", "password": "x"}), 422)
+    assert set(body["errors"]) == {"email"}
+    assert_problem(api.get("/patients/12%0034", token=w.dr), 404)
+    assert_problem(api.get("/authorizations/AB%00", token=w.dr), 404)
+    body = assert_problem(api.get("/audit?subject=a%00b", token=w.dr), 422)
+    assert set(body["errors"]) == {"subject"}
+    body = assert_problem(api.post("/patients", {}, token=w.dr, key="k\x00"), 422)
+    assert "Idempotency-Key" in body["errors"]
+
+
 def test_a_body_that_is_not_json_is_a_problem_415(api):
     r = api.client.post("/api/v1/prescribers", data="email=a", content_type="text/plain")
     assert_problem(r, 415, "unsupported-media-type")
