@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from registry.errors import Errors
 
 MISSING = "This field is required."
+INT_LIMIT = 2**31 - 1
 
 
 def text_value(errors: Errors, field: str, value: Any, *, required: bool = True,
@@ -70,6 +71,9 @@ def int_value(errors: Errors, field: str, value: Any, *, required: bool = True,
         return None
     if maximum is not None and value > maximum:
         errors.add(field, f"Must be at most {maximum}.")
+        return None
+    if not -INT_LIMIT <= value <= INT_LIMIT:  # what every database's INTEGER column holds
+        errors.add(field, f"Must be between {-INT_LIMIT} and {INT_LIMIT}.")
         return None
     return value
 

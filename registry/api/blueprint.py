@@ -95,32 +95,38 @@ def json_body() -> dict[str, Any]:
             raise BadRequest(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object.")
-        fields = nul_fields(body)
-        if fields:
-            raise ValidationError(dict.fromkeys(fields, NUL_MESSAGE))
+        problems = unstorable_fields(body)
+        if problems:
+            raise ValidationError(problems)
     request.environ["registry.api_json"] = body
     return body
 
 
 NUL_MESSAGE = "Must not contain the NUL character (\\u0000)."
+MAX_INT = 2**31 - 1
+INT_MESSAGE = f"Must be a whole number between {-MAX_INT} and {MAX_INT}."
 
 
-def nul_fields(value: Any, path: str = "") -> list[str]:
-    """Where a JSON value holds a NUL character, which no database text column accepts."""
-    found: list[str] = []
+def unstorable_fields(value: Any, path: str = "") -> dict[str, str]:
+    """Values no database column takes: text with NUL, integers beyond 32 bits. Refused with
+    the field named, before any query, so that they are a 422 and never a database error."""
+    found: dict[str, str] = {}
     if isinstance(value, str):
         if "\x00" in value:
-            found.append(path or "body")
+            found[path or "body"] = NUL_MESSAGE
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_INT:
+            found[path or "body"] = INT_MESSAGE
     elif isinstance(value, dict):
         for key, item in value.items():
             name = f"{path}.{key}" if path else str(key)
             if "\x00" in str(key):
-                found.append(name.replace("\x00", ""))
+                found[name.replace("\x00", "")] = NUL_MESSAGE
             else:
-                found += nul_fields(item, name)
+                found.update(unstorable_fields(item, name))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found += nul_fields(item, f"{path}[{i}]")
+            found.update(unstorable_fields(item, f"{path}[{i}]"))
     return found
 
 

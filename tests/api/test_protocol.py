@@ -9,7 +9,7 @@ from registry import create_app, db
 from registry.api.blueprint import token_hash
 from registry.extensions import limiter
 from registry.models import ApiToken, AuditEntry, IdempotencyRecord, Patient, User
-from tests.api.conftest import PASSWORD, Api
+from tests.api.conftest import PASSWORD, Api, make_staff
 from tests.api.world import World
 from tests.conftest import TEST_CONFIG
 
@@ -77,6 +77,16 @@ def test_nul_characters_are_422_with_the_field_named_not_a_database_error(api, c
     assert set(body["errors"]) == {"subject"}
     body = assert_problem(api.post("/patients", {}, token=w.dr, key="k\x00"), 422)
     assert "Idempotency-Key" in body["errors"]
+
+
+@pytest.mark.parametrize("subject_id", [2**31, 2**63, "9223372036854775808", -(2**40)])
+def test_integers_beyond_what_the_database_holds_are_422(api, app, clock, subject_id):
+    clock.to("2026-09-01")
+    staff = api.token(make_staff(app))
+    body = assert_problem(api.post("/compliance-actions", {
+        "subject_type": "pharmacy", "subject_id": subject_id, "action": "notice",
+        "reason": "x"}, token=staff), 422)
+    assert set(body["errors"]) == {"subject_id"}
 
 
 def test_a_body_that_is_not_json_is_a_problem_415(api):
