@@ -89,6 +89,22 @@ def test_integers_beyond_what_the_database_holds_are_422(api, app, clock, subjec
     assert set(body["errors"]) == {"subject_id"}
 
 
+@pytest.mark.parametrize("field", ["contraception_start_date", "date_of_birth",
+                                   "consent_signed_on"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_dates_at_the_ends_of_the_calendar_are_422_not_an_overflow_later(api, clock, field,
+                                                                        day):
+    # Accepted, 9999-12-31 as a contraception start date made every later status a 500.
+    clock.to("2026-09-01")
+    w = World(api).setup()
+    body = {"first_name": "A", "last_name": "B", "date_of_birth": "2000-01-01",
+            "email": "calendar@example.org", "risk_category": "can_get_pregnant",
+            "consent_signed_on": "2026-09-01", "contraception_start_date": "2026-09-01",
+            field: day}
+    problem = assert_problem(api.post("/patients", body, token=w.dr), 422)
+    assert "between 1900-01-01 and 2199-12-31" in " ".join(problem["errors"][field])
+
+
 def test_a_body_that_is_not_json_is_a_problem_415(api):
     r = api.client.post("/api/v1/prescribers", data="email=a", content_type="text/plain")
     assert_problem(r, 415, "unsupported-media-type")
