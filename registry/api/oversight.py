@@ -50,17 +50,22 @@ def get_summary() -> Any:
 def _since(raw: str | None) -> datetime | None:
     if raw is None or raw == "":
         return None
+    problem = ValidationError(since="Must be a date YYYY-MM-DD or a time in ISO 8601 with an "
+                              "offset, between 1900 and 2199.")
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time.min, tzinfo=clock.program_timezone()).astimezone(UTC)
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(since="Must be a date YYYY-MM-DD or a time in ISO 8601 with an "
-                              "offset.") from None
-    if when.tzinfo is None:
-        raise ValidationError(since="Give the time with its offset, e.g. 2026-03-01T00:00:00Z.")
-    return when
+            when = datetime.combine(day, time.min, tzinfo=clock.program_timezone())
+        else:
+            when = datetime.fromisoformat(raw)
+        if when.tzinfo is None:
+            raise ValidationError(since="Give the time with its offset, e.g. "
+                                  "2026-03-01T00:00:00Z.")
+        if not 1900 <= when.year <= 2199:
+            raise problem
+        return when.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise problem from None
 
 
 @bp.get("/audit")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -121,7 +122,7 @@ def fuzz(operation: Any, fuzz_world: dict[str, Any]) -> None:
 
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=25,
+        max_examples=int(os.environ.get("API_FUZZ_EXAMPLES", "25")),  # CI: 25
         deadline=None,
         derandomize=True,
         database=None,

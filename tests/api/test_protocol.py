@@ -105,6 +105,35 @@ def test_dates_at_the_ends_of_the_calendar_are_422_not_an_overflow_later(api, cl
     assert "between 1900-01-01 and 2199-12-31" in " ".join(problem["errors"][field])
 
 
+@pytest.mark.parametrize("since", ["9999-12-31", "0001-01-01T00:00:00+01:00", "yesterday",
+                                   "2026-01-01T00:00:00", "2026-13-01"])
+def test_bad_audit_since_is_422(api, app, clock, since):
+    clock.to("2026-09-01")
+    staff = api.token(make_staff(app))
+    body = assert_problem(api.get(f"/audit?since={since.replace('+', '%2B')}", token=staff),
+                          422)
+    assert set(body["errors"]) == {"since"}
+
+
+def test_audit_pages_newest_first_since_a_time(api, app, clock):
+    clock.to("2026-09-01")
+    staff = api.token(make_staff(app))
+    World(api).setup()
+    first = api.get("/audit?limit=3", token=staff, expect=200).get_json()
+    ids = [e["id"] for e in first["entries"]]
+    assert ids == sorted(ids, reverse=True)
+    assert first["next_before_id"] == ids[-1]
+    second = api.get(f"/audit?limit=3&before_id={ids[-1]}", token=staff,
+                     expect=200).get_json()
+    assert max(e["id"] for e in second["entries"]) < ids[-1]
+    later = api.get("/audit?since=2026-09-02&subject=prescriber", token=staff,
+                    expect=200).get_json()
+    assert later["entries"] == []
+    today = api.get("/audit?since=2026-09-01T00:00:00-04:00&subject=prescriber", token=staff,
+                    expect=200).get_json()
+    assert {e["subject_type"] for e in today["entries"]} == {"prescriber"}
+
+
 def test_a_body_that_is_not_json_is_a_problem_415(api):
     r = api.client.post("/api/v1/prescribers", data="email=a", content_type="text/plain")
     assert_problem(r, 415, "unsupported-media-type")
