@@ -26,8 +26,24 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+class RegistryFlask(Flask):
+    """Flask, with the rule that an exception out of a view undoes the request's changes.
+
+    Flask runs ``after_request`` (where the one commit is) for responses made by error
+    handlers too, so the rollback must happen as soon as the exception is seen.
+    """
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        db.rollback_request()
+        return super().handle_user_exception(e)
+
+    def handle_exception(self, e: Exception) -> Any:
+        db.rollback_request()
+        return super().handle_exception(e)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    app = RegistryFlask(
         __name__,
         instance_relative_config=True,
         template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
@@ -48,11 +64,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_URL"] = url
 
     db.init_app(app)
-    from registry import cli, extensions, web
+    from registry import api, cli, extensions, web
 
     extensions.init_app(app)
     cli.init_app(app)
     web.init_app(app)
+    api.init_app(app)
     _register_request_transaction(app)
     _register_error_dispatch(app)
     return app

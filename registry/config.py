@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_HOURS": 12,
     "RATELIMIT_STORAGE_URL": "memory://",
     "RATELIMIT_ENABLED": True,
+    "API_RATELIMIT_TOKENS": "10 per minute",  # POST /api/v1/tokens, per address
+    "API_RATELIMIT_LOOKUPS": "60 per minute",  # patient lookups by registry ID, per token
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_PARALLELISM": 4,

@@ -1,6 +1,7 @@
 """Every model, imported once so that the metadata (and Alembic) sees all tables."""
 
 from registry.accounts.models import Role, User
+from registry.api.models import ApiToken, IdempotencyRecord
 from registry.audit.models import AuditEntry
 from registry.authorizations.models import (
     Authorization,
@@ -33,6 +34,7 @@ from registry.web.models import FormSubmission
 
 __all__ = [
     "ActivationCode",
+    "ApiToken",
     "AuditEntry",
     "Authorization",
     "AuthorizationDecision",
@@ -49,6 +51,7 @@ __all__ = [
     "DesigneeLink",
     "Dispense",
     "FormSubmission",
+    "IdempotencyRecord",
     "Patient",
     "PatientStatus",
     "Pharmacist",

@@ -11,6 +11,9 @@ from email_validator import EmailNotValidError, validate_email
 from registry.errors import Errors
 
 MISSING = "This field is required."
+INT_LIMIT = 2**31 - 1
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
 
 
 def text_value(errors: Errors, field: str, value: Any, *, required: bool = True,
@@ -34,17 +37,23 @@ def date_value(errors: Errors, field: str, value: Any, *, required: bool = True)
         if required:
             errors.add(field, MISSING)
         return None
+    parsed: date | None = None
     if isinstance(value, date):
-        return value
-    if isinstance(value, str):
+        parsed = value
+    elif isinstance(value, str):
         try:
-            parsed = date.fromisoformat(value.strip())
             if len(value.strip()) == 10:
-                return parsed
+                parsed = date.fromisoformat(value.strip())
         except ValueError:
             pass
-    errors.add(field, "Must be a date written YYYY-MM-DD.")
-    return None
+    if parsed is None:
+        errors.add(field, "Must be a date written YYYY-MM-DD.")
+        return None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        # Date arithmetic on the rules' windows would overflow near year 1 or 9999.
+        errors.add(field, f"Must be a date between {EARLIEST_DATE} and {LATEST_DATE}.")
+        return None
+    return parsed
 
 
 def int_value(errors: Errors, field: str, value: Any, *, required: bool = True,
@@ -70,6 +79,9 @@ def int_value(errors: Errors, field: str, value: Any, *, required: bool = True,
         return None
     if maximum is not None and value > maximum:
         errors.add(field, f"Must be at most {maximum}.")
+        return None
+    if not -INT_LIMIT <= value <= INT_LIMIT:  # what every database's INTEGER column holds
+        errors.add(field, f"Must be between {-INT_LIMIT} and {INT_LIMIT}.")
         return None
     return value
 

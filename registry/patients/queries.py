@@ -9,9 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import clock
+from registry.accounts.models import User
+from registry.errors import NotFound
 from registry.params import current as current_params
 from registry.patients.facts import load_facts
 from registry.patients.models import Patient
+from registry.permissions import can_view_patient
 from registry.rules import Decision, evaluate
 from registry.rules.identifiers import normalize_registry_id
 
@@ -62,3 +65,11 @@ def history(session: Session, patient: Patient) -> dict[str, list[object]]:
         "authorizations": rows(Authorization, Authorization.id.desc()),
         "reports": rows(PregnancyReport, PregnancyReport.id.desc()),
     }
+
+
+def visible_patient(session: Session, actor: User, registry_id: str) -> Patient:
+    """The patient if ``actor`` may see them; NotFound otherwise (whether or not they exist)."""
+    patient = by_registry_id(session, registry_id)
+    if patient is None or not can_view_patient(session, actor, patient):
+        raise NotFound("No such patient.")
+    return patient

@@ -1,0 +1,158 @@
+"""The ``/api/v1`` blueprint, bearer-token authentication and JSON body parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from sqlalchemy import select
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+
+from registry import clock, db
+from registry.accounts.models import User
+from registry.api.models import ApiToken
+from registry.errors import NotFound, ValidationError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiUnauthorized(HTTPException):
+    code = 401
+    description = "Send a valid bearer token: Authorization: Bearer <token> (POST /api/v1/tokens)."
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def current_token() -> ApiToken | None:
+    """The request's valid token, or None (no header, unknown, expired or revoked)."""
+    cache = request.environ  # per request (an app context, and ``g``, may span several)
+    if "registry.api_token" in cache:
+        return cache["registry.api_token"]
+    token = None
+    raw = bearer_token()
+    if raw is not None and len(raw) <= 200:
+        session = db.session()
+        row = session.execute(
+            select(ApiToken).where(ApiToken.token_hash == token_hash(raw))
+        ).scalar()
+        now = clock.now()
+        if row is not None and row.revoked_at is None and row.expires_at > now:
+            # At most one write a minute: a busy client's parallel requests would otherwise
+            # all queue on this row's lock.
+            if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+                row.last_used_at = now
+                session.flush()
+            token = row
+    cache["registry.api_token"] = token
+    return token
+
+
+def current_user() -> User:
+    """The authenticated caller; 401 when there is none."""
+    token = current_token()
+    if token is None:
+        if bearer_token() is not None:
+            raise ApiUnauthorized("This token is not valid: it is unknown, expired or revoked.")
+        raise ApiUnauthorized()
+    return token.user
+
+
+def optional_user() -> User | None:
+    token = current_token()
+    return token.user if token is not None else None
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object: 415 if it is not JSON, 400 if it does not parse."""
+    if "registry.api_json" in request.environ:
+        return request.environ["registry.api_json"]
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        body: Any = {}
+    else:
+        if not request.mimetype or not (
+            request.mimetype == "application/json" or request.mimetype.endswith("+json")
+        ):
+            raise UnsupportedMediaType("Send the body as JSON: Content-Type: application/json.")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object.")
+        problems = unstorable_fields(body)
+        if problems:
+            raise ValidationError(problems)
+    request.environ["registry.api_json"] = body
+    return body
+
+
+NUL_MESSAGE = "Must not contain the NUL character (\\u0000)."
+MAX_INT = 2**31 - 1
+INT_MESSAGE = f"Must be a whole number between {-MAX_INT} and {MAX_INT}."
+
+
+def unstorable_fields(value: Any, path: str = "") -> dict[str, str]:
+    """Values no database column takes: text with NUL, integers beyond 32 bits. Refused with
+    the field named, before any query, so that they are a 422 and never a database error."""
+    found: dict[str, str] = {}
+    if isinstance(value, str):
+        if "\x00" in value:
+            found[path or "body"] = NUL_MESSAGE
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_INT:
+            found[path or "body"] = INT_MESSAGE
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                found[name.replace("\x00", "")] = NUL_MESSAGE
+            else:
+                found.update(unstorable_fields(item, name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.update(unstorable_fields(item, f"{path}[{i}]"))
+    return found
+
+
+@bp.before_request
+def _refuse_nul_characters() -> None:
+    """A NUL in the path or the query is refused before any query meets the database."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFound("No such record.")
+    fields = [name.replace("\x00", "") for name, value in request.args.items(multi=True)
+              if "\x00" in name or "\x00" in value]
+    if fields:
+        raise ValidationError(dict.fromkeys(fields, NUL_MESSAGE))
+
+
+def rate_limit_key() -> str:
+    """Per token when there is one (a pharmacy behind one address is many callers), else per
+    address."""
+    raw = bearer_token()
+    if raw is not None:
+        return "token:" + token_hash(raw)[:32]
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def limit(config_key: str) -> Any:
+    from registry.extensions import limiter
+
+    return limiter.limit(lambda: str(current_app.config[config_key]), key_func=rate_limit_key,
+                         override_defaults=False)

@@ -1,0 +1,624 @@
+"""The OpenAPI 3.1 document of the API, written by hand (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.rules.reasons import REASON_CODES
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+DATE = {"type": "string", "format": "date", "example": "2026-03-02"}
+DATETIME = {"type": "string", "format": "date-time"}
+REGISTRY_ID = {"type": "string", "description": "10 digits, the last a check digit.",
+               "example": "4031975528"}
+PASSWORD = {"type": "string", "minLength": 10, "maxLength": 256, "format": "password",
+            "example": "correct-horse-battery"}
+EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+NAME = {"type": "string", "minLength": 1, "maxLength": 100}
+NPI = {"type": "string", "pattern": "^[0-9]{10}$", "description": "10 digits; the last is a "
+       "Luhn check digit over \"80840\" and the first nine.", "example": "1234567893"}
+STANDING = {"type": "string", "enum": ["pending", "active", "lapsed", "suspended",
+                                        "deactivated", "removed"]}
+METHODS = ["tubal_sterilization", "partner_vasectomy", "iud", "hormonal_combination_pill",
+           "hormonal_patch", "hormonal_injection", "hormonal_implant", "hormonal_vaginal_ring",
+           "male_latex_condom", "diaphragm_with_spermicide", "cervical_cap_with_spermicide",
+           "vaginal_sponge", "progestin_only_pill"]
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    out = dict(schema)
+    kind = out.pop("type", None)
+    if kind is None:
+        return {"anyOf": [out, {"type": "null"}]}
+    out["type"] = [kind, "null"] if isinstance(kind, str) else [*kind, "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None,
+        **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, **extra}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": obj({
+        "type": {"type": "string", "format": "uri",
+                 "example": "https://registry.example/api/problems/not-found"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "description": "Field name → messages.",
+                   "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "reasons": {"type": "array", "items": ref("Reason")},
+    }, ["type", "title", "status", "detail"],
+        description="RFC 9457 problem details. Validation problems carry `errors`; a denied "
+        "authorization carries `reasons`."),
+    "ValidationProblem": {"allOf": [ref("Problem"), obj({}, ["errors"])],
+                          "example": {"type": "https://registry.example/api/problems/"
+                                      "validation-error", "title": "Invalid request",
+                                      "status": 422, "detail": "npi: This field is required.",
+                                      "errors": {"npi": ["This field is required."]}}},
+    "AuthorizationDenied": {
+        "allOf": [ref("Problem"), obj({"ruleset": {"type": "string", "enum": ["2021", "2026"]}},
+                                      ["reasons"])],
+        "example": {"type": "https://registry.example/api/problems/authorization-denied",
+                    "title": "Authorization denied", "status": 422,
+                    "detail": "The dispensing authorization was denied; see `reasons`.",
+                    "ruleset": "2026",
+                    "reasons": [{"code": "COMPREHENSION_NOT_PASSED",
+                                 "message": REASON_CODES["COMPREHENSION_NOT_PASSED"],
+                                 "action": "The patient answers the comprehension questions.",
+                                 "actor": "patient", "due_on": "2026-03-08"}]},
+    },
+    "ReasonCode": {"type": "string", "enum": sorted(REASON_CODES),
+                   "description": "Stable reason codes (program rules §6)."},
+    "Reason": obj({
+        "code": ref("ReasonCode"),
+        "message": {"type": "string"},
+        "action": nullable({"type": "string", "description": "What to do about it."}),
+        "actor": nullable({"type": "string", "description": "Who does it: prescriber, "
+                           "patient, pharmacy, program_staff."}),
+        "due_on": nullable(DATE),
+    }, ["code", "message", "action"]),
+    "TokenRequest": obj({"email": EMAIL, "password": {"type": "string"},
+                         "totp": {"type": "string", "description": "6-digit one-time code, "
+                                  "when the account has two-step login."}},
+                        ["email", "password"],
+                        example={"email": "pharmacist@demo.example",
+                                 "password": "demo-password"}),
+    "Token": obj({"token": {"type": "string"}, "token_type": {"type": "string"},
+                  "expires_at": DATETIME,
+                  "role": {"type": "string", "enum": ["prescriber", "designee", "pharmacist",
+                                                      "patient", "staff"]},
+                  "user_id": {"type": "integer"}},
+                 ["token", "expires_at", "role", "user_id"]),
+    "PrescriberEnrollment": obj({
+        "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME, "npi": NPI,
+        "license_state": {"type": "string", "minLength": 2, "maxLength": 2, "example": "NY"},
+    }, ["email", "password", "first_name", "last_name", "npi"],
+        example={"email": "dr.lee@clinic.example", "password": "correct-horse-battery",
+                 "first_name": "Jo", "last_name": "Lee", "npi": "1234567893",
+                 "license_state": "NY"}),
+    "PrescriberStatus": obj({"id": {"type": "integer"}, "status": STANDING, "npi": NPI,
+                             "attested_on": nullable(DATE), "expires_on": nullable(DATE)},
+                            ["id", "status"]),
+    "DesigneeRequest": obj({
+        "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME,
+        "designee_id": {"type": "integer", "minimum": 1,
+                        "description": "Link an existing designee instead of creating one."},
+    }, description="Either email, password, first_name and last_name (a new designee), or "
+        "designee_id (link an existing one).",
+        example={"email": "desk@clinic.example", "password": "correct-horse-battery",
+                 "first_name": "Sam", "last_name": "Ortiz"}),
+    "DesigneeStatus": obj({"id": {"type": "integer"}, "status": STANDING,
+                           "attested_on": nullable(DATE), "expires_on": nullable(DATE)},
+                          ["id", "status"]),
+    "PharmacyRegistration": obj({
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "ncpdp_id": {"type": "string", "pattern": "^[0-9]{7}$", "example": "1234567"},
+        "npi": NPI,
+        "address": {"type": "string", "maxLength": 500},
+        "rsp": obj({"email": EMAIL, "password": PASSWORD, "first_name": NAME,
+                    "last_name": NAME,
+                    "license_number": {"type": "string", "minLength": 1, "maxLength": 50}},
+                   ["email", "password", "first_name", "last_name", "license_number"],
+                   description="The Responsible Site Pharmacist."),
+    }, ["name", "ncpdp_id", "npi", "rsp"],
+        example={"name": "Main Street Pharmacy", "ncpdp_id": "7654321", "npi": "1679576722",
+                 "address": "12 Main Street", "rsp": {
+                     "email": "rsp@pharmacy.example", "password": "correct-horse-battery",
+                     "first_name": "Jordan", "last_name": "Blake",
+                     "license_number": "NY-RPH-1"}}),
+    "PharmacyStatus": obj({"id": {"type": "integer"}, "status": STANDING,
+                           "name": {"type": "string"}, "ncpdp_id": {"type": "string"},
+                           "npi": {"type": "string"}, "activated_on": nullable(DATE),
+                           "expires_on": nullable(DATE),
+                           "rsp_pharmacist_id": nullable({"type": "integer"})},
+                          ["id", "status"]),
+    "PharmacyActivation": obj({"staff_trained": {"type": "boolean", "const": True}},
+                              ["staff_trained"], example={"staff_trained": True}),
+    "PharmacistRequest": obj({
+        "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME,
+        "license_number": {"type": "string", "minLength": 1, "maxLength": 50},
+        "training_completed_on": DATE,
+    }, ["email", "password", "first_name", "last_name", "license_number",
+        "training_completed_on"]),
+    "PharmacistStatus": obj({"id": {"type": "integer"}, "status": STANDING,
+                             "pharmacy_id": {"type": "integer"},
+                             "training_completed_on": nullable(DATE),
+                             "expires_on": nullable(DATE)}, ["id", "status"]),
+    "RiskCategory": {"type": "string", "enum": ["can_get_pregnant", "cannot_get_pregnant"]},
+    "PatientRegistration": obj({
+        "prescriber_id": {"type": "integer", "description": "Required for designees: the "
+                          "prescriber they register the patient for."},
+        "first_name": NAME, "last_name": NAME, "date_of_birth": DATE, "email": EMAIL,
+        "risk_category": ref("RiskCategory"), "consent_signed_on": DATE,
+        "birth_defects_consent_signed_on": DATE,
+        "guardian_name": {"type": "string", "description": "Required under 18."},
+        "guardian_signed_on": DATE,
+        "contraception_start_date": DATE,
+        "home_tests_allowed": {"type": "boolean"},
+    }, ["first_name", "last_name", "date_of_birth", "email", "risk_category",
+        "consent_signed_on"],
+        example={"first_name": "Alex", "last_name": "Kim", "date_of_birth": "1998-05-14",
+                 "email": "alex@example.org", "risk_category": "can_get_pregnant",
+                 "consent_signed_on": "2026-03-02", "contraception_start_date": "2026-03-02"}),
+    "PatientRegistered": obj({"registry_id": REGISTRY_ID,
+                              "status": {"type": "string", "const": "pending_activation"},
+                              "activation_code": {"type": "string"},
+                              "activation_expires_on": DATE},
+                             ["registry_id", "status", "activation_code",
+                              "activation_expires_on"]),
+    "PatientActivation": obj({"registry_id": REGISTRY_ID, "date_of_birth": DATE,
+                              "activation_code": {"type": "string"}, "password": PASSWORD},
+                             ["registry_id", "date_of_birth", "activation_code", "password"]),
+    "PatientActivated": obj({"registry_id": REGISTRY_ID,
+                             "status": {"type": "string", "const": "active"}}, ["status"]),
+    "PatientState": {"type": "string", "enum": ["pending_activation", "active",
+                                                "treatment_ended", "treatment_complete",
+                                                "deactivated"]},
+    "Patient": obj({
+        "registry_id": REGISTRY_ID, "first_name": {"type": "string"},
+        "last_name": {"type": "string"}, "date_of_birth": DATE, "email": {"type": "string"},
+        "risk_category": ref("RiskCategory"), "status": ref("PatientState"),
+        "prescriber": obj({"id": {"type": "integer"}, "npi": {"type": "string"},
+                           "name": {"type": "string"}}, ["id", "npi", "name"]),
+        "registered_on": DATE, "activated_on": nullable(DATE),
+        "consent_signed_on": DATE, "home_tests_allowed": {"type": "boolean"},
+        "contraception_start_date": nullable(DATE), "course_number": {"type": "integer"},
+        "last_dose_on": nullable(DATE), "treatment_completed_on": nullable(DATE),
+    }, ["registry_id", "first_name", "last_name", "date_of_birth", "risk_category", "status"]),
+    "NextStep": obj({"actor": {"type": "string"}, "action": {"type": "string"},
+                     "due_on": nullable(DATE), "not_before": nullable(DATE)},
+                    ["actor", "action", "due_on"]),
+    "Cycle": obj({"cycle_id": nullable({"type": "integer"}), "kind": {"type": "string"},
+                  "test_specimen_on": nullable(DATE), "window_opens_on": DATE,
+                  "window_closes_on": nullable(DATE)},
+                 ["test_specimen_on", "window_opens_on", "window_closes_on"]),
+    "PatientStatus": obj({
+        "eligible": {"type": "boolean"},
+        "reasons": {"type": "array", "items": ref("Reason")},
+        "ruleset": {"type": "string", "enum": ["2021", "2026"]},
+        "today": DATE,
+        "cycle": nullable(ref("Cycle")),
+        "next_steps": {"type": "array", "items": ref("NextStep")},
+        "lockout_until": nullable(DATE),
+        "do_not_dispense_after": nullable(DATE),
+        "treatment_end": nullable({"type": "object"}),
+    }, ["eligible", "reasons", "ruleset", "cycle", "next_steps", "lockout_until"]),
+    "PregnancyTestRequest": obj({
+        "specimen_collected_on": DATE,
+        "result": {"type": "string", "enum": ["negative", "positive"]},
+        "setting": {"type": "string", "enum": ["lab", "office", "home"]},
+    }, ["specimen_collected_on", "result", "setting"],
+        example={"specimen_collected_on": "2026-03-02", "result": "negative",
+                 "setting": "lab"}),
+    "PregnancyTestCreated": obj({
+        "id": {"type": "integer"},
+        "purpose": {"type": "string", "enum": ["screening", "confirmation", "monthly",
+                                               "end_of_treatment", "post_treatment"]},
+        "result": {"type": "string"}, "cycle_id": nullable({"type": "integer"}),
+    }, ["id", "purpose"]),
+    "Contraception": {
+        "oneOf": [
+            obj({"methods": {"type": "array", "items": {"type": "string", "enum": METHODS},
+                             "minItems": 2, "maxItems": 2}}, ["methods"]),
+            obj({"abstinence": {"type": "boolean", "const": True}}, ["abstinence"]),
+        ],
+        "description": "Two different methods, at least one primary; or abstinence.",
+        "example": {"methods": ["iud", "male_latex_condom"]},
+    },
+    "CounselingRequest": obj({"counseled_on": DATE, "contraception": ref("Contraception")},
+                             ["counseled_on"],
+                             description="`contraception` is required for a patient who can "
+                             "get pregnant.",
+                             example={"counseled_on": "2026-03-02",
+                                      "contraception": {"methods": ["iud",
+                                                                    "male_latex_condom"]}}),
+    "CounselingCreated": obj({"id": {"type": "integer"},
+                              "cycle_id": nullable({"type": "integer"}),
+                              "counseled_on": DATE, "window_closes_on": nullable(DATE)},
+                             ["cycle_id"]),
+    "ComprehensionQuestions": obj({
+        "cycle_id": nullable({"type": "integer"}),
+        "questions": {"type": "array", "items": obj({
+            "id": {"type": "integer"}, "text": {"type": "string"},
+            "choices": {"type": "array", "items": obj({"id": {"type": "string"},
+                                                       "text": {"type": "string"}},
+                                                      ["id", "text"])},
+        }, ["id", "text", "choices"])},
+    }, ["cycle_id", "questions"]),
+    "ComprehensionAnswers": obj({"answers": {"type": "object", "additionalProperties":
+                                             {"type": "string"},
+                                             "description": "Question id → choice id."}},
+                                ["answers"], example={"answers": {"1": "b", "4": "a"}}),
+    "ComprehensionResult": obj({"passed": {"type": "boolean"},
+                                "incorrect": {"type": "array", "items": {"type": "integer"}},
+                                "cycle_id": nullable({"type": "integer"})},
+                               ["passed", "incorrect"]),
+    "ContraceptionEntered": obj({"matches_prescriber": {"type": "boolean"},
+                                 "cycle_id": {"type": "integer"}}, ["matches_prescriber"]),
+    "RiskCategoryChange": obj({"risk_category": ref("RiskCategory"),
+                               "reason": {"type": "string", "minLength": 1,
+                                          "maxLength": 1000}},
+                              ["risk_category", "reason"]),
+    "TreatmentEnd": obj({"last_dose_on": DATE}, ["last_dose_on"]),
+    "PregnancyReportRequest": obj({"reported_on": DATE,
+                                   "notes": {"type": "string", "maxLength": 4000}},
+                                  ["reported_on"]),
+    "PregnancyReportCreated": obj({"id": {"type": "integer"}, "reported_on": DATE}, ["id"]),
+    "AuthorizationRequest": obj({
+        "registry_id": REGISTRY_ID, "date_of_birth": DATE, "prescriber_npi": NPI,
+        "days_supply": {"type": "integer", "minimum": 1, "maximum": 366, "example": 30},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 100000, "example": 60},
+        "refills": {"type": "integer", "minimum": 0, "maximum": 99, "example": 0},
+    }, ["registry_id", "date_of_birth", "prescriber_npi", "days_supply", "quantity",
+        "refills"],
+        example={"registry_id": "4031975528", "date_of_birth": "2008-05-14",
+                 "prescriber_npi": "1234567893", "days_supply": 30, "quantity": 60,
+                 "refills": 0}),
+    "AuthorizationCheck": obj({"eligible": {"type": "boolean"},
+                               "reasons": {"type": "array", "items": ref("Reason")},
+                               "ruleset": {"type": "string", "enum": ["2021", "2026"]},
+                               "do_not_dispense_after": nullable(DATE)},
+                              ["eligible", "reasons", "ruleset"]),
+    "AuthorizationStatus": {"type": "string", "enum": ["authorized", "dispensed", "reversed",
+                                                       "expired", "cancelled"]},
+    "AuthorizationIssued": obj({
+        "rma": {"type": "string", "minLength": 12, "maxLength": 12},
+        "status": {"type": "string", "const": "authorized"},
+        "do_not_dispense_after": DATE,
+        "ruleset": {"type": "string", "enum": ["2021", "2026"]},
+        "issued_on": DATE, "days_supply": {"type": "integer"}, "quantity": {"type": "integer"},
+        "refills": {"type": "integer"},
+        "patient": obj({"first_name": {"type": "string"}, "last_name": {"type": "string"}},
+                       ["first_name", "last_name"]),
+    }, ["rma", "status", "do_not_dispense_after", "ruleset", "patient"],
+        example={"rma": "K7MPX3RT9QWA", "status": "authorized",
+                 "do_not_dispense_after": "2026-03-08", "ruleset": "2026",
+                 "issued_on": "2026-03-03", "days_supply": 30, "quantity": 60, "refills": 0,
+                 "patient": {"first_name": "Alex", "last_name": "Kim"}}),
+    "Authorization": obj({
+        "rma": {"type": "string"}, "status": ref("AuthorizationStatus"),
+        "do_not_dispense_after": DATE, "ruleset": {"type": "string"},
+        "issued_on": DATE, "issued_at": DATETIME, "days_supply": {"type": "integer"},
+        "quantity": {"type": "integer"}, "refills": {"type": "integer"},
+        "patient": obj({"registry_id": {"type": "string"}, "first_name": {"type": "string"},
+                        "last_name": {"type": "string"}}),
+        "pharmacy": obj({"id": {"type": "integer"}, "name": {"type": "string"},
+                         "ncpdp_id": {"type": "string"}}),
+        "dispense": nullable(obj({"dispensed_on": DATE, "quantity": {"type": "integer"},
+                                  "days_supply": {"type": "integer"}})),
+        "reversal": nullable(obj({"reason": {"type": "string"}, "reversed_at": DATETIME})),
+    }, ["rma", "status", "do_not_dispense_after"]),
+    "DispenseRequest": obj({"dispensed_on": DATE,
+                            "quantity": {"type": "integer", "minimum": 1},
+                            "days_supply": {"type": "integer", "minimum": 1}},
+                           ["dispensed_on", "quantity", "days_supply"]),
+    "Dispensed": obj({"rma": {"type": "string"}, "status": {"type": "string",
+                                                           "const": "dispensed"},
+                      "dispensed_on": nullable(DATE)}, ["status"]),
+    "ReversalRequest": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 1000}},
+                           ["reason"], example={"reason": "Patient did not pick it up."}),
+    "Reversed": obj({"rma": {"type": "string"},
+                     "status": {"type": "string", "const": "reversed"}}, ["status"]),
+    "ComplianceActionRequest": obj({
+        "subject_type": {"type": "string", "enum": ["prescriber", "designee", "pharmacy",
+                                                    "pharmacist"]},
+        "subject_id": {"type": "integer", "minimum": 1},
+        "action": {"type": "string", "enum": ["notice", "warning", "suspension",
+                                              "deactivation"]},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 4000},
+        "until": {**DATE, "description": "Required for a suspension (last day suspended)."},
+    }, ["subject_type", "subject_id", "action", "reason"],
+        example={"subject_type": "pharmacy", "subject_id": 1, "action": "suspension",
+                 "reason": "Dispensed without authorization", "until": "2026-04-30"}),
+    "ComplianceAction": obj({"id": {"type": "integer"}, "subject_type": {"type": "string"},
+                             "subject_id": {"type": "integer"}, "action": {"type": "string"},
+                             "reason": {"type": "string"}, "until": nullable(DATE),
+                             "recorded_on": DATE},
+                            ["id", "subject_type", "subject_id", "action"]),
+    "Counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+    "Summary": obj({
+        "from": DATE, "to": DATE, "enrolled": ref("Counts"), "active": ref("Counts"),
+        "authorizations": obj({"issued": {"type": "integer"}, "denied": {"type": "integer"},
+                               "denied_by_reason": ref("Counts")},
+                              ["issued", "denied", "denied_by_reason"]),
+        "dispenses": {"type": "integer"}, "reversals": {"type": "integer"},
+        "pregnancies_reported": {"type": "integer"}, "compliance_actions": ref("Counts"),
+    }, ["from", "to", "enrolled", "active", "authorizations", "dispenses", "reversals",
+        "pregnancies_reported", "compliance_actions"]),
+    "AuditEntry": obj({
+        "id": {"type": "integer"}, "occurred_at": DATETIME,
+        "user_id": nullable({"type": "integer"}), "role": {"type": "string"},
+        "action": {"type": "string", "example": "authorization:issue"},
+        "subject_type": {"type": "string"}, "subject_id": nullable({"type": "string"}),
+        "before": nullable({"type": "object"}), "after": nullable({"type": "object"}),
+        "hash": {"type": "string"},
+    }, ["id", "occurred_at", "role", "action", "subject_type", "subject_id"]),
+    "AuditPage": obj({"entries": {"type": "array", "items": ref("AuditEntry")},
+                      "next_before_id": nullable({"type": "integer"})},
+                     ["entries", "next_before_id"]),
+}
+
+ERROR_TEXT = {
+    400: "The body is not valid JSON, or not a JSON object.",
+    401: "No valid bearer token (or, for POST /tokens, wrong credentials).",
+    403: "Authenticated, but this role may not do this.",
+    404: "No such record, or one the caller may not see.",
+    409: "The request contradicts the record.",
+    413: "The body is over 64 KiB.",
+    415: "The body is not JSON.",
+    422: "A field is missing or invalid; `errors` names it.",
+    429: "Rate limit exceeded; see Retry-After.",
+}
+
+
+def _error(status: int) -> dict[str, Any]:
+    schema = ref("ValidationProblem") if status == 422 else ref("Problem")
+    response: dict[str, Any] = {"description": ERROR_TEXT[status],
+                                "content": {PROBLEM: {"schema": schema}}}
+    if status == 429:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                               "description": "Seconds to wait."}}
+    return response
+
+
+def operation(summary: str, tag: str, *, ok: int, ok_schema: str | None,
+              body: str | None = None, auth: bool = True, who: str = "",
+              errors: tuple[int, ...] = (), idempotent: bool = False,
+              parameters: list[dict[str, Any]] | None = None,
+              ok_description: str = "Success.",
+              extra_responses: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag],
+                          "description": f"Who: {who}." if who else ""}
+    params = list(parameters or [])
+    if idempotent:
+        params.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": True,
+                             "content": {JSON: {"schema": ref(body)}}}
+    ok_response: dict[str, Any] = {"description": ok_description}
+    if ok_schema:
+        ok_response["content"] = {JSON: {"schema": ref(ok_schema)}}
+    responses: dict[str, Any] = {str(ok): ok_response}
+    codes = set(errors) | {429}
+    if body:
+        codes |= {400, 413, 415, 422}
+    if idempotent:
+        codes |= {422}  # the key was used for another request, or is too long
+    if auth:
+        codes |= {401}
+    else:
+        op["security"] = []
+    for status in sorted(codes):
+        responses[str(status)] = _error(status)
+    responses.update(extra_responses or {})
+    op["responses"] = responses
+    return op
+
+
+def path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}
+
+
+def query_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+RID = path_param("registry_id", {"type": "string", "maxLength": 20}, "The patient's "
+                 "registry ID.")
+RMA = path_param("rma", {"type": "string", "maxLength": 20}, "The RMA number.")
+
+
+def _id(name: str) -> dict[str, Any]:
+    return path_param(name, {"type": "integer", "minimum": 1}, "Record id.")
+
+
+DENIED = {"422": {"description": "Denied (with `reasons`), invalid (with `errors`), or the "
+                  "Idempotency-Key was used for another request.",
+                  "content": {PROBLEM: {"schema": {"anyOf": [ref("AuthorizationDenied"),
+                                                             ref("ValidationProblem")]}}}}}
+
+PATHS: dict[str, Any] = {
+    "/tokens": {"post": operation(
+        "Get a bearer token", "Tokens", ok=201, ok_schema="Token", body="TokenRequest",
+        auth=False, who="anyone with an account", errors=(401,),
+        ok_description="A token; it expires after 12 hours (API_TOKEN_HOURS).")},
+    "/tokens/current": {"delete": operation(
+        "Revoke the token used for this request", "Tokens", ok=204, ok_schema=None,
+        who="any holder of a token", ok_description="Revoked: the token no longer works.")},
+    "/prescribers": {"post": operation(
+        "Enroll as a prescriber", "Enrollment", ok=201, ok_schema="PrescriberStatus",
+        body="PrescriberEnrollment", auth=False, who="anyone",
+        ok_description="Enrolled, status `pending` until they attest.")},
+    "/prescribers/{prescriber_id}/attestations": {"post": operation(
+        "Attest to the program requirements (yearly)", "Enrollment", ok=201,
+        ok_schema="PrescriberStatus", who="that prescriber", errors=(403, 404),
+        idempotent=True, parameters=[_id("prescriber_id")])},
+    "/prescribers/{prescriber_id}/designees": {"post": operation(
+        "Create and link a designee, or link an existing one", "Enrollment", ok=201,
+        ok_schema="DesigneeStatus", body="DesigneeRequest", who="that prescriber",
+        errors=(403, 404), idempotent=True, parameters=[_id("prescriber_id")])},
+    "/designees/{designee_id}/attestations": {"post": operation(
+        "Designee attests (yearly)", "Enrollment", ok=201, ok_schema="DesigneeStatus",
+        who="that designee", errors=(403, 404), idempotent=True,
+        parameters=[_id("designee_id")])},
+    "/pharmacies": {"post": operation(
+        "Register a pharmacy with its Responsible Site Pharmacist", "Enrollment", ok=201,
+        ok_schema="PharmacyStatus", body="PharmacyRegistration", auth=False, who="anyone")},
+    "/pharmacies/{pharmacy_id}/activations": {"post": operation(
+        "Activate the pharmacy (yearly), certifying staff training", "Enrollment", ok=201,
+        ok_schema="PharmacyStatus", body="PharmacyActivation", who="its RSP",
+        errors=(403, 404), idempotent=True, parameters=[_id("pharmacy_id")])},
+    "/pharmacies/{pharmacy_id}/pharmacists": {"post": operation(
+        "Add a pharmacist", "Enrollment", ok=201, ok_schema="PharmacistStatus",
+        body="PharmacistRequest", who="its RSP", errors=(403, 404), idempotent=True,
+        parameters=[_id("pharmacy_id")])},
+    "/patients": {"post": operation(
+        "Register a patient", "Patients", ok=201, ok_schema="PatientRegistered",
+        body="PatientRegistration", who="prescriber; designee with prescriber_id",
+        errors=(403,), idempotent=True,
+        ok_description="Registered; give the patient the activation code.")},
+    "/patients/activation": {"post": operation(
+        "The patient activates their account", "Patients", ok=200,
+        ok_schema="PatientActivated", body="PatientActivation", auth=False, who="anyone")},
+    "/patients/{registry_id}": {"get": operation(
+        "A patient's record", "Patients", ok=200, ok_schema="Patient",
+        who="prescriber of record, their designees, the patient, staff", errors=(404,),
+        parameters=[RID])},
+    "/patients/{registry_id}/status": {"get": operation(
+        "Where the patient stands today", "Patients", ok=200, ok_schema="PatientStatus",
+        who="prescriber of record, their designees, the patient, staff", errors=(404,),
+        parameters=[RID])},
+    "/patients/{registry_id}/pregnancy-tests": {"post": operation(
+        "Enter a pregnancy test (its purpose is derived)", "Patients", ok=201,
+        ok_schema="PregnancyTestCreated", body="PregnancyTestRequest",
+        who="prescriber of record, designee", errors=(403, 404), idempotent=True,
+        parameters=[RID])},
+    "/patients/{registry_id}/counseling": {"post": operation(
+        "Confirm counseling for the current cycle", "Patients", ok=201,
+        ok_schema="CounselingCreated", body="CounselingRequest", who="prescriber of record",
+        errors=(403, 404), idempotent=True, parameters=[RID])},
+    "/patients/{registry_id}/risk-category": {"post": operation(
+        "Change the risk category", "Patients", ok=200, ok_schema="Patient",
+        body="RiskCategoryChange", who="prescriber of record", errors=(403, 404),
+        idempotent=True, parameters=[RID])},
+    "/patients/{registry_id}/treatment-end": {"post": operation(
+        "Record the last dose", "Patients", ok=200, ok_schema="Patient", body="TreatmentEnd",
+        who="prescriber of record", errors=(403, 404), idempotent=True, parameters=[RID])},
+    "/patients/{registry_id}/pregnancy-reports": {"post": operation(
+        "Report a suspected pregnancy (blocks at once)", "Patients", ok=201,
+        ok_schema="PregnancyReportCreated", body="PregnancyReportRequest",
+        who="prescriber of record, designee, a pharmacist who served the patient, the "
+        "patient, staff", errors=(404,), idempotent=True, parameters=[RID])},
+    "/me/comprehension": {
+        "get": operation("The comprehension questions for my current cycle", "Me", ok=200,
+                         ok_schema="ComprehensionQuestions", who="patient",
+                         errors=(403, 404, 422)),
+        "post": operation("Answer the comprehension questions", "Me", ok=200,
+                          ok_schema="ComprehensionResult", body="ComprehensionAnswers",
+                          who="patient", errors=(403, 404), idempotent=True),
+    },
+    "/me/contraception": {"post": operation(
+        "Enter my contraception for the current cycle", "Me", ok=201,
+        ok_schema="ContraceptionEntered", body="Contraception", who="patient",
+        errors=(403,), idempotent=True)},
+    "/authorization-checks": {"post": operation(
+        "Check an authorization without issuing it", "Authorizations", ok=200,
+        ok_schema="AuthorizationCheck", body="AuthorizationRequest", who="pharmacist",
+        errors=(403,), ok_description="The same reasons a request would get; nothing is "
+        "issued or stored but the audit of the check.")},
+    "/authorizations": {"post": operation(
+        "Request a dispensing authorization (RMA)", "Authorizations", ok=201,
+        ok_schema="AuthorizationIssued", body="AuthorizationRequest",
+        who="pharmacist of an active pharmacy", errors=(403,), idempotent=True,
+        ok_description="Issued. With the same Idempotency-Key the same RMA is returned.",
+        extra_responses=DENIED)},
+    "/authorizations/{rma}": {"get": operation(
+        "An authorization", "Authorizations", ok=200, ok_schema="Authorization",
+        who="the issuing pharmacy, prescriber of record, staff", errors=(404,),
+        parameters=[RMA])},
+    "/authorizations/{rma}/dispensation": {"post": operation(
+        "Record the dispense", "Authorizations", ok=200, ok_schema="Dispensed",
+        body="DispenseRequest", who="the issuing pharmacy's pharmacists", errors=(403, 404),
+        idempotent=True, parameters=[RMA])},
+    "/authorizations/{rma}/reversal": {"post": operation(
+        "Reverse (not dispensed, or returned to stock)", "Authorizations", ok=200,
+        ok_schema="Reversed", body="ReversalRequest", who="the issuing pharmacy's "
+        "pharmacists", errors=(403, 404), idempotent=True, parameters=[RMA])},
+    "/compliance-actions": {"post": operation(
+        "Record a notice, warning, suspension or deactivation", "Oversight", ok=201,
+        ok_schema="ComplianceAction", body="ComplianceActionRequest", who="staff",
+        errors=(403,), idempotent=True)},
+    "/reports/summary": {"get": operation(
+        "Summary counts for a period (rules §9)", "Oversight", ok=200, ok_schema="Summary",
+        who="staff", errors=(403, 422), parameters=[
+            query_param("from", DATE, "First day (default: 29 days before `to`)."),
+            query_param("to", DATE, "Last day (default: today)."),
+        ])},
+    "/audit": {"get": operation(
+        "Audit entries, newest first", "Oversight", ok=200, ok_schema="AuditPage",
+        who="staff", errors=(403, 422), parameters=[
+            query_param("subject", {"type": "string", "maxLength": 100},
+                        "`type` or `type:id`, e.g. `authorization:K7MPX3RT9QWA`."),
+            query_param("since", {"type": "string"}, "A date, or a time with offset."),
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500},
+                        "Page size (default 50)."),
+            query_param("before_id", {"type": "integer", "minimum": 1},
+                        "Next page: the `next_before_id` of the previous page."),
+        ])},
+    "/openapi.json": {"get": {
+        "summary": "This document", "tags": ["Docs"], "security": [],
+        "responses": {"200": {"description": "The OpenAPI 3.1 document.",
+                              "content": {JSON: {"schema": {"type": "object"}}}}},
+    }},
+}
+
+
+def document(server_url: str = "/api/v1") -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Pregnancy-prevention program registry API",
+            "version": "1.0.0",
+            "description": (
+                "JSON API for pharmacy systems, EHRs and patient apps. Authenticate with "
+                "`Authorization: Bearer <token>` from `POST /tokens`. Errors are "
+                "`application/problem+json` (RFC 9457). Mutating requests accept an "
+                "`Idempotency-Key` header. Rate limits answer 429 with `Retry-After`."
+            ),
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": n} for n in ("Tokens", "Enrollment", "Patients", "Me",
+                                       "Authorizations", "Oversight", "Docs")],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "A token from POST /tokens."}},
+            "parameters": {"IdempotencyKey": {
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "The same key from the same user with the same body returns "
+                "the first response again and does nothing more; with a different body it "
+                "is a 422 (`idempotency-key-reused`).",
+            }},
+            "schemas": SCHEMAS,
+        },
+    }

@@ -1,0 +1,102 @@
+"""The same request sent 20 times at once with one Idempotency-Key (real commits, threads)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+
+from registry import db
+from registry.models import Authorization, AuthorizationDecision, IdempotencyRecord, Patient
+from tests import factories as f
+from tests.api.conftest import PASSWORD, Api
+
+THREADS = 20
+
+
+def _at_once(work: Any) -> list[Any]:
+    barrier = threading.Barrier(THREADS)
+    results: list[Any] = [None] * THREADS
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # asserted below: none may escape
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def _setup(app: Any, clock: Any) -> dict[str, Any]:
+    """Commit an eligible patient, a pharmacist and a prescriber; log them in."""
+    clock.to("2026-09-01")
+    with app.app_context():
+        session = db.session()
+        dr = f.prescriber(session)
+        ph = f.pharmacy(session)
+        rph = f.pharmacist(session, ph)
+        p = f.patient(session, dr, can_get_pregnant=False)
+        f.counsel(session, p)
+        f.pass_questions(session, p)
+        db.commit_request()
+        world = {"dr_email": dr.user.email, "rph_email": rph.user.email, "request": {
+            "registry_id": p.registry_id, "date_of_birth": p.date_of_birth.isoformat(),
+            "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0}}
+    api = Api(app)
+    world["rph"] = api.token(world["rph_email"], PASSWORD)
+    world["dr"] = api.token(world["dr_email"], PASSWORD)
+    return world
+
+
+def _count(app: Any, column: Any) -> int:
+    with app.app_context():
+        return int(db.session().execute(select(func.count(column))).scalar_one())
+
+
+def test_twenty_identical_authorization_requests_issue_one_rma(committing_app, clock):
+    world = _setup(committing_app, clock)
+
+    def work(i: int) -> tuple[int, Any]:
+        client = committing_app.test_client()  # each thread its own client and request
+        r = client.post("/api/v1/authorizations", json=world["request"],
+                        headers={"Authorization": f"Bearer {world['rph']}",
+                                 "Idempotency-Key": "same-key-20"})
+        return r.status_code, r.get_json()
+
+    results = _at_once(work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert {status for status, _ in results} == {201}
+    rmas = {body["rma"] for _, body in results}
+    assert len(rmas) == 1
+    assert _count(committing_app, Authorization.id) == 1
+    assert _count(committing_app, AuthorizationDecision.id) == 1
+
+
+def test_twenty_identical_registrations_create_one_patient(committing_app, clock):
+    world = _setup(committing_app, clock)
+    body = {"first_name": "Con", "last_name": "Current", "date_of_birth": "1990-01-01",
+            "email": "concurrent@example.org", "risk_category": "cannot_get_pregnant",
+            "consent_signed_on": "2026-09-01"}
+
+    def work(i: int) -> tuple[int, Any]:
+        client = committing_app.test_client()
+        r = client.post("/api/v1/patients", json=body,
+                        headers={"Authorization": f"Bearer {world['dr']}",
+                                 "Idempotency-Key": "register-once"})
+        return r.status_code, r.get_json()
+
+    before = _count(committing_app, Patient.id)
+    results = _at_once(work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert {status for status, _ in results} == {201}, results
+    assert len({b["registry_id"] for _, b in results}) == 1
+    assert len({b["activation_code"] for _, b in results}) == 1
+    assert _count(committing_app, Patient.id) == before + 1
+    assert _count(committing_app, IdempotencyRecord.id) == 1
