@@ -30,7 +30,7 @@ def test_staff_deactivate_a_patient_with_an_open_authorization(session, clock):
     outcome = f.authorize(session, rph, p)
     assert [r["code"] for r in outcome.reasons] == ["PATIENT_NOT_ACTIVE"]
     tags = session.execute(
-        select(AuditEntry.action).where(AuditEntry.user_id == boss.id)
+        select(AuditEntry.action).where(AuditEntry.user_id == boss.id).order_by(AuditEntry.id)
     ).scalars().all()
     assert tags[-2:] == ["authorization:cancel", "patient:deactivate"]
 

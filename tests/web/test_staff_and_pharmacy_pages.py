@@ -42,7 +42,7 @@ def test_staff_follow_up_and_lift_a_pregnancy_report(app: Any, world: World,
     assert report.lifted_at is not None
     assert [fu.note for fu in report.follow_ups] == ["Called the clinic."]
     actions = session.execute(select(AuditEntry.action).where(
-        AuditEntry.subject_type == "pregnancy_report")).scalars().all()
+        AuditEntry.subject_type == "pregnancy_report").order_by(AuditEntry.id)).scalars().all()
     assert actions == ["pregnancy:follow_up", "pregnancy:lift"]
 
 
@@ -159,5 +159,5 @@ def test_transfers_by_the_new_prescriber_and_by_staff(app: Any, world: World,
         "reason": "Back to the first prescriber."}).status_code == 302
     assert session.get(Patient, world.pat_b.id).prescriber_id == world.dr_b.id
     transfers = session.execute(select(AuditEntry).where(
-        AuditEntry.action == "patient:transfer")).scalars().all()
+        AuditEntry.action == "patient:transfer").order_by(AuditEntry.id)).scalars().all()
     assert [t.role for t in transfers] == ["prescriber", "staff"]
