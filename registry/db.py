@@ -7,7 +7,7 @@ request by the app, once per command by the CLI). Operations only add and flush.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -69,12 +69,36 @@ def _sqlite_begin(conn: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the busy
     # timeout instead of failing with "database is locked" when a read turns into a write.
     # Requests that only read (GET, HEAD) begin a plain transaction and never queue.
-    from flask import has_request_context, request
-
-    if has_request_context() and request.method in READ_ONLY_METHODS:
+    if _read_only_request():
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _read_only_request() -> bool:
+    from flask import has_request_context, request
+
+    return (
+        has_request_context()
+        and request.method in READ_ONLY_METHODS
+        and not g.get("db_write_first", False)
+    )
+
+
+def request_may_write() -> bool:
+    """False during a GET/HEAD on SQLite, whose plain read transaction cannot safely write."""
+    return not (_read_only_request() and engine().dialect.name == "sqlite")
+
+
+def _refuse_writes_in_read_only_requests(session: Session, flush_context: Any,
+                                          instances: Any) -> None:
+    if (session.new or session.dirty or session.deleted) and _read_only_request() and (
+        session.get_bind().dialect.name == "sqlite"
+    ):
+        raise RuntimeError(
+            "A GET or HEAD request tried to write: on SQLite its transaction is read-only "
+            "(it would fail under contention). Change state in POST requests."
+        )
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -92,6 +116,8 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["SQLALCHEMY_URL"])
     app.extensions["registry.engine"] = engine
     app.extensions["registry.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    if not event.contains(Session, "before_flush", _refuse_writes_in_read_only_requests):
+        event.listen(Session, "before_flush", _refuse_writes_in_read_only_requests)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
@@ -114,9 +140,29 @@ def session() -> Session:
 
 
 def commit_request() -> None:
-    """The one commit of a request or command."""
-    if "db_session" in g:
-        g.db_session.commit()
+    """The one commit of a request or command, then any bookkeeping deferred to after it."""
+    if "db_session" not in g:
+        return
+    g.db_session.commit()
+    pending = g.pop("db_after_commit", [])
+    if pending:
+        # A transaction that starts with its write waits its turn for the SQLite lock,
+        # unlike a read transaction that tries to become a write (see _sqlite_begin).
+        g.db_write_first = True
+        try:
+            for write in pending:
+                write(g.db_session)
+            g.db_session.commit()
+        finally:
+            g.db_write_first = False
+
+
+def after_commit(write: Callable[[Session], None]) -> None:
+    """Run ``write`` in a short transaction of its own after the request's commit.
+
+    For bookkeeping that a read-only request must still record (an API token's last use).
+    """
+    g.setdefault("db_after_commit", []).append(write)
 
 
 def rollback_request() -> None:

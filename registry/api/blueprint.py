@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from registry import clock, db
@@ -55,11 +57,21 @@ def current_token() -> ApiToken | None:
             # At most one write a minute: a busy client's parallel requests would otherwise
             # all queue on this row's lock.
             if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-                row.last_used_at = now
-                session.flush()
+                if db.request_may_write():
+                    row.last_used_at = now
+                    session.flush()
+                else:
+                    db.after_commit(_touch(row.id, now))
             token = row
     cache["registry.api_token"] = token
     return token
+
+
+def _touch(token_id: int, now: datetime) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+    return write
 
 
 def current_user() -> User:

@@ -404,7 +404,8 @@ def _check_request(b: _Builder, request: RequestFacts, today: date, params: Para
     if request.refills != 0:
         b.reason(
             "REFILLS_NOT_ALLOWED",
-            f"The prescription has {request.refills} refills; refills are not allowed.",
+            f"The prescription has {request.refills} refill{'' if request.refills == 1 else 's'}"
+            "; refills are not allowed.",
             "Each fill needs its own authorization: the prescription must have 0 refills.",
             "prescriber",
         )
