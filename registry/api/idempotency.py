@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, make_response, request
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Response, current_app, make_response, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +23,38 @@ from registry.db import canonical_json
 from registry.errors import ValidationError
 
 HEADER = "Idempotency-Key"
+# Answers that carry a secret shown once (the patient's activation code, whose only other
+# copy is a hash) are stored with that secret encrypted, never readable at rest.
+SECRET_FIELDS = ("activation_code",)
+
+
+def _fernet() -> Fernet:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"idempotency:" + secret).digest()))
+
+
+def seal(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    sealed = dict(body)
+    for name in SECRET_FIELDS:
+        if isinstance(sealed.get(name), str):
+            sealed[name] = {"sealed": _fernet().encrypt(sealed[name].encode()).decode()}
+    return sealed
+
+
+def unseal(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    opened = dict(body)
+    for name in SECRET_FIELDS:
+        value = opened.get(name)
+        if isinstance(value, dict) and "sealed" in value:
+            try:
+                opened[name] = _fernet().decrypt(value["sealed"].encode()).decode()
+            except InvalidToken:  # the secret key changed since: the code cannot be shown
+                opened[name] = None
+    return opened
 
 
 def idempotency_key() -> str | None:
@@ -59,7 +93,7 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     if record.response_body is None:
         response = make_response("", record.status)
     else:
-        response = make_response(record.response_body, record.status)
+        response = make_response(unseal(record.response_body), record.status)
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
@@ -100,7 +134,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         response = make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
             record.status = response.status_code
-            record.response_body = response.get_json(silent=True)
+            record.response_body = seal(response.get_json(silent=True))
             session.flush()
         else:
             session.delete(record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -302,6 +304,20 @@ def test_same_key_same_body_replays_the_first_response(api, app, clock):
         rec = db.session().execute(select(IdempotencyRecord)).scalar_one()
         assert (rec.key, rec.method, rec.path, rec.status) == (
             "k-1", "POST", "/api/v1/patients", 201)
+
+
+def test_a_replayed_activation_code_is_not_stored_readable(api, app, clock):
+    """The code's only other copy is a hash; the replay store keeps it encrypted."""
+    clock.to("2026-09-01")
+    w = World(api).setup()
+    first = api.post("/patients", _patient_body(), token=w.dr, key="k-secret", expect=201)
+    code = first.get_json()["activation_code"]
+    with app.app_context():
+        stored = db.session().execute(select(IdempotencyRecord.response_body)).scalar_one()
+    assert code not in json.dumps(stored)
+    assert stored["registry_id"] == first.get_json()["registry_id"]
+    again = api.post("/patients", _patient_body(), token=w.dr, key="k-secret", expect=201)
+    assert again.get_json()["activation_code"] == code
 
 
 def test_same_key_different_body_is_422(api, app, clock):
