@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0: none).
+    # Rate limits and secure cookies then see the client's address and scheme.
+    "TRUSTED_PROXIES": 0,
 }
 
 # Keys Flask itself reads under its own names; a REGISTRY_ variable may set them too.

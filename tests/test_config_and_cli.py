@@ -99,3 +99,21 @@ def test_fresh_database_from_the_command_line(tmp_path):
     verify = run("audit", "verify")
     assert verify.returncode == 0
     assert "intact" in verify.stdout
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(tmp_path):
+    from flask import request
+
+    seen: list[str | None] = []
+    for proxies in (0, 1):
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
+                          "SECRET_KEY": "x", "TRUSTED_PROXIES": proxies})
+
+        @app.get("/_addr")
+        def addr() -> str:
+            seen.append(request.remote_addr)
+            return ""
+
+        app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"},
+                              environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert seen == ["10.0.0.2", "203.0.113.9"]
