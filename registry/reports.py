@@ -27,6 +27,13 @@ from registry.rules import (
     prescriber_standing,
 )
 
+DEFAULT_PERIOD_DAYS = 30
+
+
+def default_period_start(period_to: date) -> date:
+    """Where a summary starts when no start is given: the 30 days ending on ``period_to``."""
+    return period_to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+
 
 def _start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=clock.program_timezone()).astimezone(UTC)

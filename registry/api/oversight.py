@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import request
@@ -14,7 +14,7 @@ from registry.api.idempotency import idempotent
 from registry.compliance.operations import record_compliance_action
 from registry.errors import Errors, ValidationError
 from registry.permissions import require_staff
-from registry.reports import audit_entries, summary
+from registry.reports import audit_entries, default_period_start, summary
 from registry.validation import date_value, int_value
 
 COMPLIANCE_FIELDS = ("subject_type", "subject_id", "action", "reason", "until")
@@ -37,8 +37,8 @@ def get_summary() -> Any:
     errors = Errors()
     today = clock.today()
     to = date_value(errors, "to", request.args.get("to"), required=False) or today
-    start = date_value(errors, "from", request.args.get("from"), required=False) or (
-        to - timedelta(days=29))
+    start = date_value(errors, "from", request.args.get("from"),
+                       required=False) or default_period_start(to)
     if not errors and start > to:
         errors.add("from", "Must be on or before `to`.")
     if not errors and (to - start).days > 3660:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -12,7 +12,7 @@ from registry import clock, db
 from registry.accounts.models import Role
 from registry.params import current as current_params
 from registry.pregnancies.models import PregnancyReport
-from registry.reports import audit_entries, summary
+from registry.reports import audit_entries, default_period_start, summary
 from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
 from registry.staff.forms import AuditFilterForm, PeriodForm
@@ -32,7 +32,7 @@ def dashboard() -> Any:
     return render_template(
         "staff/dashboard.html", ruleset=ruleset_for(today, params),
         next_change=next_ruleset_change(today, params), params=params, open_cases=open_cases,
-        summary=summary(db.session(), today - timedelta(days=29), today),
+        summary=summary(db.session(), default_period_start(today), today),
     )
 
 
@@ -50,8 +50,8 @@ def report() -> Any:
     form = PeriodForm(request.args)
     today = clock.today()
     form.validate()
-    start = form.date_from.data or today - timedelta(days=29)
     end = form.date_to.data or today
+    start = form.date_from.data or default_period_start(end)
     if end < start:
         form.date_to.errors = ["Must be on or after the From date."]
         end = start
