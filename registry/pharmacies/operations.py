@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.accounts.operations import new_user, validate_new_user
 from registry.audit.operations import record, snapshot
@@ -142,6 +142,8 @@ def record_training(session: Session, actor: User, pharmacist: Pharmacist, *,
 
 def remove_pharmacist(session: Session, actor: User, pharmacist: Pharmacist) -> Pharmacist:
     _own_pharmacist(session, actor, pharmacist)
+    # Waits for the authorizations this pharmacist has in flight; later ones see the removal.
+    locks.lock_stakeholder(session, Pharmacist, pharmacist.id)
     if pharmacist.user_id == actor.id:
         raise ValidationError(pharmacist_id="The Responsible Site Pharmacist cannot remove "
                               "themselves.")
