@@ -9,23 +9,19 @@ The tests assert the end state: the stored decision, the RMA's status and the au
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import clock as registry_clock
 from registry import db
 from registry.authorizations.operations import (
     record_dispense,
-    request_authorization,
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
@@ -49,148 +45,17 @@ from registry.patients.operations import (
 )
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
-from tests import factories as f
+from tests.races import (
+    NOT_POSTGRES,
+    ON_POSTGRES,
+    Txn,
+    authorize,
+    issue,
+    wait_until_blocked,
+    world,
+)
 
-ON_POSTGRES = os.environ.get("REGISTRY_TEST_DATABASE_URL", "").startswith("postgresql")
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not ON_POSTGRES, reason="row locks and lock waits exist only on "
-                       "PostgreSQL; SQLite serializes every writer (BEGIN IMMEDIATE)"),
-]
-
-TIMEOUT = 20.0  # seconds; every wait has one, so a deadlock fails the test instead of hanging
-
-
-class Txn:
-    """One connection's transaction in a thread: run ``work``, then hold the transaction open
-    until :meth:`commit` (``hold=False``: commit at once)."""
-
-    def __init__(self, app: Flask, work: Callable[[Session], Any], *, hold: bool) -> None:
-        self.app = app
-        self.work = work
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.worked = threading.Event()
-        self.done = threading.Event()
-        self._go = threading.Event()
-        if not hold:
-            self._go.set()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            with self.app.app_context():
-                try:
-                    self.result = self.work(db.session())
-                    db.session().flush()
-                except BaseException as exc:
-                    self.error = exc
-                    db.rollback_request()
-                    return
-                finally:
-                    self.worked.set()
-                if not self._go.wait(TIMEOUT):
-                    db.rollback_request()
-                    self.error = TimeoutError("never told to commit")
-                    return
-                db.commit_request()
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            self.worked.set()
-            self.done.set()
-
-    def start(self) -> Txn:
-        self._thread.start()
-        return self
-
-    def hold(self) -> Txn:
-        """Start and wait until the work is done and the transaction is held open."""
-        self.start()
-        assert self.worked.wait(TIMEOUT), "the holding transaction never finished its work"
-        assert self.error is None, f"the holding transaction failed: {self.error!r}"
-        return self
-
-    def commit(self) -> None:
-        self._go.set()
-
-    def finish(self) -> Any:
-        assert self.done.wait(TIMEOUT), "a transaction never ended (deadlock?)"
-        self._thread.join(TIMEOUT)
-        return self.result
-
-
-def wait_until_blocked(app: Flask, txn: Txn) -> str:
-    """'blocked' once PostgreSQL shows a backend of this database waiting on a lock;
-    'finished' if ``txn`` got through its work without waiting."""
-    engine = app.extensions["registry.engine"]
-    deadline = time.monotonic() + TIMEOUT
-    with engine.connect() as conn:
-        while time.monotonic() < deadline:
-            if txn.worked.is_set():
-                return "finished"
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )).scalar_one()
-            conn.rollback()
-            if waiting:
-                return "blocked"
-            time.sleep(0.01)
-    raise AssertionError("the second transaction neither waited nor finished")
-
-
-# --- the world ------------------------------------------------------------------------------
-
-
-def _world(app: Flask, clock: Any, *, can_get_pregnant: bool = True) -> dict[str, Any]:
-    """Commit a patient ready for a first prescription, their prescriber, another prescriber,
-    a pharmacy with two pharmacists and a staff member; return their ids."""
-    clock.to("2026-03-02")
-    with app.app_context():
-        session = db.session()
-        dr = f.prescriber(session)
-        other_dr = f.prescriber(session)
-        ph = f.pharmacy(session)
-        rph = f.pharmacist(session, ph)
-        rph2 = f.pharmacist(session, ph)
-        staff = f.staff(session)
-        p = f.patient(session, dr, can_get_pregnant=can_get_pregnant)
-        if can_get_pregnant:
-            f.enter_test(session, p)
-            db.commit_request()
-            clock.forward(days=30)
-            f.enter_test(session, p)
-            f.complete_cycle(session, p)
-        else:
-            f.counsel(session, p)
-            f.pass_questions(session, p)
-        db.commit_request()
-        return {
-            "patient": p.id, "dr": dr.id, "other_dr": other_dr.id, "pharmacy": ph.id,
-            "rph": rph.id, "rph2": rph2.id, "rph_user": rph.user_id, "rph2_user": rph2.user_id,
-            "rsp_user": f.rsp_of(ph).user_id, "staff_user": staff.id, "dr_user": dr.user_id,
-            "body": {
-                "registry_id": p.registry_id, "date_of_birth": p.date_of_birth.isoformat(),
-                "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0,
-            },
-        }
-
-
-def _authorize(w: dict[str, Any]) -> Callable[[Session], Any]:
-    def work(session: Session) -> Any:
-        return request_authorization(session, session.get(User, w["rph_user"]), **w["body"])
-    return work
-
-
-def _issue(app: Flask, w: dict[str, Any]) -> str:
-    with app.app_context():
-        outcome = _authorize(w)(db.session())
-        assert outcome.authorization is not None, outcome.reasons
-        rma = outcome.authorization.rma
-        db.commit_request()
-        return rma
-
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not ON_POSTGRES, reason=NOT_POSTGRES)]
 
 def _patient(session: Session, w: dict[str, Any]) -> Patient:
     p = session.get(Patient, w["patient"])
@@ -295,9 +160,9 @@ def test_change_committed_while_an_authorization_waits_is_seen_by_it(committing_
     """A makes the patient ineligible and holds its transaction; B asks for an RMA and must
     wait, then decide on A's committed facts: denied, for A's reason."""
     change, can_get_pregnant, reason, _ = CHANGES[name]
-    w = _world(committing_app, clock, can_get_pregnant=can_get_pregnant)
+    w = world(committing_app, clock, can_get_pregnant=can_get_pregnant)
     a = Txn(committing_app, lambda s: change(s, w), hold=True).hold()
-    b = Txn(committing_app, _authorize(w), hold=False).start()
+    b = Txn(committing_app, authorize(w), hold=False).start()
     state = wait_until_blocked(committing_app, b)
     a.commit()
     a.finish()
@@ -318,7 +183,8 @@ def test_change_committed_while_an_authorization_waits_is_seen_by_it(committing_
         assert reason in codes, codes
         assert _audit(session, "authorization:issue") == []
         denied = _audit(session, "authorization:deny", decisions[0].id)
-        assert len(denied) == 1 and reason in denied[0].after["reasons"]
+        assert len(denied) == 1
+        assert reason in denied[0].after["reasons"]
     assert outcome.authorization is None
 
 
@@ -327,8 +193,8 @@ def test_change_waiting_for_an_authorization_cancels_the_rma_it_issued(committin
                                                                        name):
     """B issues an RMA and holds its transaction; A's change must wait, then cancel it."""
     change, can_get_pregnant, _, _ = CHANGES[name]
-    w = _world(committing_app, clock, can_get_pregnant=can_get_pregnant)
-    b = Txn(committing_app, _authorize(w), hold=True).hold()
+    w = world(committing_app, clock, can_get_pregnant=can_get_pregnant)
+    b = Txn(committing_app, authorize(w), hold=True).hold()
     assert b.result.authorization is not None, b.result.reasons
     rma = b.result.authorization.rma
     a = Txn(committing_app, lambda s: change(s, w), hold=False).start()
@@ -399,11 +265,12 @@ def _rma_state(app: Flask, rma: str) -> tuple[str, int, int, list[tuple[str, Any
 
 
 def test_reversal_then_dispense_the_dispense_is_refused_with_409(committing_app, clock):
-    w = _world(committing_app, clock)
-    rma = _issue(committing_app, w)
-    a, b = _race(committing_app, _reverse(w, rma), _dispense(w, rma, "rph2_user"))
+    w = world(committing_app, clock)
+    rma = issue(committing_app, w)
+    _a, b = _race(committing_app, _reverse(w, rma), _dispense(w, rma, "rph2_user"))
     assert isinstance(b.error, Conflict), b.error
-    assert "reversed" in b.error.message and "cannot be dispensed" in b.error.message
+    assert "reversed" in b.error.message
+    assert "cannot be dispensed" in b.error.message
     assert "Pharmacist" in b.error.message  # who did it
     status, dispenses, reversals, entries = _rma_state(committing_app, rma)
     assert (status, dispenses, reversals) == ("reversed", 0, 1)
@@ -411,9 +278,9 @@ def test_reversal_then_dispense_the_dispense_is_refused_with_409(committing_app,
 
 
 def test_dispense_then_reversal_is_a_return_to_stock(committing_app, clock):
-    w = _world(committing_app, clock)
-    rma = _issue(committing_app, w)
-    a, b = _race(committing_app, _dispense(w, rma), _reverse(w, rma, "rph2_user"))
+    w = world(committing_app, clock)
+    rma = issue(committing_app, w)
+    _a, b = _race(committing_app, _dispense(w, rma), _reverse(w, rma, "rph2_user"))
     assert b.error is None, b.error
     status, dispenses, reversals, entries = _rma_state(committing_app, rma)
     assert (status, dispenses, reversals) == ("reversed", 1, 1)
@@ -422,9 +289,9 @@ def test_dispense_then_reversal_is_a_return_to_stock(committing_app, clock):
 
 
 def test_two_dispenses_at_once_one_wins_the_other_gets_409(committing_app, clock):
-    w = _world(committing_app, clock)
-    rma = _issue(committing_app, w)
-    a, b = _race(committing_app, _dispense(w, rma), _dispense(w, rma, "rph2_user"))
+    w = world(committing_app, clock)
+    rma = issue(committing_app, w)
+    _a, b = _race(committing_app, _dispense(w, rma), _dispense(w, rma, "rph2_user"))
     assert isinstance(b.error, Conflict), b.error
     assert "already dispensed" in b.error.message
     status, dispenses, reversals, entries = _rma_state(committing_app, rma)
@@ -433,9 +300,9 @@ def test_two_dispenses_at_once_one_wins_the_other_gets_409(committing_app, clock
 
 
 def test_two_reversals_at_once_one_wins_the_other_gets_409(committing_app, clock):
-    w = _world(committing_app, clock)
-    rma = _issue(committing_app, w)
-    a, b = _race(committing_app, _reverse(w, rma), _reverse(w, rma, "rph2_user"))
+    w = world(committing_app, clock)
+    rma = issue(committing_app, w)
+    _a, b = _race(committing_app, _reverse(w, rma), _reverse(w, rma, "rph2_user"))
     assert isinstance(b.error, Conflict), b.error
     assert "already reversed" in b.error.message
     status, dispenses, reversals, entries = _rma_state(committing_app, rma)
@@ -445,9 +312,9 @@ def test_two_reversals_at_once_one_wins_the_other_gets_409(committing_app, clock
 
 def test_a_cancellation_committed_while_a_dispense_waits_refuses_it(committing_app, clock):
     """A pregnancy report cancels the RMA while the pharmacy's dispense waits: 409."""
-    w = _world(committing_app, clock)
-    rma = _issue(committing_app, w)
-    a, b = _race(committing_app, lambda s: _report(s, w), _dispense(w, rma))
+    w = world(committing_app, clock)
+    rma = issue(committing_app, w)
+    _a, b = _race(committing_app, lambda s: _report(s, w), _dispense(w, rma))
     assert isinstance(b.error, Conflict), b.error
     assert "cancelled" in b.error.message
     status, dispenses, _, _ = _rma_state(committing_app, rma)
@@ -456,8 +323,8 @@ def test_a_cancellation_committed_while_a_dispense_waits_refuses_it(committing_a
 
 def test_a_prescriber_suspension_waits_for_a_dispense_in_flight(committing_app, clock):
     """The dispense holds the RMA; the suspension waits and then finds nothing to cancel."""
-    w = _world(committing_app, clock)
-    rma = _issue(committing_app, w)
+    w = world(committing_app, clock)
+    rma = issue(committing_app, w)
     a = Txn(committing_app, _dispense(w, rma), hold=True).hold()
     b = Txn(committing_app, lambda s: _compliance("prescriber", "dr", "suspension")(s, w),
             hold=False).start()
