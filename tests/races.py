@@ -145,6 +145,14 @@ def world(app: Flask, clock: Any, *, can_get_pregnant: bool = True) -> dict[str,
         }
 
 
+def hold_patient_lock(w: dict[str, Any]) -> Callable[[Session], Any]:
+    """Work for a :class:`Txn` that only holds the patient's row lock (plain SQL)."""
+    def work(session: Session) -> Any:
+        return session.execute(text("SELECT id FROM patients WHERE id = :id FOR UPDATE"),
+                               {"id": w["patient"]}).scalar_one()
+    return work
+
+
 def authorize(w: dict[str, Any]) -> Callable[[Session], Any]:
     def work(session: Session) -> Any:
         return request_authorization(session, session.get(User, w["rph_user"]), **w["body"])

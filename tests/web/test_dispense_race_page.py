@@ -10,9 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from registry import clock as registry_clock
-from registry import db, locks
+from registry import db
 from registry.models import Authorization, User
-from tests.races import NOT_POSTGRES, ON_POSTGRES, TIMEOUT, Txn, issue, wait_until_blocked, world
+from tests.races import (
+    NOT_POSTGRES,
+    ON_POSTGRES,
+    TIMEOUT,
+    Txn,
+    hold_patient_lock,
+    issue,
+    wait_until_blocked,
+    world,
+)
 from tests.web.conftest import login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not ON_POSTGRES, reason=NOT_POSTGRES)]
@@ -34,7 +43,7 @@ def test_a_dispense_that_lost_to_a_reversal_shows_what_happened(committing_app, 
     rma = issue(committing_app, w)
     reverser, reverse_token = _client(committing_app, w["rph_user"], rma)
     dispenser, dispense_token = _client(committing_app, w["rph2_user"], rma)
-    holder = Txn(committing_app, lambda s: locks.lock_patient(s, w["patient"]), hold=True).hold()
+    holder = Txn(committing_app, hold_patient_lock(w), hold=True).hold()
     responses: dict[str, Any] = {}
 
     def send(name: str, client: Any, path: str, data: dict[str, str]) -> None:
