@@ -127,6 +127,8 @@ def _own_pharmacist(session: Session, actor: User, pharmacist: Pharmacist) -> No
 def record_training(session: Session, actor: User, pharmacist: Pharmacist, *,
                     training_completed_on: object) -> Pharmacist:
     _own_pharmacist(session, actor, pharmacist)
+    # An older training date can lapse the pharmacist: serialized like a removal.
+    locks.lock_stakeholder(session, Pharmacist, pharmacist.id)
     errors = Errors()
     trained = date_value(errors, "training_completed_on", training_completed_on)
     if trained and trained > clock.today():
