@@ -555,12 +555,12 @@ PATHS: dict[str, Any] = {
         parameters=[RMA])},
     "/authorizations/{rma}/dispensation": {"post": operation(
         "Record the dispense", "Authorizations", ok=200, ok_schema="Dispensed",
-        body="DispenseRequest", who="the issuing pharmacy's pharmacists", errors=(403, 404),
-        idempotent=True, parameters=[RMA])},
+        body="DispenseRequest", who="the issuing pharmacy's pharmacists",
+        errors=(403, 404, 409), idempotent=True, parameters=[RMA])},
     "/authorizations/{rma}/reversal": {"post": operation(
         "Reverse (not dispensed, or returned to stock)", "Authorizations", ok=200,
         ok_schema="Reversed", body="ReversalRequest", who="the issuing pharmacy's "
-        "pharmacists", errors=(403, 404), idempotent=True, parameters=[RMA])},
+        "pharmacists", errors=(403, 404, 409), idempotent=True, parameters=[RMA])},
     "/compliance-actions": {"post": operation(
         "Record a notice, warning, suspension or deactivation", "Oversight", ok=201,
         ok_schema="ComplianceAction", body="ComplianceActionRequest", who="staff",

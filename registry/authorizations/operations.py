@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import (
@@ -22,7 +22,7 @@ from registry.authorizations.models import (
     Reversal,
 )
 from registry.cycles.models import CycleKind
-from registry.cycles.operations import lock_patient, open_cycle
+from registry.cycles.operations import open_cycle
 from registry.db import canonical_json
 from registry.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
@@ -148,13 +148,22 @@ def expire_stale(session: Session, patient: Patient, today: date) -> None:
 def _evaluate(session: Session, actor: User, req: AuthorizationRequest,
               lock: bool) -> tuple[Pharmacist, Patient | None, Decision]:
     pharmacist = requesting_pharmacist(session, actor)
-    pharmacy = session.get(Pharmacy, pharmacist.pharmacy_id)
-    assert pharmacy is not None
     patient = by_registry_id_and_dob(session, req.registry_id, req.date_of_birth)
     today = clock.today()
-    if patient is not None and lock:
-        lock_patient(session, patient)
-        expire_stale(session, patient, today)
+    if lock:
+        # Lock first, then read every fact the decision uses: a change that makes the patient
+        # ineligible either committed before (and is seen) or waits for this transaction
+        # (and cancels the RMA). Order and reasons: registry/locks.py, docs/concurrency.md.
+        if patient is not None:
+            patient = locks.lock_patient(session, patient)
+        locks.share_stakeholders(
+            session, prescriber_id=patient.prescriber_id if patient is not None else None,
+            pharmacy_id=pharmacist.pharmacy_id, pharmacist_id=pharmacist.id,
+        )
+        if patient is not None:
+            expire_stale(session, patient, today)
+    pharmacy = session.get(Pharmacy, pharmacist.pharmacy_id)
+    assert pharmacy is not None
     facts = load_facts(session, patient) if patient is not None else None
     decision = evaluate(facts, today, current_params(),
                         _request_facts(req, pharmacist, pharmacy))
@@ -313,6 +322,8 @@ def _issuing_pharmacist(session: Session, actor: User, auth: Authorization) -> P
     me = requesting_pharmacist(session, actor)
     if me.pharmacy_id != auth.pharmacy_id:
         raise NotFound("No authorization with this RMA number.")
+    # Their standing as of after a suspension or removal in flight (registry/locks.py).
+    locks.share_stakeholders(session, pharmacy_id=me.pharmacy_id, pharmacist_id=me.id)
     today = clock.today()
     params = current_params()
     pharmacy = session.get(Pharmacy, me.pharmacy_id)
@@ -332,12 +343,51 @@ def _issuing_pharmacist(session: Session, actor: User, auth: Authorization) -> P
     return me
 
 
+def _lock_rma(session: Session, actor: User, auth: Authorization) -> tuple[Pharmacist, str]:
+    """Patient, pharmacy and pharmacist, then the RMA, locked in that order and re-read.
+    Returns the acting pharmacist and the status the caller had loaded before the locks."""
+    seen = auth.status
+    locks.lock_patient(session, auth.patient_id)
+    me = _issuing_pharmacist(session, actor, auth)
+    locks.lock_authorization(session, auth)
+    return me, seen
+
+
+def _what_happened(session: Session, auth: Authorization) -> str:
+    """How the RMA was closed, when and by whom, in words for the pharmacist."""
+    def when(moment: Any) -> str:
+        local = moment.astimezone(clock.program_timezone())
+        return f"on {local:%Y-%m-%d} at {local:%H:%M}"
+
+    def by(pharmacist_id: int) -> str:
+        pharmacist = session.get(Pharmacist, pharmacist_id)
+        return f" by {pharmacist.user.full_name}" if pharmacist is not None else ""
+
+    if auth.status == AuthorizationStatus.DISPENSED:
+        d = session.execute(select(Dispense).where(Dispense.authorization_id == auth.id)).scalar()
+        if d is not None:
+            return f"already dispensed {when(d.recorded_at)}{by(d.pharmacist_id)}"
+    if auth.status == AuthorizationStatus.REVERSED:
+        r = session.execute(select(Reversal).where(Reversal.authorization_id == auth.id)).scalar()
+        if r is not None:
+            return f"already reversed {when(r.reversed_at)}{by(r.pharmacist_id)}"
+    if auth.status == AuthorizationStatus.EXPIRED:
+        return f"expired after {auth.do_not_dispense_after.isoformat()}"
+    return f"{auth.status} {when(auth.closed_at)}" if auth.closed_at else str(auth.status)
+
+
+def _refuse_if_lost_race(session: Session, auth: Authorization, seen: str, allowed: set[str],
+                         attempted: str) -> None:
+    """The RMA changed after the caller loaded it (another request won the race): 409."""
+    if auth.status != seen and auth.status not in allowed:
+        raise Conflict(f"RMA {auth.rma} was {_what_happened(session, auth)}; "
+                       f"it cannot be {attempted}.")
+
+
 def record_dispense(session: Session, actor: User, auth: Authorization, *,
                     dispensed_on: object, quantity: object, days_supply: object) -> Dispense:
-    me = _issuing_pharmacist(session, actor, auth)
-    patient = session.get(Patient, auth.patient_id)
-    assert patient is not None
-    lock_patient(session, patient)
+    me, seen = _lock_rma(session, actor, auth)
+    _refuse_if_lost_race(session, auth, seen, {AuthorizationStatus.AUTHORIZED}, "dispensed")
     errors = Errors()
     today = clock.today()
     on = date_value(errors, "dispensed_on", dispensed_on)
@@ -376,10 +426,11 @@ def record_dispense(session: Session, actor: User, auth: Authorization, *,
 def reverse_authorization(session: Session, actor: User, auth: Authorization, *,
                           reason: object) -> Reversal:
     """Not dispensed, or returned to stock: the cycle is free again while its window is open."""
-    me = _issuing_pharmacist(session, actor, auth)
-    patient = session.get(Patient, auth.patient_id)
-    assert patient is not None
-    lock_patient(session, patient)
+    me, seen = _lock_rma(session, actor, auth)
+    # A dispense that won the race makes this a return to stock (rules §6), not a conflict.
+    _refuse_if_lost_race(session, auth, seen,
+                         {AuthorizationStatus.AUTHORIZED, AuthorizationStatus.DISPENSED},
+                         "reversed")
     errors = Errors()
     why = text_value(errors, "reason", reason, max_length=1000)
     if auth.status not in (AuthorizationStatus.AUTHORIZED, AuthorizationStatus.DISPENSED):

@@ -18,7 +18,7 @@ from registry.authorizations.operations import (
     request_authorization,
     reverse_authorization,
 )
-from registry.errors import NotFound, ValidationError
+from registry.errors import Conflict, NotFound, ValidationError
 from registry.permissions import pharmacist_for_user
 from registry.web.support import (
     actor,
@@ -107,6 +107,13 @@ def detail(rma: str) -> Any:
     return _detail(auth)
 
 
+def _lost_race(rma: str, exc: Conflict) -> Any:
+    """Another request changed the RMA first: nothing was stored; show it as it is now."""
+    db.rollback_request()
+    flash(exc.message, "error")
+    return _detail(_mine(rma)), 409
+
+
 def _detail(auth: Authorization, dispense_form: DispenseForm | None = None,
             reverse_form: ReverseForm | None = None) -> Any:
     return render_template(
@@ -133,6 +140,8 @@ def dispense(rma: str) -> Any:
         except ValidationError as exc:
             apply_errors(form, exc.errors, {"rma": "dispensed_on"})
             return _detail(auth, dispense_form=form)
+        except Conflict as exc:
+            return _lost_race(rma, exc)
         flash(f"Dispense recorded against RMA {auth.rma}.", "success")
         return redirect(url_for("authorizations.detail", rma=auth.rma))
     return _detail(auth, dispense_form=form)
@@ -152,6 +161,8 @@ def reverse(rma: str) -> Any:
         except ValidationError as exc:
             apply_errors(form, exc.errors, {"rma": "reason"})
             return _detail(auth, reverse_form=form)
+        except Conflict as exc:
+            return _lost_race(rma, exc)
         flash(f"RMA {auth.rma} is reversed.", "success")
         return redirect(url_for("authorizations.detail", rma=auth.rma))
     return _detail(auth, reverse_form=form)

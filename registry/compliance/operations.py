@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization, AuthorizationStatus
@@ -48,9 +48,18 @@ def record_compliance_action(session: Session, actor: User, **data: Any) -> Comp
         errors.add("until", "Only a suspension has an end date.")
     errors.raise_if_any()
     assert subject_type and subject_id and action and reason
-    subject = session.get(SUBJECT_MODELS[subject_type], subject_id)
+    takes_effect = action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION)
+    # FOR UPDATE on the subject: authorizations in flight through it (they hold it FOR KEY
+    # SHARE) finish first and their RMAs are cancelled below; later ones wait and see the
+    # suspension. The RMAs to cancel are locked now, before the first audit entry, in the
+    # lock order of registry/locks.py.
+    subject = locks.lock_stakeholder(session, SUBJECT_MODELS[subject_type], subject_id)
     if subject is None:
         raise ValidationError(subject_id=f"No {subject_type} with this id.")
+    if takes_effect and subject_type == "prescriber":
+        locks.lock_open_authorizations(session, prescriber_id=subject_id)
+    if takes_effect and subject_type == "pharmacy":
+        locks.lock_open_authorizations(session, pharmacy_id=subject_id)
     row = ComplianceAction(
         subject_type=subject_type, subject_id=subject_id, action=action, reason=reason,
         until=until, recorded_on=today, recorded_at=clock.now(), recorded_by_id=actor.id,

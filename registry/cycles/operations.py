@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.cycles.models import (
@@ -34,9 +34,8 @@ from registry.validation import bool_value, date_value, methods_value
 
 
 def lock_patient(session: Session, patient: Patient) -> None:
-    """Serialize state changes of one patient (PostgreSQL row lock; SQLite is serialized)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
+    """Serialize state changes of one patient and re-read it (see registry/locks.py)."""
+    locks.lock_patient(session, patient)
 
 
 def open_cycle(

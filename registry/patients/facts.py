@@ -31,22 +31,25 @@ def has_open_pregnancy_report(session: Session, patient_id: int) -> bool:
 
 
 def load_facts(session: Session, patient: Patient) -> PatientFacts:
+    """Every fact is read from the database now, even rows the session already holds (a
+    caller that locked the patient decides on what was committed before its lock)."""
     course = patient.course_number
-    prescriber = session.get(Prescriber, patient.prescriber_id)
+    prescriber = session.get(Prescriber, patient.prescriber_id, populate_existing=True)
     assert prescriber is not None
     tests = session.execute(
         select(PregnancyTest).where(
             PregnancyTest.patient_id == patient.id, PregnancyTest.course_number == course
         ).order_by(PregnancyTest.specimen_collected_on, PregnancyTest.id)
+        .execution_options(populate_existing=True)
     ).scalars().all()
     cycles = session.execute(
         select(Cycle).where(Cycle.patient_id == patient.id, Cycle.course_number == course)
-        .order_by(Cycle.number)
+        .order_by(Cycle.number).execution_options(populate_existing=True)
     ).scalars().all()
     counselings = session.execute(
         select(Counseling).where(
             Counseling.patient_id == patient.id, Counseling.course_number == course
-        ).order_by(Counseling.id)
+        ).order_by(Counseling.id).execution_options(populate_existing=True)
     ).scalars().all()
     attempts = session.execute(
         select(ComprehensionAttempt.cycle_id, ComprehensionAttempt.course_number).where(
@@ -55,12 +58,12 @@ def load_facts(session: Session, patient: Patient) -> PatientFacts:
     ).all()
     entries = session.execute(
         select(ContraceptionEntry).where(ContraceptionEntry.patient_id == patient.id)
-        .order_by(ContraceptionEntry.id)
+        .order_by(ContraceptionEntry.id).execution_options(populate_existing=True)
     ).scalars().all()
     cycle_ids = {c.id for c in cycles}
     auths = session.execute(
         select(Authorization).where(Authorization.patient_id == patient.id)
-        .order_by(Authorization.id)
+        .order_by(Authorization.id).execution_options(populate_existing=True)
     ).scalars().all()
     dispense_rows = session.execute(
         select(Dispense, Cycle.kind)
@@ -70,7 +73,7 @@ def load_facts(session: Session, patient: Patient) -> PatientFacts:
             Dispense.patient_id == patient.id,
             Authorization.status == "dispensed",
             Cycle.course_number == course,
-        )
+        ).execution_options(populate_existing=True)
     ).all()
 
     counseling_by_cycle: dict[int, CounselingFact] = {}

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.accounts.operations import email_taken, new_user
 from registry.audit.operations import record, snapshot
@@ -193,11 +193,12 @@ def activate_patient(
 
 def cancel_open_authorizations(session: Session, actor: User | None, patient: Patient,
                                why: str) -> int:
+    # Locked and re-read: a dispense or reversal that committed meanwhile is not overwritten.
     open_auths = session.execute(
         select(Authorization).where(
             Authorization.patient_id == patient.id,
             Authorization.status == AuthorizationStatus.AUTHORIZED,
-        )
+        ).order_by(Authorization.id).with_for_update(of=Authorization).execution_options(**locks.FRESH)
     ).scalars().all()
     for auth in open_auths:
         auth.status = AuthorizationStatus.CANCELLED.value
@@ -211,7 +212,9 @@ def cancel_open_authorizations(session: Session, actor: User | None, patient: Pa
 def change_risk_category(session: Session, actor: User, patient: Patient, *,
                          risk_category: object, reason: object) -> Patient:
     """Only the prescriber of record changes the category, with a reason (rules §2)."""
+    locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
     errors = Errors()
     risk = choice_value(errors, "risk_category", risk_category, RISK_CATEGORIES)
     why = text_value(errors, "reason", reason, max_length=1000)
@@ -237,6 +240,7 @@ def update_care_settings(session: Session, actor: User, patient: Patient, *,
                          home_tests_allowed: object = None,
                          contraception_start_date: object = None) -> Patient:
     """Allow or withdraw home tests; correct the contraception start date. Prescriber only."""
+    locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
     errors = Errors()
     before = snapshot(patient, "home_tests_allowed", "contraception_start_on")
@@ -257,6 +261,7 @@ def update_care_settings(session: Session, actor: User, patient: Patient, *,
 def end_treatment(session: Session, actor: User, patient: Patient, *,
                   last_dose_on: object) -> Patient:
     """Record the last dose; a patient who can get pregnant then owes two more tests (§7)."""
+    locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
     errors = Errors()
     last = date_value(errors, "last_dose_on", last_dose_on)
@@ -285,6 +290,7 @@ def start_new_course(session: Session, actor: User, patient: Patient, *,
                      contraception_start_date: object = None) -> Patient:
     """A new course after treatment: a new enrollment cycle, with new screening and
     confirmation tests for a patient who can get pregnant (rules §7)."""
+    locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
     errors = Errors()
     if patient.status not in (PatientStatus.TREATMENT_ENDED, PatientStatus.TREATMENT_COMPLETE):
@@ -335,6 +341,7 @@ def transfer_patient(session: Session, actor: User, *, registry_id: object,
     patient = by_registry_id_and_dob(session, rid, dob)
     if patient is None:
         raise NotFound("No patient matches that registry ID and date of birth.")
+    patient = locks.lock_patient(session, patient)
     if patient.prescriber_id == target.id:
         raise ValidationError(to_prescriber_id="This is already the prescriber of record.")
     before = snapshot(patient, "prescriber_id")
@@ -351,6 +358,7 @@ def deactivate_patient(session: Session, actor: User, patient: Patient, *,
     """Program staff take a patient out of the program (rules §2); open RMAs are cancelled."""
     if actor.role != Role.STAFF:
         raise PermissionDenied("Only program staff can deactivate a patient.")
+    locks.lock_patient(session, patient)
     errors = Errors()
     why = text_value(errors, "reason", reason, max_length=2000)
     if patient.status == PatientStatus.DEACTIVATED:

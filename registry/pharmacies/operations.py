@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.accounts.operations import new_user, validate_new_user
 from registry.audit.operations import record, snapshot
@@ -127,6 +127,8 @@ def _own_pharmacist(session: Session, actor: User, pharmacist: Pharmacist) -> No
 def record_training(session: Session, actor: User, pharmacist: Pharmacist, *,
                     training_completed_on: object) -> Pharmacist:
     _own_pharmacist(session, actor, pharmacist)
+    # An older training date can lapse the pharmacist: serialized like a removal.
+    locks.lock_stakeholder(session, Pharmacist, pharmacist.id)
     errors = Errors()
     trained = date_value(errors, "training_completed_on", training_completed_on)
     if trained and trained > clock.today():
@@ -142,6 +144,8 @@ def record_training(session: Session, actor: User, pharmacist: Pharmacist, *,
 
 def remove_pharmacist(session: Session, actor: User, pharmacist: Pharmacist) -> Pharmacist:
     _own_pharmacist(session, actor, pharmacist)
+    # Waits for the authorizations this pharmacist has in flight; later ones see the removal.
+    locks.lock_stakeholder(session, Pharmacist, pharmacist.id)
     if pharmacist.user_id == actor.id:
         raise ValidationError(pharmacist_id="The Responsible Site Pharmacist cannot remove "
                               "themselves.")

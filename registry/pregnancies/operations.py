@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import clock
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization
@@ -42,6 +42,8 @@ def record_pregnancy_test(
     a positive one blocks the patient at once, as a reported pregnancy does."""
     patient_for_care(session, actor, patient)
     lock_patient(session, patient)
+    # A positive test cancels the open RMA after audit entries: lock it first (registry/locks.py).
+    locks.lock_open_authorizations(session, patient_id=patient.id)
     errors = Errors()
     specimen_on = date_value(errors, "specimen_collected_on", specimen_collected_on)
     res = choice_value(errors, "result", result, [r.value for r in PregnancyTestResult])
@@ -117,6 +119,7 @@ def report_pregnancy(session: Session, actor: User, patient: Patient, *, reporte
     if not _may_report(session, actor, patient):
         raise NotFound("No such patient.")
     lock_patient(session, patient)
+    locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
     errors = Errors()
     on = date_value(errors, "reported_on", reported_on)
     if on and on > clock.today():

@@ -1,0 +1,96 @@
+"""Row locks that serialize eligibility changes with authorizations (rules §6).
+
+See docs/concurrency.md. Every function here takes its lock and re-reads the row it locked
+(``populate_existing``), so the caller decides on facts read after the lock, never on an
+ORM copy loaded before it. Take them in this order, and all of them before the first audit
+entry of the transaction, so that two transactions never wait for each other in a circle:
+
+    patient -> prescriber -> pharmacy -> pharmacist -> authorization
+
+On PostgreSQL they are ``SELECT ... FOR UPDATE`` / ``FOR KEY SHARE`` row locks. SQLite has no
+row locks (SQLAlchemy renders no FOR clause there) and needs none: every writing transaction
+begins with BEGIN IMMEDIATE (registry/db.py), so writers already run one at a time; the same
+queries still run there and still refresh the rows, so both databases take one code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from registry.authorizations.models import Authorization, AuthorizationStatus
+from registry.patients.models import Patient
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.prescribers.models import Prescriber
+
+T = TypeVar("T")
+
+# Fresh attributes for the rows a locking query returns, even if the session holds them.
+FRESH: dict[str, Any] = {"populate_existing": True}
+
+
+def _fresh(query: Select[tuple[T]]) -> Select[tuple[T]]:
+    return query.execution_options(**FRESH)
+
+
+def lock_patient(session: Session, patient_or_id: Patient | int) -> Patient:
+    """FOR UPDATE on the patient: every change of their eligibility facts, every
+    authorization, dispense and reversal for them runs one at a time. Returns the row re-read
+    after the lock."""
+    pid = patient_or_id if isinstance(patient_or_id, int) else patient_or_id.id
+    return session.execute(
+        _fresh(select(Patient).where(Patient.id == pid).with_for_update(of=Patient))
+    ).scalar_one()
+
+
+def share_stakeholders(session: Session, *, prescriber_id: int | None = None,
+                       pharmacy_id: int | None = None,
+                       pharmacist_id: int | None = None) -> None:
+    """FOR KEY SHARE on the prescriber, pharmacy and pharmacist an authorization (or a
+    dispense) goes through: many of them proceed together, but a suspension, deactivation or
+    removal (FOR UPDATE, :func:`lock_stakeholder`) waits for them and they wait for it. The
+    rows are re-read, so their standing is checked as of after the lock."""
+    for model, row_id in ((Prescriber, prescriber_id), (Pharmacy, pharmacy_id),
+                          (Pharmacist, pharmacist_id)):
+        if row_id is not None:
+            query = select(model).where(model.id == row_id)
+            session.execute(_fresh(query.with_for_update(of=model, key_share=True))).scalar_one()
+
+
+def lock_stakeholder(session: Session, model: type[T], row_id: int) -> T | None:
+    """FOR UPDATE on a prescriber, designee, pharmacy or pharmacist about to be suspended,
+    deactivated or removed: waits for the authorizations in flight through it."""
+    return session.execute(
+        _fresh(select(model).where(model.id == row_id).with_for_update(of=model))  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+
+
+def lock_authorization(session: Session, auth: Authorization) -> Authorization:
+    """FOR UPDATE on one RMA (after the patient's lock), re-read: a dispense, a reversal and a
+    cancellation of it run one at a time and each sees what the one before it did."""
+    return session.execute(
+        _fresh(select(Authorization).where(Authorization.id == auth.id)
+               .with_for_update(of=Authorization))
+    ).scalar_one()
+
+
+def lock_open_authorizations(session: Session, *, patient_id: int | None = None,
+                             prescriber_id: int | None = None,
+                             pharmacy_id: int | None = None) -> Sequence[Authorization]:
+    """FOR UPDATE on the open RMAs of a patient, of a prescriber's patients or issued through a
+    pharmacy, in id order (two such transactions lock them in the same order). A change that
+    will cancel them takes this before its first audit entry (see the module docstring)."""
+    query = select(Authorization).where(Authorization.status == AuthorizationStatus.AUTHORIZED)
+    if patient_id is not None:
+        query = query.where(Authorization.patient_id == patient_id)
+    if prescriber_id is not None:
+        query = query.join(Patient, Patient.id == Authorization.patient_id).where(
+            Patient.prescriber_id == prescriber_id)
+    if pharmacy_id is not None:
+        query = query.where(Authorization.pharmacy_id == pharmacy_id)
+    return session.execute(
+        _fresh(query.order_by(Authorization.id).with_for_update(of=Authorization))
+    ).scalars().all()
