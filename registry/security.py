@@ -35,6 +35,20 @@ def verify_secret(stored_hash: str, secret: str) -> bool:
         return False
 
 
+def verify_dummy(secret: str) -> None:
+    """The work of one verification, against a hash of the same parameters as real ones:
+    for the answers (no such account, no such patient, account locked) that must not come
+    back sooner than a real check."""
+    ph = hasher()
+    key = "registry.dummy_hash"
+    dummy = current_app.extensions.get(key) if has_app_context() else None
+    if dummy is None:
+        dummy = ph.hash("not-a-real-password")
+        if has_app_context():
+            current_app.extensions[key] = dummy
+    verify_secret(dummy, secret)
+
+
 def needs_rehash(stored_hash: str) -> bool:
     return hasher().check_needs_rehash(stored_hash)
 
