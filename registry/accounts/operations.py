@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +12,7 @@ from sqlalchemy import and_, bindparam, case, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry import clock, db
-from registry.accounts.models import Role, User
+from registry.accounts.models import Role, User, UserSession
 from registry.audit.operations import record, snapshot
 from registry.errors import Errors, PermissionDenied
 from registry.security import (
@@ -176,5 +178,98 @@ def _record_lock(user_id: int, role: str, until: datetime,
         assert user is not None
         record(session, user, "user:lock", "user", user_id,
                after={"locked_until": until.isoformat(), "failed_logins": limit})
+
+    return write
+
+
+# --- signed-in browser sessions ----------------------------------------------------------
+
+SESSION_TOUCH_RESOLUTION = timedelta(minutes=1)
+
+
+def session_token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def open_session(session: Session, user: User) -> str:
+    """A new server-side session for a sign-in; returns the random id for the cookie (only
+    its hash is stored)."""
+    raw = secrets.token_urlsafe(32)
+    now = clock.now()
+    row = UserSession(token_hash=session_token_hash(raw), user_id=user.id, created_at=now,
+                      last_seen_at=now, ended_at=None)
+    session.add(row)
+    session.flush()
+    record(session, user, "session:start", "user_session", row.id,
+           after={"user_id": user.id, "created_at": now.isoformat()})
+    return raw
+
+
+def end_session(session: Session, user: User, raw: object) -> UserSession | None:
+    """Sign out: the session ends on the server, so its cookie no longer works anywhere."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    row = session.execute(select(UserSession).where(
+        UserSession.token_hash == session_token_hash(raw), UserSession.user_id == user.id,
+        UserSession.ended_at.is_(None))).scalar()
+    if row is None:
+        return None
+    row.ended_at = clock.now()
+    session.flush()
+    record(session, user, "session:end", "user_session", row.id,
+           before={"ended_at": None}, after={"ended_at": row.ended_at.isoformat()})
+    return row
+
+
+def end_every_sign_in(session: Session, actor: User | None, user: User, *, why: str) -> int:
+    """End all of ``user``'s browser sessions and revoke all their API tokens (for a
+    password change or reset: the old password's sign-ins must not outlive it). Returns how
+    many were ended."""
+    from registry.api.models import ApiToken
+
+    now = clock.now()
+    sessions = session.execute(update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)).values(ended_at=now))
+    tokens = session.execute(update(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > now).values(revoked_at=now))
+    ended = int(getattr(sessions, "rowcount", 0) or 0)
+    revoked = int(getattr(tokens, "rowcount", 0) or 0)
+    record(session, actor, "user:end_sign_ins", "user", user.id,
+           after={"sessions_ended": ended, "api_tokens_revoked": revoked, "why": why})
+    return ended + revoked
+
+
+def session_in_use(session: Session, user_id: int, raw: object) -> UserSession | None:
+    """The live server-side session behind a signed cookie, or None: unknown, another
+    user's, ended (logout, password change), idle longer than SESSION_IDLE_MINUTES, or older
+    than SESSION_MAX_HOURS. Records its use at most once a minute."""
+    from flask import current_app
+
+    if not isinstance(raw, str) or not raw:
+        return None
+    row = session.execute(select(UserSession).where(
+        UserSession.token_hash == session_token_hash(raw))).scalar()
+    if row is None or row.user_id != user_id or row.ended_at is not None:
+        return None
+    now = clock.now()
+    idle = timedelta(minutes=int(current_app.config["SESSION_IDLE_MINUTES"]))
+    max_age = timedelta(hours=int(current_app.config["SESSION_MAX_HOURS"]))
+    if now - row.last_seen_at > idle or now - row.created_at > max_age:
+        return None
+    if now - row.last_seen_at >= SESSION_TOUCH_RESOLUTION:
+        # As for API tokens: in the request's transaction when it may write, else after it.
+        if db.request_may_write():
+            row.last_seen_at = now
+            session.flush()
+        else:
+            db.after_commit(_touch_session(row.id, now))
+    return row
+
+
+def _touch_session(session_id: int, now: datetime) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
+        session.execute(update(UserSession).where(UserSession.id == session_id)
+                        .values(last_seen_at=now))
 
     return write
