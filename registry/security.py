@@ -74,11 +74,11 @@ def _common_passwords() -> frozenset[str]:
 def password_problems(password: str) -> list[str]:
     """What is wrong with a new password, in plain words (empty when it is good enough)."""
     if not password.strip():
-        return ["The password cannot be only spaces."]
+        return ["A password of only spaces is not allowed: use letters, digits or symbols."]
     if len(password) < MIN_PASSWORD_LENGTH:
-        return [f"The password needs at least {MIN_PASSWORD_LENGTH} characters."]
+        return [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
     if len(password) > MAX_PASSWORD_LENGTH:
-        return [f"The password can have at most {MAX_PASSWORD_LENGTH} characters."]
+        return [f"Use at most {MAX_PASSWORD_LENGTH} characters."]
     if password.strip().lower() in _common_passwords():
         return ["This password is one of the most common passwords: choose another (a few "
                 "unrelated words make a good one)."]
