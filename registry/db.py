@@ -172,12 +172,16 @@ def rollback_request() -> None:
     if "db_session" in g:
         g.db_session.rollback()
         durable = g.pop("db_durable", [])
-        if durable:  # SQLite: what must outlive the rollback is written again, on its own
+        if durable:  # what must outlive the rollback is written again, on its own
             g.db_write_first = True
             try:
                 for write in durable:
                     write(g.db_session)
                 g.db_session.commit()
+            except Exception:  # never hide the error being handled behind this one
+                g.db_session.rollback()
+                current_app.logger.exception("Could not keep %d durable write(s)",
+                                             len(durable))
             finally:
                 g.db_write_first = False
 
