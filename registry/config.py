@@ -36,10 +36,18 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCK_MINUTES": 15,
     "API_TOKEN_HOURS": 12,
+    # A signed-in browser session ends after this long without a request, and this long
+    # after sign-in however busy (checked on the server: logout ends it there too).
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_MAX_HOURS": 12,
+    # memory:// counts in each process (per gunicorn worker); redis://host:6379/0 counts once
+    # for all workers and servers. Keys start with RATELIMIT_KEY_PREFIX.
     "RATELIMIT_STORAGE_URL": "memory://",
+    "RATELIMIT_KEY_PREFIX": "registry",
     "RATELIMIT_ENABLED": True,
-    "API_RATELIMIT_TOKENS": "10 per minute",  # POST /api/v1/tokens, per address
-    "API_RATELIMIT_LOOKUPS": "60 per minute",  # patient lookups by registry ID, per token
+    # Per verified account (valid token), else per address (no or unverifiable token).
+    "API_RATELIMIT_TOKENS": "10 per minute",  # POST /api/v1/tokens
+    "API_RATELIMIT_LOOKUPS": "60 per minute",  # patient lookups by registry ID, activation
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_PARALLELISM": 4,

@@ -10,12 +10,14 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -144,6 +146,7 @@ def commit_request() -> None:
     if "db_session" not in g:
         return
     g.db_session.commit()
+    g.pop("db_durable", None)
     pending = g.pop("db_after_commit", [])
     if pending:
         # A transaction that starts with its write waits its turn for the SQLite lock,
@@ -168,6 +171,34 @@ def after_commit(write: Callable[[Session], None]) -> None:
 def rollback_request() -> None:
     if "db_session" in g:
         g.db_session.rollback()
+        durable = g.pop("db_durable", [])
+        if durable:  # what must outlive the rollback is written again, on its own
+            g.db_write_first = True
+            try:
+                for write in durable:
+                    write(g.db_session)
+                g.db_session.commit()
+            except Exception:  # never hide the error being handled behind this one
+                g.db_session.rollback()
+                current_app.logger.exception("Could not keep %d durable write(s)",
+                                             len(durable))
+            finally:
+                g.db_write_first = False
+
+
+def durable_write(write: Callable[[Session], T]) -> T:
+    """Run ``write`` in the request's transaction, and again in a transaction of its own if
+    the request is rolled back: for the few records that must outlive a failed request (a
+    failed login's count, the audit entry of the lock it causes).
+
+    Not a second connection: a request holding its connection while it waits for a second
+    one can exhaust the pool under load (every worker thread holding one, waiting for one).
+    A row ``write`` updates stays locked until the request ends (on SQLite the whole
+    database is, as for any write), so concurrent writers of that row take turns.
+    """
+    result = write(session())
+    g.setdefault("db_durable", []).append(write)
+    return result
 
 
 @contextmanager

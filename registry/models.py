@@ -1,6 +1,6 @@
 """Every model, imported once so that the metadata (and Alembic) sees all tables."""
 
-from registry.accounts.models import Role, User
+from registry.accounts.models import Role, User, UserSession
 from registry.api.models import ApiToken, IdempotencyRecord
 from registry.audit.models import AuditEntry
 from registry.authorizations.models import (
@@ -65,4 +65,5 @@ __all__ = [
     "RiskCategoryChange",
     "Role",
     "User",
+    "UserSession",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry import clock
@@ -46,3 +46,19 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role} {self.email}>"
+
+
+class UserSession(Base):
+    """A signed-in browser session, known to the server: the signed cookie carries a random
+    id (only its SHA-256 is stored here), so a session can be ended on the server (logout,
+    password change), and it ends by itself when idle too long or too old."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

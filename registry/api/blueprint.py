@@ -154,17 +154,8 @@ def _refuse_nul_characters() -> None:
         raise ValidationError(dict.fromkeys(fields, NUL_MESSAGE))
 
 
-def rate_limit_key() -> str:
-    """Per token when there is one (a pharmacy behind one address is many callers), else per
-    address."""
-    raw = bearer_token()
-    if raw is not None:
-        return "token:" + token_hash(raw)[:32]
-    return "addr:" + (request.remote_addr or "unknown")
-
-
 def limit(config_key: str) -> Any:
     from registry.extensions import limiter
 
-    return limiter.limit(lambda: str(current_app.config[config_key]), key_func=rate_limit_key,
-                         override_defaults=False)
+    # Keyed by registry.extensions.rate_limit_key: the verified account, else the address.
+    return limiter.limit(lambda: str(current_app.config[config_key]), override_defaults=False)

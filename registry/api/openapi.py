@@ -13,7 +13,7 @@ DATE = {"type": "string", "format": "date", "example": "2026-03-02"}
 DATETIME = {"type": "string", "format": "date-time"}
 REGISTRY_ID = {"type": "string", "description": "10 digits, the last a check digit.",
                "example": "4031975528"}
-PASSWORD = {"type": "string", "minLength": 10, "maxLength": 256, "format": "password",
+PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256, "format": "password",
             "example": "correct-horse-battery"}
 EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 NAME = {"type": "string", "minLength": 1, "maxLength": 100}

@@ -33,7 +33,7 @@ from registry.permissions import (
 from registry.prescribers.models import Prescriber
 from registry.rules import registration_errors
 from registry.rules.identifiers import new_activation_code, new_registry_id
-from registry.security import hash_secret, password_problems, verify_secret
+from registry.security import hash_secret, password_problems, verify_dummy, verify_secret
 from registry.validation import (
     bool_value,
     choice_value,
@@ -160,18 +160,24 @@ def activate_patient(
         activation_code="The registry ID, date of birth and activation code do not match an "
         "account waiting for activation. Check them, or ask your prescriber for a new code."
     )
+    normalized = code.strip().upper().replace("-", "").replace(" ", "")
+    # The same argon2 work whether or not the registry ID and date of birth match (a patient
+    # has at most one unused code): the answer's timing must not tell them apart either.
     if patient is None or patient.status != PatientStatus.PENDING_ACTIVATION:
+        verify_dummy(normalized)
         raise mismatch
     today = clock.today()
-    normalized = code.strip().upper().replace("-", "").replace(" ", "")
     codes = session.execute(
         select(ActivationCode).where(
             ActivationCode.patient_id == patient.id, ActivationCode.used_at.is_(None)
         )
     ).scalars().all()
-    match = next((c for c in codes if verify_secret(c.code_hash, normalized)), None)
-    if match is None:
+    if not codes:
+        verify_dummy(normalized)
+    matches = [c for c in codes if verify_secret(c.code_hash, normalized)]
+    if not matches:
         raise mismatch
+    match = matches[0]
     if match.expires_on < today:
         raise ValidationError(activation_code="This activation code has expired. Ask your "
                               "prescriber for a new one.")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from wtforms import BooleanField, DateField, EmailField, PasswordField, StringField
 from wtforms.validators import Optional
 
+from registry.security import PASSWORD_HINT
 from registry.web.support import OneTimeForm
 
 
@@ -15,7 +16,7 @@ class PharmacistForm(OneTimeForm):
     first_name = StringField("First name")
     last_name = StringField("Last name")
     email = EmailField("Email")
-    password = PasswordField("Temporary password", description="At least 10 characters.")
+    password = PasswordField("Temporary password", description=PASSWORD_HINT)
     license_number = StringField("Licence number")
     training_completed_on = DateField("Training completed on", validators=[Optional()])
 

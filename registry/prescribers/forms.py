@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired
 
+from registry.security import PASSWORD_HINT
 from registry.web.support import OneTimeForm
 
 
@@ -23,8 +24,8 @@ class DesigneeForm(OneTimeForm):
     first_name = StringField("First name")
     last_name = StringField("Last name")
     email = EmailField("Email")
-    password = PasswordField("Temporary password", description="At least 10 characters; "
-                             "give it to them in person.")
+    password = PasswordField("Temporary password",
+                             description=PASSWORD_HINT + " Give it to them in person.")
 
 
 class UnlinkForm(OneTimeForm):

@@ -14,7 +14,7 @@ from registry import clock, db
 from registry.accounts.models import User
 from registry.errors import NotFound, PermissionDenied, RegistryError
 from registry.rules import fmt
-from registry.web.support import SignedIn
+from registry.web.support import SESSION_ID, SignedIn
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -25,10 +25,20 @@ login_manager.session_protection = "strong"
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SignedIn | None:
+    """The signed-in user, only while their server-side session is live (not ended by
+    logout, not idle, not too old): a copied cookie is worth nothing after that."""
+    from flask import session as cookie
+
+    from registry.accounts.operations import session_in_use
+
     try:
-        user = db.session().get(User, int(user_id))
+        uid = int(user_id)
     except ValueError:
         return None
+    s = db.session()
+    if session_in_use(s, uid, cookie.get(SESSION_ID)) is None:
+        return None
+    user = s.get(User, uid)
     return SignedIn(user) if user is not None else None
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 
 from registry import db
 from registry.accounts.models import Role, User
-from registry.accounts.operations import LoginFailed, authenticate
+from registry.accounts.operations import LoginFailed, authenticate, end_session, open_session
 from registry.errors import ValidationError
 from registry.extensions import limiter
 from registry.patients.operations import activate_patient
@@ -17,7 +17,9 @@ from registry.pharmacies.operations import register_pharmacy
 from registry.prescribers.operations import enroll_prescriber
 from registry.web.forms import ActivationForm, EnrollForm, LoginForm, PharmacyRegistrationForm
 from registry.web.support import (
+    SESSION_ID,
     SignedIn,
+    actor,
     already_sent,
     apply_errors,
     claim_submission,
@@ -37,8 +39,10 @@ HOME_BY_ROLE = {
 
 
 def start_session(user: User) -> None:
-    """A fresh session at every sign-in: nothing from before survives (nor its CSRF token)."""
+    """A fresh session at every sign-in: nothing from before survives (nor its CSRF token).
+    It is also recorded on the server (user_sessions), which can end it."""
     session.clear()
+    session[SESSION_ID] = open_session(db.session(), user)
     login_user(SignedIn(user))
     session.permanent = False
 
@@ -70,6 +74,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated:
+        end_session(db.session(), actor(), session.get(SESSION_ID))
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

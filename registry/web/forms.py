@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import Optional
 
+from registry.security import PASSWORD_HINT
 from registry.web.support import OneTimeForm
 
 
@@ -20,7 +21,7 @@ class ActivationForm(OneTimeForm):
     date_of_birth = DateField("Date of birth", validators=[Optional()])
     activation_code = StringField("Activation code",
                                   description="From your prescriber; it works once.")
-    password = PasswordField("Choose a password", description="At least 10 characters.",
+    password = PasswordField("Choose a password", description=PASSWORD_HINT,
                              render_kw={"autocomplete": "new-password"})
 
 
@@ -28,7 +29,7 @@ class EnrollForm(OneTimeForm):
     first_name = StringField("First name")
     last_name = StringField("Last name")
     email = EmailField("Email")
-    password = PasswordField("Choose a password", description="At least 10 characters.",
+    password = PasswordField("Choose a password", description=PASSWORD_HINT,
                              render_kw={"autocomplete": "new-password"})
     npi = StringField("NPI", description="Your 10-digit National Provider Identifier.")
     license_state = StringField("Licence state", description="Two letters, e.g. NY.")
@@ -42,6 +43,6 @@ class PharmacyRegistrationForm(OneTimeForm):
     rsp_first_name = StringField("First name")
     rsp_last_name = StringField("Last name")
     rsp_email = EmailField("Email", render_kw={"autocomplete": "username"})
-    rsp_password = PasswordField("Choose a password", description="At least 10 characters.",
+    rsp_password = PasswordField("Choose a password", description=PASSWORD_HINT,
                                  render_kw={"autocomplete": "new-password"})
     rsp_license_number = StringField("Pharmacist licence number")

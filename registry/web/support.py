@@ -24,6 +24,8 @@ from registry.web.models import FormSubmission
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+SESSION_ID = "sid"  # the key, in the signed cookie, of the server-side session's random id
+
 
 class SignedIn(UserMixin):
     """Flask-Login's view of a :class:`User`; operations get the model itself."""

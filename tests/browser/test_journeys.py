@@ -93,7 +93,13 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.click("button:has-text('Record the test')")
     assert "The screening test is recorded." in page.inner_text("main")
 
+    record = page.url
     travel.forward(days=19)  # Sat 21 Mar 2026: 19 days after the screening specimen
+    # The session ended after 30 idle minutes: the prescriber signs in again.
+    page.reload()
+    assert "/login" in page.url
+    sign_in(page, "reyes@clinic.example")
+    page.goto(record)
     page.click("a.button:has-text('Enter a pregnancy test')")
     page.fill("#specimen_collected_on", "2026-03-21")
     page.check("#result-0")

@@ -56,7 +56,7 @@ def test_rsp_adds_a_pharmacist_and_errors_keep_the_input(app: Any, world: World,
         "form_token": token, "first_name": "Nia", "last_name": "Okoro", "email": "nia@",
         "password": "short", "license_number": "RPH-9"}).get_data(as_text=True)
     assert "Email: Not a valid email address" in bad
-    assert "Temporary password: Use at least 10 characters." in bad
+    assert "Temporary password: Use at least 12 characters." in bad
     assert "Training completed on: This field is required." in bad
     assert 'value="Okoro"' in bad
     good = client.post("/pharmacy/pharmacists", data={
