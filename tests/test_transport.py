@@ -141,3 +141,23 @@ def test_static_files_stay_cacheable(client: Any) -> None:
     assert "no-store" not in response.headers.get("Cache-Control", "")
     response.close()
 
+
+
+def test_every_cookie_set_over_https_is_secure_and_host_prefixed(
+    client: Any, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask-Login clears its remember cookie when a page with a form (a CSRF token in the
+    session) is seen anonymously, and at logout; any cookie the app sets over HTTPS is Secure
+    and __Host- named, whoever sets it."""
+    seen = []
+    with monkeypatch.context() as patch:
+        patch.setitem(client.application.config, "WTF_CSRF_ENABLED", True)
+        seen += _set_cookies(client.get("/login", base_url=HTTPS))
+        assert any("remember" in c for c in seen), seen
+    seen += _set_cookies(_sign_in(client, session, base_url=HTTPS))
+    seen += _set_cookies(client.post("/logout", base_url=HTTPS))
+    assert seen
+    for cookie in seen:
+        assert cookie.startswith("__Host-"), cookie
+        assert "secure" in _attributes(cookie), cookie
+        assert "domain" not in _attributes(cookie), cookie
