@@ -122,3 +122,34 @@ def test_sqlite_database_locked_after_the_busy_timeout_is_503(tmp_path: Any) -> 
         holder.rollback()
         holder.close()
         app.extensions["registry.engine"].dispose()
+
+
+def test_connection_lost_mid_request_is_503_and_the_rollback_survives(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the server ending a connection is a PostgreSQL case (runs on PostgreSQL)")
+    from sqlalchemy import text
+
+    from registry import db
+
+    app = _make(database_url)
+
+    @app.route("/_test/connection-lost", methods=["POST"])
+    def connection_lost() -> str:
+        session = db.session()
+        session.execute(text("SELECT 1"))
+        session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return "not reached"
+
+    @app.route("/_test/ping")
+    def ping() -> str:
+        return str(db.session().execute(text("SELECT 1")).scalar_one())
+
+    try:
+        client = app.test_client()
+        _assert_page_503(client.post("/_test/connection-lost"))
+        # The pool let go of the dead connection: the next request gets a live one.
+        response = client.get("/_test/ping")
+        assert response.status_code == 200
+        assert response.get_data(as_text=True) == "1"
+    finally:
+        app.extensions["registry.engine"].dispose()
