@@ -153,3 +153,11 @@ def test_connection_lost_mid_request_is_503_and_the_rollback_survives(database_u
         assert response.get_data(as_text=True) == "1"
     finally:
         app.extensions["registry.engine"].dispose()
+
+
+def test_the_api_reference_documents_the_503(client: Any) -> None:
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    undocumented = [f"{method.upper()} {path}" for path, methods in paths.items()
+                    for method, op in methods.items()
+                    if "Retry-After" not in op["responses"].get("503", {}).get("headers", {})]
+    assert undocumented == []
