@@ -157,6 +157,7 @@ def test_connection_lost_mid_request_is_503_and_the_rollback_survives(database_u
 
 def test_the_api_reference_documents_the_503(client: Any) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    paths.pop("/openapi.json")  # a static document: it never needs the database
     undocumented = [f"{method.upper()} {path}" for path, methods in paths.items()
                     for method, op in methods.items()
                     if "Retry-After" not in op["responses"].get("503", {}).get("headers", {})]
