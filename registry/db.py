@@ -226,6 +226,13 @@ def commit_request() -> None:
             for write in pending:
                 write(g.db_session)
             g.db_session.commit()
+        except Exception as error:
+            # The request's own work is committed; bookkeeping that meets an unavailable
+            # database is dropped rather than turning a saved request into a 503.
+            if not is_unavailable(error):
+                raise
+            log.warning("Bookkeeping after the commit dropped, database unavailable: %s", error)
+            abandon_request()
         finally:
             g.db_write_first = False
 

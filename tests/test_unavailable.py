@@ -162,3 +162,42 @@ def test_the_api_reference_documents_the_503(client: Any) -> None:
                     for method, op in methods.items()
                     if "Retry-After" not in op["responses"].get("503", {}).get("headers", {})]
     assert undocumented == []
+
+
+def test_bookkeeping_after_the_commit_failing_does_not_undo_the_answer(database_url: str) -> None:
+    """The request's work is committed; a deferred write after it (an API token's last use)
+    that meets an unavailable database is dropped, not turned into a 503 for work that was
+    saved."""
+    import psycopg
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy import func, select
+
+    from registry import db
+    from registry.accounts.models import User
+    from registry.accounts.operations import create_staff
+    from tests.conftest import wipe
+
+    app = _make(database_url)
+
+    def lost(session: Session) -> None:
+        raise sa_exc.OperationalError("UPDATE api_tokens ...", {},
+                                      psycopg.OperationalError("server closed the connection"))
+
+    @app.route("/_test/write-then-bookkeeping", methods=["POST"])
+    def write_then_bookkeeping() -> str:
+        create_staff(db.session(), None, email="kept@example.org", password="long-enough-pw")
+        db.after_commit(lost)
+        return "saved"
+
+    engine = app.extensions["registry.engine"]
+    wipe(engine)
+    try:
+        response = app.test_client().post("/_test/write-then-bookkeeping")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        with app.app_context():
+            kept = db.session().execute(
+                select(func.count(User.id)).where(User.email == "kept@example.org")).scalar()
+        assert kept == 1
+    finally:
+        wipe(engine)
+        engine.dispose()

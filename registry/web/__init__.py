@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g, render_template, request
-from flask_login import AnonymousUserMixin, LoginManager
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -75,10 +75,10 @@ FRIENDLY = {
     404: ("Not found", "There is no such page, or it is not yours to see."),
     405: ("Not found", "There is no such page."),
     429: ("Too many tries", "Wait a minute, then try again."),
-    503: ("Try again in a moment", "The registry cannot reach its database just now. Nothing "
-          "was saved. Please try again in a few seconds."),
     500: ("Something went wrong", "Nothing was saved. Please try again; if it happens again, "
           "contact program staff."),
+    503: ("Try again in a moment", "The registry cannot reach its database just now. Nothing "
+          "was saved. Please try again in a few seconds."),
 }
 
 
@@ -88,7 +88,7 @@ def web_error_page(exc: HTTPException) -> Any:
         db.rollback_request()
     if code == 503:
         # The page's menu would load the signed-in user from the database that just failed.
-        g._login_user = AnonymousUserMixin()
+        g._login_user = login_manager.anonymous_user()
     name, description = FRIENDLY.get(code, (exc.name, exc.description))
     if isinstance(exc, CSRFError):
         name, description = ("This form has expired",
