@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` and `make test`.
+# The commands of the README: `make run`, `make test`, and `make serve` for production.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-browser lint clean
+.PHONY: run serve test test-browser lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
 	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
+
+# Production: nginx in front of gunicorn, and the background worker (see deploy/run).
+serve: $(STAMP)
+	deploy/run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser" -q

@@ -32,13 +32,24 @@ class RegistryFlask(Flask):
 
     Flask runs ``after_request`` (where the one commit is) for responses made by error
     handlers too, so the rollback must happen as soon as the exception is seen.
+
+    An unavailable database (no server, no free connection in the pool, SQLite still locked
+    after its busy timeout) is a 503 with Retry-After, through the usual error pages.
     """
 
     def handle_user_exception(self, e: Exception) -> Any:
+        if db.is_unavailable(e):
+            self.logger.warning("Database unavailable: %s", e)
+            return super().handle_user_exception(db.unavailable())
         db.rollback_request()
         return super().handle_user_exception(e)
 
     def handle_exception(self, e: Exception) -> Any:
+        # Reached by an exception outside the view, e.g. in the commit after the request.
+        if db.is_unavailable(e):
+            self.logger.warning("Database unavailable: %s", e)
+            response = self.handle_http_exception(db.unavailable())
+            return self.finalize_request(response, from_error_handler=True)
         db.rollback_request()
         return super().handle_exception(e)
 
@@ -70,8 +81,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
-    from registry import api, cli, extensions, web
+    from registry import api, cli, extensions, transport, web
 
+    transport.init_app(app)
     extensions.init_app(app)
     cli.init_app(app)
     web.init_app(app)

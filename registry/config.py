@@ -57,6 +57,16 @@ DEFAULTS: dict[str, Any] = {
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0: none).
     # Rate limits and secure cookies then see the client's address and scheme.
     "TRUSTED_PROXIES": 0,
+    # Sent on every HTTPS answer (directly or through a trusted proxy), never over plain HTTP.
+    "HSTS": "max-age=31536000; includeSubDomains",
+    # Connections per process: a request waits DATABASE_POOL_TIMEOUT seconds for one, then
+    # answers 503 (with Retry-After: UNAVAILABLE_RETRY_AFTER seconds) instead of hanging.
+    "DATABASE_POOL_SIZE": 5,
+    "DATABASE_MAX_OVERFLOW": 10,
+    "DATABASE_POOL_TIMEOUT": 10,
+    "DATABASE_CONNECT_TIMEOUT": 5,  # PostgreSQL: seconds to reach the server
+    "SQLITE_BUSY_TIMEOUT_MS": 30000,  # SQLite: how long a writer waits for the lock
+    "UNAVAILABLE_RETRY_AFTER": 5,
 }
 
 # Keys Flask itself reads under its own names; a REGISTRY_ variable may set them too.

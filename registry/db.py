@@ -7,15 +7,22 @@ request by the app, once per command by the CLI). Operations only add and flush.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from werkzeug.exceptions import ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -54,12 +61,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any, *,
+                    busy_timeout_ms: int = 30000) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, see below
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -103,19 +111,78 @@ def _refuse_writes_in_read_only_requests(session: Session, flush_context: Any,
         )
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 30000, connect_timeout: float | None = None,
+                **kwargs: Any) -> Engine:
+    """The engine for ``url``; ``kwargs`` go to ``create_engine`` (pool_size, pool_timeout...)."""
     if url.startswith("sqlite"):
+        if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
+            for key in ("pool_size", "max_overflow", "pool_timeout"):  # not a QueuePool
+                kwargs.pop(key, None)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if connect_timeout is not None:
+        kwargs["connect_args"] = {"connect_timeout": max(1, round(connect_timeout)),
+                                  **kwargs.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def engine_options(config: Any) -> dict[str, Any]:
+    """The pool and timeout settings of the configuration, for :func:`make_engine`."""
+    return {
+        "pool_size": int(config["DATABASE_POOL_SIZE"]),
+        "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
+        "pool_timeout": float(config["DATABASE_POOL_TIMEOUT"]),
+        "connect_timeout": float(config["DATABASE_CONNECT_TIMEOUT"]),
+        "busy_timeout_ms": int(config["SQLITE_BUSY_TIMEOUT_MS"]),
+    }
+
+
+# PostgreSQL error classes that mean "the database cannot serve you now": connection exception,
+# insufficient resources (too many connections, disk full), operator intervention (shutdown).
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "database is busy",
+                      "unable to open database file")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be reached or is too busy, not that the
+    request or the code is wrong: no connection in the pool in time, the server not
+    answering or going away, SQLite's lock still held after the busy timeout."""
+    if isinstance(error, sa_exc.TimeoutError):  # the pool had no connection in time
+        return True
+    if not isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        message = str(original).lower()
+        return any(text in message for text in SQLITE_UNAVAILABLE)
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is None:  # psycopg: no answer from a server at all (refused, reset, closed)
+        return True
+    return str(sqlstate).startswith(UNAVAILABLE_SQLSTATES)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """503: the database could not serve this request; nothing was stored."""
+
+    description = ("The registry cannot reach its database just now. Nothing was saved. "
+                   "Try again in a few seconds.")
+
+
+def unavailable() -> DatabaseUnavailable:
+    """Forget the request's session (without talking to the database again) and say 503."""
+    abandon_request()
+    return DatabaseUnavailable(retry_after=int(current_app.config["UNAVAILABLE_RETRY_AFTER"]))
+
+
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["SQLALCHEMY_URL"])
+    engine = make_engine(app.config["SQLALCHEMY_URL"], **engine_options(app.config))
     app.extensions["registry.engine"] = engine
     app.extensions["registry.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     if not event.contains(Session, "before_flush", _refuse_writes_in_read_only_requests):
@@ -125,9 +192,15 @@ def init_app(app: Flask) -> None:
     def _close_session(exc: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
         if session is not None:
-            if exc is not None or session.in_transaction():
-                session.rollback()
-            session.close()
+            try:
+                if exc is not None or session.in_transaction():
+                    session.rollback()
+            except Exception as error:  # the database went away: nothing to roll back
+                if not is_unavailable(error):
+                    raise
+                log.warning("Rollback at teardown failed, database unavailable: %s", error)
+            finally:
+                session.close()
 
 
 def engine() -> Engine:
@@ -156,6 +229,13 @@ def commit_request() -> None:
             for write in pending:
                 write(g.db_session)
             g.db_session.commit()
+        except Exception as error:
+            # The request's own work is committed; bookkeeping that meets an unavailable
+            # database is dropped rather than turning a saved request into a 503.
+            if not is_unavailable(error):
+                raise
+            log.warning("Bookkeeping after the commit dropped, database unavailable: %s", error)
+            abandon_request()
         finally:
             g.db_write_first = False
 
@@ -169,21 +249,33 @@ def after_commit(write: Callable[[Session], None]) -> None:
 
 
 def rollback_request() -> None:
-    if "db_session" in g:
+    if "db_session" not in g:
+        return
+    try:
         g.db_session.rollback()
-        durable = g.pop("db_durable", [])
-        if durable:  # what must outlive the rollback is written again, on its own
-            g.db_write_first = True
+    except Exception as error:  # the connection is gone: the server rolls back by itself
+        if not is_unavailable(error):
+            raise
+        log.warning("Rollback failed, database unavailable: %s", error)
+        g.pop("db_durable", None)  # nowhere to keep them: the database is gone
+        abandon_request()
+        return
+    durable = g.pop("db_durable", [])
+    if durable:  # what must outlive the rollback is written again, on its own
+        g.db_write_first = True
+        try:
+            for write in durable:
+                write(g.db_session)
+            g.db_session.commit()
+        except Exception:  # never hide the error being handled behind this one
             try:
-                for write in durable:
-                    write(g.db_session)
-                g.db_session.commit()
-            except Exception:  # never hide the error being handled behind this one
                 g.db_session.rollback()
-                current_app.logger.exception("Could not keep %d durable write(s)",
-                                             len(durable))
-            finally:
-                g.db_write_first = False
+            except Exception:
+                abandon_request()
+            current_app.logger.exception("Could not keep %d durable write(s)",
+                                         len(durable))
+        finally:
+            g.db_write_first = False
 
 
 def durable_write(write: Callable[[Session], T]) -> T:
@@ -199,6 +291,21 @@ def durable_write(write: Callable[[Session], T]) -> T:
     result = write(session())
     g.setdefault("db_durable", []).append(write)
     return result
+
+
+def abandon_request() -> None:
+    """Drop the request's session and its deferred writes after the database failed, so that
+    neither the commit after the request nor the teardown talks to it again."""
+    g.pop("db_after_commit", None)
+    session: Session | None = g.pop("db_session", None)
+    if session is None:
+        return
+    try:
+        session.close()  # the pool invalidates a connection it cannot reset
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        log.warning("Closing the session failed, database unavailable: %s", error)
 
 
 @contextmanager

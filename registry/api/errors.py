@@ -26,6 +26,7 @@ TITLES: dict[int, tuple[str, str]] = {
     422: ("validation-error", "Invalid request"),
     429: ("rate-limited", "Too many requests"),
     500: ("internal-error", "Internal error"),
+    503: ("service-unavailable", "Service unavailable"),
 }
 
 PROBLEM_TYPES = {
@@ -47,6 +48,9 @@ PROBLEM_TYPES = {
     "check that failed, each with a code, a message and what to do.",
     "rate-limited": "Too many requests: wait the number of seconds in Retry-After.",
     "internal-error": "The server failed; nothing was stored.",
+    "service-unavailable": "The database cannot be reached or is too busy just now; nothing "
+    "was stored. Send the same request again after the Retry-After seconds (with the same "
+    "Idempotency-Key).",
 }
 
 
@@ -86,7 +90,10 @@ def api_http_error(exc: HTTPException) -> Response:
         detail = "The request body is over the 64 KiB limit."
     if status == 429:
         detail = f"Rate limit exceeded ({exc.description}). Retry after the Retry-After seconds."
-    if status >= 500:
+    if status == 503:
+        detail = ("The registry cannot reach its database just now; nothing was stored. "
+                  "Retry after the Retry-After seconds.")
+    elif status >= 500:
         detail = "The server failed to answer this request; nothing was stored."
     return problem(status, detail, headers=headers)
 

@@ -381,6 +381,8 @@ ERROR_TEXT = {
     415: "The body is not JSON.",
     422: "A field is missing or invalid; `errors` names it.",
     429: "Rate limit exceeded; see Retry-After.",
+    503: "The database cannot be reached or is too busy; nothing was stored. Send the same "
+    "request again after Retry-After seconds.",
 }
 
 
@@ -388,7 +390,7 @@ def _error(status: int) -> dict[str, Any]:
     schema = ref("ValidationProblem") if status == 422 else ref("Problem")
     response: dict[str, Any] = {"description": ERROR_TEXT[status],
                                 "content": {PROBLEM: {"schema": schema}}}
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"},
                                                "description": "Seconds to wait."}}
     return response
@@ -414,7 +416,7 @@ def operation(summary: str, tag: str, *, ok: int, ok_schema: str | None,
     if ok_schema:
         ok_response["content"] = {JSON: {"schema": ref(ok_schema)}}
     responses: dict[str, Any] = {str(ok): ok_response}
-    codes = set(errors) | {429}
+    codes = set(errors) | {429, 503}
     if body:
         codes |= {400, 413, 415, 422}
     if idempotent:

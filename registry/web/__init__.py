@@ -87,6 +87,8 @@ FRIENDLY = {
     429: ("Too many tries", "Wait a minute, then try again."),
     500: ("Something went wrong", "Nothing was saved. Please try again; if it happens again, "
           "contact program staff."),
+    503: ("Try again in a moment", "The registry cannot reach its database just now. Nothing "
+          "was saved. Please try again in a few seconds."),
 }
 
 
@@ -94,12 +96,17 @@ def web_error_page(exc: HTTPException) -> Any:
     code = exc.code or 500
     if code >= 500:
         db.rollback_request()
+    if code == 503:
+        # The page's menu would load the signed-in user from the database that just failed.
+        g._login_user = login_manager.anonymous_user()
     name, description = FRIENDLY.get(code, (exc.name, exc.description))
     if isinstance(exc, CSRFError):
         name, description = ("This form has expired",
                              "The page was open too long or was sent from elsewhere. Go back, "
                              "reload the page and send the form again.")
-    return render_template("error.html", code=code, name=name, description=description), code
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return render_template("error.html", code=code, name=name, description=description), code, (
+        headers)
 
 
 def _registry_error_page(exc: RegistryError) -> Any:

@@ -256,6 +256,8 @@ def test_permission_matrix(name, app, session, clock):
             assert secret not in text, (name, role, secret)
         if r.status_code >= 400:
             assert r.mimetype == "application/problem+json", (name, role)
+        # Tokens, patient data, problems: no answer of the API may be kept by a cache.
+        assert "no-store" in r.headers.get("Cache-Control", ""), (name, role)
         if endpoint.method != "GET" and r.status_code < 300:
             world = build_world(session, clock)  # a success changed the world: start afresh
     assert seen == endpoint.expect

@@ -218,6 +218,8 @@ def test_page_permissions(app: Any, world: World, role: str) -> None:
             endpoint not in ("auth.home", "auth.logout")
         ):
             assert "/login" in response.headers["Location"], url
+        if "no-store" not in response.headers.get("Cache-Control", ""):
+            problems.append(f"{method} {url} may be cached: no Cache-Control: no-store")
         body = response.get_data(as_text=True)
         # A searched-for value is echoed back to the one who typed it; that shows nothing new.
         leaked = [text for text in forbidden if text in body and text not in url]
