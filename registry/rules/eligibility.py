@@ -139,6 +139,35 @@ def earliest_confirmation_on(facts: PatientFacts, params: Parameters) -> date | 
     return max(candidates) if candidates else None
 
 
+def earliest_refill_on(facts: PatientFacts, params: Parameters) -> date | None:
+    """The first day a new authorization is allowed after the last dispense (REFILL_TOO_SOON).
+
+    None when nothing has been dispensed (returned dispenses are not in the facts).
+    """
+    if not facts.dispenses:
+        return None
+    last = max(facts.dispenses, key=lambda d: d.dispensed_on)
+    return last.dispensed_on + timedelta(days=max(last.days_supply - params.refill_grace_days, 0))
+
+
+def earliest_useful_test_on(facts: PatientFacts, params: Parameters) -> date | None:
+    """Rules §5 item 6: the first day on which the next cycle's specimen is worth collecting.
+
+    A window opened by a specimen collected on day T ends on T + (window - 1); it is useful
+    only if it reaches the first day a new authorization is allowed, so T must be on or after
+    that day minus (window - 1). A new cycle also needs a specimen later than the one that
+    opened the current cycle. None when no dispense limits the next test.
+    """
+    refill = earliest_refill_on(facts, params)
+    if refill is None:
+        return None
+    earliest = refill - timedelta(days=params.window_days - 1)
+    last = latest_cycle(facts, "test_window")
+    if last is not None:
+        earliest = max(earliest, last.opened_on + timedelta(days=1))
+    return earliest
+
+
 def lockout_until(facts: PatientFacts, today: date, params: Parameters) -> date | None:
     """Rule set 2021: after a missed first window, no new confirmation specimen before this day.
 
@@ -462,11 +491,10 @@ def _check_patient(
 
 
 def _check_supply(b: _Builder, facts: PatientFacts, today: date, params: Parameters) -> None:
-    if not facts.dispenses:
+    earliest = earliest_refill_on(facts, params)
+    if earliest is None:
         return
     last = max(facts.dispenses, key=lambda d: d.dispensed_on)
-    wait = max(last.days_supply - params.refill_grace_days, 0)
-    earliest = last.dispensed_on + timedelta(days=wait)
     if today < earliest:
         b.reason(
             "REFILL_TOO_SOON",
@@ -519,12 +547,16 @@ def _can_get_pregnant(
         return cycle, window, None
     if today > cycle.closes_on:
         if cycle_dispensed(facts, cycle):
+            useful = earliest_useful_test_on(facts, params)
             b.reason(
                 "PREGNANCY_TEST_REQUIRED",
                 "There is no negative pregnancy test for this month's prescription yet.",
-                "The prescriber enters this month's negative pregnancy test.", "prescriber",
+                "The prescriber enters this month's negative pregnancy test"
+                + (f", specimen collected on or after {fmt(useful)}." if useful else "."),
+                "prescriber",
             )
-            b.step("prescriber", f"Enter this month's pregnancy test{setting_hint}.")
+            b.step("prescriber", f"Enter this month's pregnancy test{setting_hint}.",
+                   not_before=useful)
         else:
             b.reason(
                 "WINDOW_EXPIRED",
@@ -543,19 +575,36 @@ def _can_get_pregnant(
                     f"Collect the new confirmation specimen on or after {fmt(lockout)}.",
                     "prescriber", lockout,
                 )
+            days = [d for d in (lockout, earliest_useful_test_on(facts, params)) if d]
             b.step("prescriber", f"Enter a new {next_test} pregnancy test{setting_hint}.",
-                   not_before=lockout)
+                   not_before=max(days) if days else None)
         return cycle, window, None
 
     close = cycle.closes_on
     if cycle_dispensed(facts, cycle):
+        useful = earliest_useful_test_on(facts, params)
         b.reason(
             "AUTHORIZATION_ALREADY_ISSUED",
             "This cycle's prescription has already been dispensed.",
-            "The next prescription needs next month's pregnancy test.", "prescriber",
+            "The next prescription needs next month's pregnancy test"
+            + (f", specimen collected on or after {fmt(useful)}." if useful else "."),
+            "prescriber",
         )
-        b.step("prescriber", "Enter next month's pregnancy test.",
-               not_before=close + timedelta(days=1))
+        b.step("prescriber", "Enter next month's pregnancy test.", not_before=useful)
+        return cycle, window, None
+    refill = earliest_refill_on(facts, params)
+    if started and refill is not None and close < refill:
+        again = earliest_useful_test_on(facts, params)
+        b.reason(
+            "PREGNANCY_TEST_REQUIRED",
+            f"The pregnancy test collected on {fmt(test_on)} opens a window that ends on "
+            f"{fmt(close)}, before the first day a new authorization is allowed "
+            f"({fmt(refill)}): that window cannot be used.",
+            f"The prescriber enters a new negative monthly test, specimen collected on or "
+            f"after {fmt(again or refill)}.", "prescriber",
+        )
+        b.step("prescriber", "Enter a new monthly pregnancy test: the last one was collected "
+               "too early to be used.", not_before=again)
         return cycle, window, None
     if cycle.counseling is None:
         b.reason(
