@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from registry import db
 from registry.accounts.models import Role
-from registry.errors import NotFound, ValidationError
+from registry.errors import Errors, NotFound, ValidationError
 from registry.patients.forms import (
     CareForm,
     EndTreatmentForm,
@@ -35,6 +35,7 @@ from registry.patients.queries import by_registry_id, history, status
 from registry.permissions import can_view_patient, patient_for_user
 from registry.prescribers.queries import by_npi
 from registry.rules.contraception import describe
+from registry.validation import npi_value
 from registry.web.support import (
     actor,
     already_sent,
@@ -249,8 +250,11 @@ def transfer(registry_id: str) -> Any:
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("patients.detail", registry_id=registry_id))
-        target = by_npi(s, form.to_prescriber_npi.data or "")
         try:
+            errors = Errors()
+            npi = npi_value(errors, "to_prescriber_npi", form.to_prescriber_npi.data)
+            errors.raise_if_any()
+            target = by_npi(s, npi or "")
             if target is None:
                 raise ValidationError(to_prescriber_npi="No enrolled prescriber has this NPI.")
             transfer_patient(s, actor(), registry_id=patient.registry_id,

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+
+from registry.authorizations.models import AuthorizationDecision
 from tests import factories as f
 from tests.api.conftest import Api
 from tests.web.conftest import login
+from tests.web.test_forms import token_of
 
 
 def _alex(session: Any, clock: Any) -> f.Counter:
@@ -45,3 +49,42 @@ def test_after_a_dispense_pages_and_api_say_when_the_next_test_is_useful(
                     expect=200).get_json()["next_steps"]
     assert {"actor": "prescriber", "action": "Enter next month's pregnancy test.",
             "due_on": None, "not_before": "2026-12-10"} in steps
+
+
+def _typo(digits: str) -> str:
+    """The same ID with its last (check) digit mis-keyed."""
+    return digits[:-1] + str((int(digits[-1]) + 1) % 10)
+
+
+def test_typos_are_field_errors_on_the_page_and_in_the_api(
+        app: Any, session: Any, clock: Any) -> None:
+    world = f.Counter(session, clock)
+    p = world.patient
+    stored = select(func.count()).select_from(AuthorizationDecision)
+    before = session.scalar(stored)
+    body = {"registry_id": _typo(p.registry_id), "date_of_birth": p.date_of_birth.isoformat(),
+            "prescriber_npi": p.prescriber.npi, "days_supply": 30, "quantity": 60,
+            "refills": 0}
+    api = Api(app)
+    token = api.token(world.pharmacist.user.email)
+    for path in ("/authorizations", "/authorization-checks"):
+        got = api.post(path, body, token=token, key="typo-1", expect=422).get_json()
+        assert got["errors"] == {
+            "registry_id": ["The check digit does not match: re-key the ID."]}
+        assert "reasons" not in got
+        bad_npi = api.post(path, {**body, "registry_id": p.registry_id,
+                                  "prescriber_npi": _typo(p.prescriber.npi)},
+                           token=token, key="typo-2", expect=422).get_json()
+        assert bad_npi["errors"] == {
+            "prescriber_npi": ["The check digit does not match: re-key the NPI."]}
+    assert session.scalar(stored) == before
+
+    client = app.test_client()
+    login(client, world.pharmacist.user)
+    page = client.get("/pharmacy/authorize").get_data(as_text=True)
+    html = client.post("/pharmacy/authorize", data={
+        **body, "refills": "0", "form_token": token_of(page)}).get_data(as_text=True)
+    assert "The check digit does not match: re-key the ID." in html
+    assert "PATIENT_NOT_FOUND" not in html
+    assert "Do not dispense: not authorized" not in html
+    assert session.scalar(stored) == before
