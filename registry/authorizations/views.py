@@ -18,6 +18,7 @@ from registry.authorizations.operations import (
     request_authorization,
     reverse_authorization,
 )
+from registry.authorizations.queries import do_not_dispense
 from registry.errors import NotFound, ValidationError
 from registry.permissions import pharmacist_for_user
 from registry.web.support import (
@@ -111,6 +112,7 @@ def _detail(auth: Authorization, dispense_form: DispenseForm | None = None,
             reverse_form: ReverseForm | None = None) -> Any:
     return render_template(
         "authorizations/detail.html", auth=auth, status=effective_status(auth),
+        stop=do_not_dispense(db.session(), auth),
         dispense_form=dispense_form or DispenseForm(formdata=None, data={
             "dispensed_on": clock.today(), "quantity": auth.quantity,
             "days_supply": auth.days_supply}),

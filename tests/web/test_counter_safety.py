@@ -4,14 +4,17 @@ typos as field errors, and an ID card QR code that scans."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
 
 from registry.authorizations.models import AuthorizationDecision
+from registry.authorizations.operations import reverse_authorization
+from registry.rules import fmt
 from tests import factories as f
 from tests.api.conftest import Api
-from tests.web.conftest import login
+from tests.web.conftest import World, login
 from tests.web.test_forms import token_of
 
 
@@ -88,3 +91,41 @@ def test_typos_are_field_errors_on_the_page_and_in_the_api(
     assert "PATIENT_NOT_FOUND" not in html
     assert "Do not dispense: not authorized" not in html
     assert session.scalar(stored) == before
+
+
+def _stop_box(html: str) -> str:
+    match = re.search(r'<section class="answer no"[^>]*data-testid="do-not-dispense">(.*?)'
+                      r"</section>", html, re.S)
+    assert match, "no red DO NOT DISPENSE box"
+    return " ".join(match.group(1).split())
+
+
+def test_a_cancelled_reversed_or_expired_rma_says_do_not_dispense(
+        app: Any, world: World, session: Any, clock: Any) -> None:
+    # rma2 was cancelled by the pregnancy report on its issue day.
+    client = app.test_client()
+    login(client, world.rph2.user)
+    html = client.get(f"/pharmacy/authorizations/{world.rma2.rma}").get_data(as_text=True)
+    box = _stop_box(html)
+    assert "DO NOT DISPENSE: this RMA is cancelled" in box
+    assert "A pregnancy was reported for this patient" in box
+    assert "Since</dt><dd class=\"bigdate\">Wed 1 Apr 2026" in box
+    assert f"<strong>{fmt(world.rma2.do_not_dispense_after)}</strong>" not in html
+    assert '<span class="badge bad">cancelled</span>' in html
+
+    # An open RMA has no such box; once past its last day it reads as expired.
+    client = app.test_client()
+    login(client, world.rph1.user)
+    url = f"/pharmacy/authorizations/{world.rma1.rma}"
+    assert 'data-testid="do-not-dispense"' not in client.get(url).get_data(as_text=True)
+    clock.forward(days=7)
+    box = _stop_box(client.get(url).get_data(as_text=True))
+    assert "DO NOT DISPENSE: this RMA is expired" in box
+    assert f"Its last day was {fmt(world.rma1.do_not_dispense_after)}" in box
+    assert "Wed 8 Apr 2026" in box
+
+    clock.forward(days=-7)
+    reverse_authorization(session, world.rph1.user, world.rma1, reason="Not picked up")
+    box = _stop_box(client.get(url).get_data(as_text=True))
+    assert "DO NOT DISPENSE: this RMA is reversed" in box
+    assert "The pharmacy reversed it: Not picked up" in box
