@@ -4,6 +4,7 @@ typos as field errors, and an ID card QR code that scans."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -129,3 +130,33 @@ def test_a_cancelled_reversed_or_expired_rma_says_do_not_dispense(
     box = _stop_box(client.get(url).get_data(as_text=True))
     assert "DO NOT DISPENSE: this RMA is reversed" in box
     assert "The pharmacy reversed it: Not picked up" in box
+
+
+def _decode_qr(html: str) -> list[Any]:
+    """Rasterize the card's inline SVG as a browser would print it, then read it with ZXing."""
+    import cairosvg
+    import zxingcpp
+    from PIL import Image
+
+    match = re.search(r"<svg .*?</svg>", html, re.S)
+    assert match, "no inline SVG QR code on the card"
+    png = cairosvg.svg2png(bytestring=match.group(0).encode(), output_width=400,
+                           background_color="white")
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return list(zxingcpp.read_barcodes(image))
+
+
+def test_the_id_card_qr_code_is_a_standard_qr_code_that_decodes_to_the_id(
+        app: Any, session: Any, clock: Any) -> None:
+    import zxingcpp
+
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    p = f.patient(session, dr)
+    assert p.user is not None
+    for user, url in ((dr.user, f"/patients/{p.registry_id}/card"), (p.user, "/me/card")):
+        client = app.test_client()
+        login(client, user)
+        found = _decode_qr(client.get(url).get_data(as_text=True))
+        assert [(b.format, b.text) for b in found] == [
+            (zxingcpp.BarcodeFormat.QRCode, p.registry_id)]
