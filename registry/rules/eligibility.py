@@ -380,6 +380,8 @@ def evaluate(
         _treatment_end_steps(b, treatment_end, params)
 
     _check_supply(b, facts, today, params)
+    if facts.pregnancy_reported:
+        b.steps = _pregnancy_steps()
 
     decision = _decision(b, ruleset, today, params)
     eligible = decision.eligible
@@ -406,6 +408,20 @@ def _decision(b: _Builder, ruleset: str, today: date, params: Parameters) -> Dec
         eligible=not b.reasons, reasons=tuple(b.reasons), ruleset=ruleset, today=today,
         parameters=params.as_dict(), next_steps=tuple(b.steps),
     )
+
+
+def _pregnancy_steps() -> list[NextStep]:
+    """Rules §8: after a reported pregnancy or a positive test nothing in the cycle matters;
+    the steps are care for the patient and the program's follow-up (never "enter a negative
+    test", which would read as a way round the block)."""
+    return [
+        NextStep("patient", "Stop taking isotretinoin now and talk to your prescriber."),
+        NextStep("prescriber", "Counsel the patient about the reported pregnancy or positive "
+                 "test, and refer them to an obstetrician-gynecologist experienced in "
+                 "reproductive toxicity."),
+        NextStep("program_staff", "Follow up the pregnancy report and record its outcome; "
+                 "lift the block only after a documented false report."),
+    ]
 
 
 def _check_request(b: _Builder, request: RequestFacts, today: date, params: Parameters) -> None:

@@ -4,10 +4,12 @@ window cannot be used."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from registry.rules import Parameters, evaluate
-from tests.rules.build import RULESET_DAYS, P, d, request, treated_patient
+from tests.rules.build import RULESET_DAYS, P, d, patient, request, treated_patient
 
 BOTH = pytest.mark.parametrize("ruleset", ["2021", "2026"])
 
@@ -77,3 +79,24 @@ def test_the_earliest_useful_test_follows_the_parameters():
     decision = evaluate(treated_patient(dispensed, dispensed), dispensed + d(1), params)
     # refill from D + 25, a 3-day window: test from D + 23
     assert _test_step(decision).not_before == dispensed + d(23)
+
+
+@BOTH
+def test_after_a_positive_screening_test_the_steps_fit_a_pregnancy(ruleset):
+    """A 17-year-old's only test is positive: the steps are care and follow-up (rules §8),
+    not "enter a negative screening test"."""
+    from registry.rules import TestFact
+
+    today = RULESET_DAYS[ruleset]
+    facts = patient(today, pregnancy_reported=True,
+                    tests=(TestFact(1, today, "positive", "office", "screening"),))
+    decision = evaluate(facts, today, P)
+    assert "PREGNANCY_REPORTED" in decision.codes
+    actions = " ".join(s.action for s in decision.next_steps).lower()
+    assert "negative" not in actions
+    assert [s.actor for s in decision.next_steps] == ["patient", "prescriber", "program_staff"]
+    assert "refer" in decision.next_steps[1].action
+    # the same once treatment had started (a monthly test came back positive)
+    treated = replace(treated_patient(today, today - d(30)), pregnancy_reported=True)
+    steps = evaluate(treated, today, P).next_steps
+    assert not any("pregnancy test" in s.action for s in steps)
