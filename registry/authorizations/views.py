@@ -21,13 +21,17 @@ from registry.authorizations.operations import (
 from registry.authorizations.queries import do_not_dispense
 from registry.errors import NotFound, ValidationError
 from registry.permissions import pharmacist_for_user
+from registry.rules import fmt
 from registry.web.support import (
     actor,
     already_sent,
     apply_errors,
     claim_submission,
+    confirm_page,
+    confirmed,
     form_data,
     role_required,
+    went_back,
 )
 
 bp = Blueprint("authorizations", __name__, url_prefix="/pharmacy")
@@ -140,12 +144,29 @@ def dispense(rma: str) -> Any:
     return _detail(auth, dispense_form=form)
 
 
+def _confirm_reversal(auth: Authorization, form: ReverseForm) -> str:
+    dispensed = effective_status(auth) == "dispensed"
+    effects = (
+        ["mark the dispense as returned to stock: it no longer counts for the patient's "
+         "next refill date;"] if dispensed else
+        ["end this RMA: nothing can be dispensed against it any more;"]
+    ) + [f"free the patient's cycle for a new authorization while its window is open "
+         f"(until {fmt(auth.do_not_dispense_after)})."]
+    return confirm_page(
+        heading=f"Reverse RMA {auth.rma}", submit="Confirm: reverse this authorization",
+        about=f"reverse RMA {auth.rma} for {auth.patient.full_name}"
+        + (" (already dispensed)." if dispensed else "."),
+        facts=[("Reason", str(form.reason.data or ""))], effects=effects)
+
+
 @bp.post("/authorizations/<rma>/reverse")
 @role_required(Role.PHARMACIST)
 def reverse(rma: str) -> Any:
     auth = _mine(rma)
     form = ReverseForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if not confirmed():
+            return _confirm_reversal(auth, form)
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("authorizations.detail", rma=auth.rma))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +19,13 @@ from registry.rules.stakeholders import (
 CAN = "can_get_pregnant"
 CANNOT = "cannot_get_pregnant"
 MEDICAL_SETTINGS = ("lab", "office")
+BLOCKED_ACTION = ("Nothing while a pregnancy is reported: only program staff can lift the "
+                  "block, after a documented false report.")
+CYCLE_CODES = frozenset({
+    "CONFIRMATION_TEST_REQUIRED", "PREGNANCY_TEST_REQUIRED", "COUNSELING_NOT_CONFIRMED",
+    "COMPREHENSION_NOT_PASSED", "CONTRACEPTION_NOT_ATTESTED", "CONTRACEPTION_MISMATCH",
+    "WINDOW_NOT_OPEN", "WINDOW_EXPIRED", "LOCKOUT_ACTIVE",
+})
 
 
 def fmt(day: date) -> str:
@@ -382,6 +389,12 @@ def evaluate(
     _check_supply(b, facts, today, params)
     if facts.pregnancy_reported:
         b.steps = _pregnancy_steps()
+        # Every failing check is still reported, but no cycle step is asked for while the
+        # block stands: "enter a negative test" would read as a way round it.
+        b.reasons = [
+            replace(r, action=BLOCKED_ACTION) if r.code in CYCLE_CODES else r
+            for r in b.reasons
+        ]
 
     decision = _decision(b, ruleset, today, params)
     eligible = decision.eligible

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import UserMixin, current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -107,6 +107,33 @@ def claim_submission(session: Session, form: OneTimeForm) -> bool:
 def already_sent(target: str) -> Response:
     flash("This form was already sent: it was acted on once, not twice.", "info")
     return redirect(target)
+
+
+# --- the second step of an irreversible or safety act -----------------------------------
+
+
+def went_back() -> bool:
+    """The user chose "Go back" on a confirmation page: show the form again, do nothing."""
+    return request.method == "POST" and request.form.get("go_back") == "1"
+
+
+def confirmed() -> bool:
+    """This submit is the confirmed one (the operation may be called now)."""
+    return request.method == "POST" and request.form.get("confirmed") == "yes"
+
+
+def confirm_page(*, heading: str, about: str, effects: Sequence[str], submit: str,
+                 facts: Sequence[tuple[str, str]] = ()) -> str:
+    """"You are about to ...: this will ..." with Confirm and Go back; nothing is done yet.
+
+    Everything the form sent (its CSRF and one-time tokens included) is carried in hidden
+    fields to the same address: the confirmed submit is the form's own submit, so the token
+    is claimed once, by the act itself.
+    """
+    carried = [(name, value) for name, values in request.form.lists()
+               if name not in ("confirmed", "go_back") for value in values]
+    return render_template("confirm.html", heading=heading, about=about, effects=effects,
+                           submit=submit, facts=facts, carried=carried, action=request.path)
 
 
 def apply_errors(form: FlaskForm, errors: Mapping[str, Sequence[str]],

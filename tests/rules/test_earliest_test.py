@@ -96,6 +96,9 @@ def test_after_a_positive_screening_test_the_steps_fit_a_pregnancy(ruleset):
     assert "negative" not in actions
     assert [s.actor for s in decision.next_steps] == ["patient", "prescriber", "program_staff"]
     assert "refer" in decision.next_steps[1].action
+    # every failing check is still listed, without asking for a (negative) test
+    assert "CONFIRMATION_TEST_REQUIRED" in decision.codes
+    assert all("negative" not in (r.action or "") for r in decision.reasons)
     # the same once treatment had started (a monthly test came back positive)
     treated = replace(treated_patient(today, today - d(30)), pregnancy_reported=True)
     steps = evaluate(treated, today, P).next_steps

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 
+from registry.audit.models import AuditEntry
 from registry.authorizations.models import AuthorizationDecision
 from registry.authorizations.operations import reverse_authorization
+from registry.pregnancies.models import PregnancyReport, PregnancyTest
 from registry.rules import fmt
 from tests import factories as f
 from tests.api.conftest import Api
@@ -160,3 +163,100 @@ def test_the_id_card_qr_code_is_a_standard_qr_code_that_decodes_to_the_id(
         found = _decode_qr(client.get(url).get_data(as_text=True))
         assert [(b.format, b.text) for b in found] == [
             (zxingcpp.BarcodeFormat.QRCode, p.registry_id)]
+
+
+def _hidden_fields(html: str) -> dict[str, str]:
+    """What a browser sends back from the confirmation page (its hidden fields)."""
+    form = re.search(r'<section class="answer confirm".*?</section>', html, re.S)
+    assert form, "no confirmation step"
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                           form.group(0)))
+
+
+def test_a_positive_result_for_a_minor_needs_a_confirmed_second_step(
+        app: Any, session: Any, clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    designee = f.designee(session, dr)
+    minor = f.patient(session, dr, date_of_birth=date(2008, 9, 1), guardian_name="Sam Roe",
+                      guardian_signed_on=date(2026, 3, 2))
+    reports = select(func.count()).select_from(PregnancyReport).where(
+        PregnancyReport.patient_id == minor.id)
+    tests = select(func.count()).select_from(PregnancyTest).where(
+        PregnancyTest.patient_id == minor.id)
+    client = app.test_client()
+    login(client, designee.user)
+    with client.session_transaction() as s:
+        s["acting_for_prescriber_id"] = dr.id
+    url = f"/patients/{minor.registry_id}/tests"
+    token = token_of(client.get(url).get_data(as_text=True))
+    sent = {"form_token": token, "specimen_collected_on": "2026-03-02", "result": "positive",
+            "setting": "office"}
+
+    first = client.post(url, data=sent)
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert "You are about to record a POSITIVE pregnancy test for" in html
+    assert "age 17 (a minor)" in html
+    assert "every authorization is refused from now on" in html
+    assert session.scalar(reports) == 0
+    assert session.scalar(tests) == 0
+    carried = _hidden_fields(html)
+    assert carried["form_token"] == token
+    assert carried["result"] == "positive"
+
+    back = client.post(url, data={**carried, "go_back": "1"})
+    assert back.status_code == 200
+    assert 'value="positive" checked' in back.get_data(as_text=True) or \
+        'checked id="result-1"' in back.get_data(as_text=True)
+    assert session.scalar(reports) == 0
+
+    done = client.post(url, data={**carried, "confirmed": "yes"})
+    assert done.status_code == 302
+    assert session.scalar(reports) == 1
+    assert session.scalar(tests) == 1
+    again = client.post(url, data={**carried, "confirmed": "yes"})  # a double click
+    assert again.status_code == 302
+    assert session.scalar(tests) == 1
+
+    page = client.get(f"/patients/{minor.registry_id}").get_data(as_text=True)
+    assert "negative screening" not in page
+    assert "refer them to an obstetrician-gynecologist" in page
+
+
+def test_every_safety_act_asks_first_and_does_nothing_until_confirmed(
+        app: Any, world: World, session: Any, clock: Any) -> None:
+    """Reversal, pharmacist removal, suspension, lifting a block, reporting a pregnancy, ending
+    treatment: the first submit shows what will happen; nothing changes."""
+    audit = select(func.count()).select_from(AuditEntry)
+    acts = [
+        (world.rph1.user, f"/pharmacy/authorizations/{world.rma1.rma}/reverse",
+         {"reason": "Not picked up"}, "You are about to reverse RMA"),
+        (world.rsp1.user, f"/pharmacy/pharmacists/{world.rph1.id}/remove", {},
+         f"You are about to remove {world.rph1.name}"),
+        (world.staff, "/staff/compliance/",
+         {"subject_type": "pharmacy", "subject_id": str(world.ph1.id), "action": "suspension",
+          "until": "2026-12-31", "reason": "No RMA"}, "You are about to suspend pharmacy"),
+        (world.staff, f"/staff/pregnancies/{world.report_b.id}/lift",
+         {"l-reason": "False positive"}, "You are about to lift the pregnancy block"),
+        (world.dr_a.user, f"/patients/{world.pat_a.registry_id}/report-pregnancy",
+         {"reported_on": "2026-04-01"}, "You are about to report a pregnancy for"),
+        (world.dr_a.user, f"/patients/{world.pat_a.registry_id}/end-treatment",
+         {"last_dose_on": "2026-04-01"}, "You are about to end"),
+    ]
+    for user, url, data, says in acts:
+        client = app.test_client()
+        login(client, user)
+        before = session.scalar(audit)
+        token_name = "l-form_token" if "/lift" in url else "form_token"
+        response = client.post(url, data={token_name: "t-" + url, **data})
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert says in html, url
+        assert "Nothing has been recorded yet." in html
+        assert session.scalar(audit) == before, url
+    assert world.rma1.status == "authorized"
+    assert world.rph1.removed_on is None
+    assert world.ph1.suspended_until is None
+    assert world.report_b.lifted_at is None
+    assert world.pat_a.status == "active"
