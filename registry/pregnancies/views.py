@@ -50,7 +50,8 @@ def enter_test(registry_id: str) -> Any:
                 about=f"record a POSITIVE pregnancy test for {patient.full_name}.",
                 facts=[*_who(patient),
                        ("Specimen collected", _day(form.specimen_collected_on.data)),
-                       ("Setting", str(form.setting.data))],
+                       ("Setting", next((str(o.label.text) for o in form.setting if o.checked),
+                                        str(form.setting.data)))],
                 effects=_PREGNANCY_EFFECTS)
         s = db.session()
         if not claim_submission(s, form):
