@@ -37,6 +37,22 @@ class DoNotDispense:
     since: date | datetime
 
 
+def open_authorization_at(session: Session, patient_id: int | None, pharmacy_id: int | None,
+                          today: date) -> Authorization | None:
+    """The patient's open RMA if this pharmacy holds it (AUTHORIZATION_ALREADY_ISSUED): the
+    pharmacist can then dispense against it or reverse it. Another pharmacy's is not shown."""
+    if patient_id is None or pharmacy_id is None:
+        return None
+    return session.execute(
+        select(Authorization).where(
+            Authorization.patient_id == patient_id,
+            Authorization.pharmacy_id == pharmacy_id,
+            Authorization.status == AuthorizationStatus.AUTHORIZED,
+            Authorization.do_not_dispense_after >= today,
+        ).order_by(Authorization.id.desc()).limit(1)
+    ).scalar()
+
+
 def do_not_dispense(session: Session, auth: Authorization,
                     today: date | None = None) -> DoNotDispense | None:
     """None while the RMA can still be dispensed against (or was dispensed)."""

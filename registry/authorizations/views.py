@@ -18,7 +18,7 @@ from registry.authorizations.operations import (
     request_authorization,
     reverse_authorization,
 )
-from registry.authorizations.queries import do_not_dispense
+from registry.authorizations.queries import do_not_dispense, open_authorization_at
 from registry.errors import NotFound, ValidationError
 from registry.permissions import pharmacist_for_user
 from registry.rules import fmt
@@ -69,8 +69,15 @@ def authorize() -> Any:
         # Kept for a corrected retry, under a new token (a double click already went out
         # with the old one and is replayed, not repeated).
         form.form_token.data = AuthorizeForm(formdata=None).form_token.data
+    held = None
+    if outcome is not None and "AUTHORIZATION_ALREADY_ISSUED" in (
+            r.get("code") for r in outcome.reasons):
+        held = open_authorization_at(db.session(), outcome.decision.patient_id,
+                                     outcome.decision.pharmacy_id, clock.today())
+    if outcome is None and not form.errors:
+        form.registry_id.render_kw = {**(form.registry_id.render_kw or {}), "autofocus": True}
     return render_template("authorizations/authorize.html", form=form, outcome=outcome,
-                           dispense_form=dispense_form)
+                           dispense_form=dispense_form, held=held)
 
 
 def _mine(rma: str) -> Authorization:

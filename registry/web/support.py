@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms import HiddenField
+from wtforms import DateField, HiddenField
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import TextInput
 
 from registry import db
 from registry.accounts.models import User
@@ -82,6 +83,29 @@ class OneTimeForm(FlaskForm):
         shown = kwargs.get("formdata", True) is None or not self.is_submitted()
         if shown and not self.form_token.data:
             self.form_token.data = secrets.token_urlsafe(24)
+
+
+class TypedDateField(DateField):
+    """A date typed as text, the way it is read off a card or a prescription.
+
+    Accepts YYYY-MM-DD and MM/DD/YYYY (a native date picker is slow to fill from a
+    document and its format depends on the browser's locale); anything else is a field error.
+    """
+
+    widget = TextInput()
+    FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("format", list(self.FORMATS))
+        kwargs.setdefault("render_kw", {"placeholder": "YYYY-MM-DD or MM/DD/YYYY",
+                                        "autocomplete": "off"})
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("Type the date as YYYY-MM-DD or MM/DD/YYYY.") from exc
 
 
 def claim_submission(session: Session, form: OneTimeForm) -> bool:

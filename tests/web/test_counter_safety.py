@@ -260,3 +260,64 @@ def test_every_safety_act_asks_first_and_does_nothing_until_confirmed(
     assert world.ph1.suspended_until is None
     assert world.report_b.lifted_at is None
     assert world.pat_a.status == "active"
+
+
+# --- at the counter --------------------------------------------------------------------------
+
+
+def _ask(client: Any, **data: str) -> str:
+    token = token_of(client.get("/pharmacy/authorize").get_data(as_text=True))
+    return client.post("/pharmacy/authorize", data={
+        "form_token": token, "days_supply": "30", "quantity": "60", "refills": "0", **data,
+    }).get_data(as_text=True)
+
+
+def test_the_counter_form_is_fast_to_key(app: Any, session: Any, clock: Any) -> None:
+    world = f.Counter(session, clock)
+    p = world.patient
+    client = app.test_client()
+    login(client, world.pharmacist.user)
+    page = client.get("/pharmacy/authorize").get_data(as_text=True)
+    rid_input = re.search(r"<input[^>]*id=\"registry_id\"[^>]*>", page)
+    assert rid_input
+    assert 'inputmode="numeric"' in rid_input.group(0)
+    assert "autofocus" in rid_input.group(0)
+    dob_input = re.search(r"<input[^>]*id=\"date_of_birth\"[^>]*>", page)
+    assert dob_input
+    assert 'type="text"' in dob_input.group(0)
+
+    stored = select(func.count()).select_from(AuthorizationDecision)
+    before = session.scalar(stored)
+    bad = _ask(client, registry_id=p.registry_id, date_of_birth="14.05.1995",
+               prescriber_npi=p.prescriber.npi)
+    assert "Type the date as YYYY-MM-DD or MM/DD/YYYY." in bad
+    assert session.scalar(stored) == before
+
+    us_style = p.date_of_birth.strftime("%m/%d/%Y")
+    html = _ask(client, registry_id=p.registry_id, date_of_birth=us_style,
+                prescriber_npi=p.prescriber.npi)
+    assert 'data-testid="rma"' in html
+    answer = html.index('class="answer yes"')
+    assert 'tabindex="-1" data-focus' in html[answer:answer + 200]
+    assert html.index("Record the dispense") > answer
+    after = re.search(r"<input[^>]*id=\"registry_id\"[^>]*>", html)
+    assert after
+    assert "autofocus" not in after.group(0)  # the focus goes to the answer
+
+
+def test_already_issued_shows_the_open_rma_to_the_pharmacy_that_holds_it(
+        app: Any, world: World) -> None:
+    p = world.pat_a
+    ask = {"registry_id": p.registry_id, "date_of_birth": p.date_of_birth.isoformat(),
+           "prescriber_npi": world.dr_a.npi}
+    client = app.test_client()
+    login(client, world.rph1.user)
+    html = _ask(client, **ask)
+    assert "AUTHORIZATION_ALREADY_ISSUED" in html
+    assert (f'<a href="/pharmacy/authorizations/{world.rma1.rma}"><code>{world.rma1.rma}'
+            "</code></a>") in html
+    other = app.test_client()
+    login(other, world.rph2.user)
+    html = _ask(other, **ask)
+    assert "AUTHORIZATION_ALREADY_ISSUED" in html
+    assert world.rma1.rma not in html
