@@ -9,6 +9,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from registry.errors import Errors
+from registry.rules.identifiers import normalize_registry_id, npi_is_valid, registry_id_is_valid
 
 MISSING = "This field is required."
 INT_LIMIT = 2**31 - 1
@@ -30,6 +31,42 @@ def text_value(errors: Errors, field: str, value: Any, *, required: bool = True,
         errors.add(field, f"Must be at most {max_length} characters.")
         return None
     return value
+
+
+def registry_id_value(errors: Errors, field: str, value: Any) -> str | None:
+    """A patient registry ID as typed (spaces and dashes allowed), checked before any lookup.
+
+    A wrong check digit is a typo to re-key, not a patient who does not exist: it is a
+    field error, so no denial is stored for it.
+    """
+    text = text_value(errors, field, value, max_length=30)
+    if text is None:
+        return None
+    rid = normalize_registry_id(text)
+    if not (len(rid) == 10 and rid.isdigit()):
+        errors.add(field, "A registry ID is 10 digits.")
+        return None
+    if not registry_id_is_valid(rid):
+        errors.add(field, "The check digit does not match: re-key the ID.")
+        return None
+    return rid
+
+
+def npi_value(errors: Errors, field: str, value: Any) -> str | None:
+    """A 10-digit NPI with a valid check digit (rules §2); a number is read as its digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = text_value(errors, field, value, max_length=20)
+    if text is None:
+        return None
+    npi = normalize_registry_id(text)
+    if not (len(npi) == 10 and npi.isdigit()):
+        errors.add(field, "An NPI is 10 digits.")
+        return None
+    if not npi_is_valid(npi):
+        errors.add(field, "The check digit does not match: re-key the NPI.")
+        return None
+    return npi
 
 
 def date_value(errors: Errors, field: str, value: Any, *, required: bool = True) -> date | None:

@@ -452,7 +452,9 @@ def _id(name: str) -> dict[str, Any]:
 
 
 DENIED = {"422": {"description": "Denied (with `reasons`), invalid (with `errors`), or the "
-                  "Idempotency-Key was used for another request.",
+                  "Idempotency-Key was used for another request. A registry ID or NPI whose "
+                  "check digit is wrong is invalid (`errors` names `registry_id` or "
+                  "`prescriber_npi`), not a denial: no decision is stored.",
                   "content": {PROBLEM: {"schema": {"anyOf": [ref("AuthorizationDenied"),
                                                              ref("ValidationProblem")]}}}}}
 

@@ -40,9 +40,15 @@ from registry.rules import (
     pharmacist_standing,
     pharmacy_standing,
 )
-from registry.rules.identifiers import new_rma, normalize_registry_id
+from registry.rules.identifiers import new_rma
 from registry.rules.reasons import REASON_CODES
-from registry.validation import date_value, int_value, text_value
+from registry.validation import (
+    date_value,
+    int_value,
+    npi_value,
+    registry_id_value,
+    text_value,
+)
 
 
 @dataclass(frozen=True)
@@ -87,18 +93,9 @@ class Outcome:
 
 def parse_request(data: dict[str, Any]) -> AuthorizationRequest:
     errors = Errors()
-    rid = text_value(errors, "registry_id", data.get("registry_id"), max_length=30)
-    if rid is not None:
-        rid = normalize_registry_id(rid)
-        if not (len(rid) == 10 and rid.isdigit()):
-            errors.add("registry_id", "A registry ID is 10 digits.")
+    rid = registry_id_value(errors, "registry_id", data.get("registry_id"))
     dob = date_value(errors, "date_of_birth", data.get("date_of_birth"))
-    raw_npi = data.get("prescriber_npi")
-    if isinstance(raw_npi, int) and not isinstance(raw_npi, bool):
-        raw_npi = str(raw_npi)
-    npi = text_value(errors, "prescriber_npi", raw_npi, max_length=20)
-    if npi is not None and not (len(npi) == 10 and npi.isdigit()):
-        errors.add("prescriber_npi", "An NPI is 10 digits.")
+    npi = npi_value(errors, "prescriber_npi", data.get("prescriber_npi"))
     days = int_value(errors, "days_supply", data.get("days_supply"), minimum=1, maximum=366)
     qty = int_value(errors, "quantity", data.get("quantity"), minimum=1, maximum=100000)
     refills = int_value(errors, "refills", data.get("refills"), minimum=0, maximum=99)

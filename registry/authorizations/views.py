@@ -18,15 +18,20 @@ from registry.authorizations.operations import (
     request_authorization,
     reverse_authorization,
 )
+from registry.authorizations.queries import do_not_dispense, open_authorization_at
 from registry.errors import Conflict, NotFound, ValidationError
 from registry.permissions import pharmacist_for_user
+from registry.rules import fmt
 from registry.web.support import (
     actor,
     already_sent,
     apply_errors,
     claim_submission,
+    confirm_page,
+    confirmed,
     form_data,
     role_required,
+    went_back,
 )
 
 bp = Blueprint("authorizations", __name__, url_prefix="/pharmacy")
@@ -64,8 +69,15 @@ def authorize() -> Any:
         # Kept for a corrected retry, under a new token (a double click already went out
         # with the old one and is replayed, not repeated).
         form.form_token.data = AuthorizeForm(formdata=None).form_token.data
+    held = None
+    if outcome is not None and "AUTHORIZATION_ALREADY_ISSUED" in (
+            r.get("code") for r in outcome.reasons):
+        held = open_authorization_at(db.session(), outcome.decision.patient_id,
+                                     outcome.decision.pharmacy_id, clock.today())
+    if outcome is None and not form.errors:
+        form.registry_id.render_kw = {**(form.registry_id.render_kw or {}), "autofocus": True}
     return render_template("authorizations/authorize.html", form=form, outcome=outcome,
-                           dispense_form=dispense_form)
+                           dispense_form=dispense_form, held=held)
 
 
 def _mine(rma: str) -> Authorization:
@@ -118,6 +130,7 @@ def _detail(auth: Authorization, dispense_form: DispenseForm | None = None,
             reverse_form: ReverseForm | None = None) -> Any:
     return render_template(
         "authorizations/detail.html", auth=auth, status=effective_status(auth),
+        stop=do_not_dispense(db.session(), auth),
         dispense_form=dispense_form or DispenseForm(formdata=None, data={
             "dispensed_on": clock.today(), "quantity": auth.quantity,
             "days_supply": auth.days_supply}),
@@ -147,12 +160,29 @@ def dispense(rma: str) -> Any:
     return _detail(auth, dispense_form=form)
 
 
+def _confirm_reversal(auth: Authorization, form: ReverseForm) -> str:
+    dispensed = effective_status(auth) == "dispensed"
+    effects = (
+        ["mark the dispense as returned to stock: it no longer counts for the patient's "
+         "next refill date;"] if dispensed else
+        ["end this RMA: nothing can be dispensed against it any more;"]
+    ) + [f"free the patient's cycle for a new authorization while its window is open "
+         f"(until {fmt(auth.do_not_dispense_after)})."]
+    return confirm_page(
+        heading=f"Reverse RMA {auth.rma}", submit="Confirm: reverse this authorization",
+        about=f"reverse RMA {auth.rma} for {auth.patient.full_name}"
+        + (" (already dispensed)." if dispensed else "."),
+        facts=[("Reason", str(form.reason.data or ""))], effects=effects)
+
+
 @bp.post("/authorizations/<rma>/reverse")
 @role_required(Role.PHARMACIST)
 def reverse(rma: str) -> Any:
     auth = _mine(rma)
     form = ReverseForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if not confirmed():
+            return _confirm_reversal(auth, form)
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("authorizations.detail", rma=auth.rma))

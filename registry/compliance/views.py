@@ -13,13 +13,17 @@ from registry.compliance.forms import ComplianceForm
 from registry.compliance.models import ComplianceAction
 from registry.compliance.operations import SUBJECT_MODELS, record_compliance_action
 from registry.errors import ValidationError
+from registry.rules import fmt
 from registry.web.support import (
     actor,
     already_sent,
     apply_errors,
     claim_submission,
+    confirm_page,
+    confirmed,
     form_data,
     role_required,
+    went_back,
 )
 
 bp = Blueprint("compliance", __name__, url_prefix="/staff/compliance")
@@ -28,6 +32,26 @@ bp = Blueprint("compliance", __name__, url_prefix="/staff/compliance")
 def subject_name(kind: str, ident: int) -> str:
     obj = db.session().get(SUBJECT_MODELS[kind], ident) if kind in SUBJECT_MODELS else None
     return getattr(obj, "name", f"{kind} {ident}") if obj is not None else f"{kind} {ident}"
+
+
+def _confirm(form: ComplianceForm) -> str:
+    kind = str(form.subject_type.data)
+    name = subject_name(kind, int(form.subject_id.data or 0))
+    until = form.until.data
+    what = ("suspend" if form.action.data == "suspension" else "deactivate")
+    effects = [f"make the {kind} inactive in the program at once"
+               + (f", until {fmt(until)} included;" if what == "suspend" and until else ";")]
+    if kind == "prescriber":
+        effects.append("cancel every open authorization of their patients; pharmacies are "
+                       "refused new ones for those patients while the prescriber is inactive.")
+    elif kind == "pharmacy":
+        effects.append("cancel the pharmacy's open authorizations and refuse its new requests.")
+    else:
+        effects.append("refuse their acts in the program while they are inactive.")
+    return confirm_page(
+        heading="Non-compliance action", submit=f"Confirm: {what} {name}",
+        about=f"{what} {kind} {name}.", facts=[("Reason", str(form.reason.data or ""))],
+        effects=effects)
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -39,7 +63,10 @@ def actions() -> Any:
             form.subject_type.data = request.args["subject_type"]
         if (request.args.get("subject_id") or "").isdigit():
             form.subject_id.data = int(request.args["subject_id"])
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        stops = form.action.data in ("suspension", "deactivation")
+        if stops and not confirmed():
+            return _confirm(form)
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("compliance.actions"))

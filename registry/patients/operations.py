@@ -40,6 +40,7 @@ from registry.validation import (
     date_value,
     email_value,
     int_value,
+    registry_id_value,
     text_value,
 )
 
@@ -143,7 +144,7 @@ def activate_patient(
 ) -> Patient:
     """The patient activates their own account with ID, date of birth and the one-time code."""
     errors = Errors()
-    rid = text_value(errors, "registry_id", registry_id, max_length=20)
+    rid = registry_id_value(errors, "registry_id", registry_id)
     dob = date_value(errors, "date_of_birth", date_of_birth)
     code = text_value(errors, "activation_code", activation_code, max_length=40)
     pw = password if isinstance(password, str) else None
@@ -327,7 +328,7 @@ def transfer_patient(session: Session, actor: User, *, registry_id: object,
     must know the registry ID and date of birth (rules §2).
     """
     errors = Errors()
-    rid = text_value(errors, "registry_id", registry_id, max_length=20)
+    rid = registry_id_value(errors, "registry_id", registry_id)
     dob = date_value(errors, "date_of_birth", date_of_birth)
     why = text_value(errors, "reason", reason, required=False, max_length=1000)
     if actor.role == Role.STAFF:

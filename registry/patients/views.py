@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from registry import db
 from registry.accounts.models import Role
-from registry.errors import NotFound, ValidationError
+from registry.errors import Errors, NotFound, ValidationError
 from registry.patients.forms import (
     CareForm,
     EndTreatmentForm,
@@ -34,14 +34,19 @@ from registry.patients.operations import (
 from registry.patients.queries import by_registry_id, history, status
 from registry.permissions import can_view_patient, patient_for_user
 from registry.prescribers.queries import by_npi
+from registry.rules import fmt
 from registry.rules.contraception import describe
+from registry.validation import npi_value
 from registry.web.support import (
     actor,
     already_sent,
     apply_errors,
     claim_submission,
+    confirm_page,
+    confirmed,
     form_data,
     role_required,
+    went_back,
 )
 from registry.web.timeline import patient_sentence, qr_svg, timeline
 
@@ -181,7 +186,20 @@ def care(registry_id: str) -> Any:
 def finish(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = EndTreatmentForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if not confirmed():
+            last = form.last_dose_on.data
+            effects = ["end the patient's treatment: no more authorizations in this course "
+                       "(a new course starts again from the beginning);",
+                       "cancel the patient's open authorization, if there is one, at once;"]
+            if patient.can_get_pregnant:
+                effects.append("start the end-of-treatment and post-treatment pregnancy tests "
+                               "and the 30 days of contraception after the last dose.")
+            return confirm_page(
+                heading="End treatment", submit="Confirm: end the treatment",
+                about=f"end {patient.full_name}'s treatment.",
+                facts=[("Last dose", fmt(last) if isinstance(last, date) else str(last))],
+                effects=effects)
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("patients.detail", registry_id=registry_id))
@@ -249,8 +267,11 @@ def transfer(registry_id: str) -> Any:
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("patients.detail", registry_id=registry_id))
-        target = by_npi(s, form.to_prescriber_npi.data or "")
         try:
+            errors = Errors()
+            npi = npi_value(errors, "to_prescriber_npi", form.to_prescriber_npi.data)
+            errors.raise_if_any()
+            target = by_npi(s, npi or "")
             if target is None:
                 raise ValidationError(to_prescriber_npi="No enrolled prescriber has this NPI.")
             transfer_patient(s, actor(), registry_id=patient.registry_id,

@@ -20,6 +20,7 @@ from registry.pharmacies.operations import (
     add_pharmacist,
     record_training,
     remove_pharmacist,
+    require_rsp,
 )
 from registry.rules import StakeholderFacts, pharmacist_standing, pharmacy_standing
 from registry.rules.stakeholders import reminder_due
@@ -28,8 +29,11 @@ from registry.web.support import (
     already_sent,
     apply_errors,
     claim_submission,
+    confirm_page,
+    confirmed,
     form_data,
     role_required,
+    went_back,
 )
 
 bp = Blueprint("pharmacies", __name__, url_prefix="/pharmacy")
@@ -146,7 +150,16 @@ def training(pharmacist_id: int) -> Any:
 def remove(pharmacist_id: int) -> Any:
     p = _pharmacist(pharmacist_id)
     form = RemoveForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if not confirmed():
+            require_rsp(db.session(), actor(), p.pharmacy)  # only the RSP is asked
+            return confirm_page(
+                heading="Remove a pharmacist", submit=f"Confirm: remove {p.name}",
+                about=f"remove {p.name} from {p.pharmacy.name}.",
+                effects=(f"stop {p.name} from asking for authorizations and recording "
+                         "dispenses for this pharmacy, at once;",
+                         "keep everything they recorded; adding them back needs a new "
+                         "account."))
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("pharmacies.manage"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -21,14 +22,17 @@ from registry.pregnancies.operations import (
     record_pregnancy_test,
     report_pregnancy,
 )
-from registry.rules import fmt
+from registry.rules import age_on, fmt
 from registry.web.support import (
     actor,
     already_sent,
     apply_errors,
     claim_submission,
+    confirm_page,
+    confirmed,
     form_data,
     role_required,
+    went_back,
 )
 
 bp = Blueprint("pregnancies", __name__)
@@ -39,7 +43,16 @@ bp = Blueprint("pregnancies", __name__)
 def enter_test(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = TestForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if form.result.data == "positive" and not confirmed():
+            return confirm_page(
+                heading="Enter a pregnancy test", submit="Confirm: record the positive test",
+                about=f"record a POSITIVE pregnancy test for {patient.full_name}.",
+                facts=[*_who(patient),
+                       ("Specimen collected", _day(form.specimen_collected_on.data)),
+                       ("Setting", next((str(o.label.text) for o in form.setting if o.checked),
+                                        str(form.setting.data)))],
+                effects=_PREGNANCY_EFFECTS)
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("patients.detail", registry_id=registry_id))
@@ -78,11 +91,41 @@ def report_self() -> Any:
     return _report(own_patient(), url_for("me.home"))
 
 
+_PREGNANCY_EFFECTS = (
+    "report a pregnancy for this patient: every authorization is refused from now on;",
+    "cancel the patient's open authorization, if there is one, at once;",
+    "put the case in the pregnancy registry for program staff. Only program staff can lift "
+    "the block, and only after a documented false report.",
+)
+
+
+def _day(value: object) -> str:
+    return fmt(value) if isinstance(value, date) else str(value or "")
+
+
+def _who(patient: Patient) -> list[tuple[str, str]]:
+    age = age_on(patient.date_of_birth, clock.today())
+    return [("Patient", f"{patient.full_name} ({patient.registry_id})"),
+            ("Born", f"{fmt(patient.date_of_birth)}, age {age}" + (
+                " (a minor)" if age < 18 else ""))]
+
+
 def _report(patient: Patient, done: str) -> Any:
     form = ReportForm()
     if not form.is_submitted():
         form.reported_on.data = clock.today()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if not confirmed():
+            own = actor().role == Role.PATIENT
+            return confirm_page(
+                heading="Report a pregnancy", submit="Confirm: report the pregnancy",
+                about="report that you may be pregnant." if own else
+                f"report a pregnancy for {patient.full_name}.",
+                facts=[*_who(patient), ("Reported on", _day(form.reported_on.data))],
+                effects=("stop every authorization for you: pharmacies cannot dispense "
+                         "isotretinoin to you until program staff review the report;",
+                         "tell program staff, who will be in touch.") if own
+                else _PREGNANCY_EFFECTS)
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(done)
@@ -143,7 +186,15 @@ def lift(report_id: int) -> Any:
     s = db.session()
     rep = get_report(s, actor(), report_id)
     form = LiftForm(prefix="l")
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not went_back():
+        if not confirmed():
+            return confirm_page(
+                heading="Lift the pregnancy block", submit="Confirm: lift the block",
+                about=f"lift the pregnancy block of {rep.patient.full_name}.",
+                facts=[("Reason", str(form.reason.data or ""))],
+                effects=("close this report as a documented false report (not pregnant);",
+                         "let pharmacies be authorized to dispense to the patient again, "
+                         "as soon as every other check passes."))
         if not claim_submission(s, form):
             return already_sent(url_for("pregnancies.case", report_id=report_id))
         try:

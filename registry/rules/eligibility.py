@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +19,13 @@ from registry.rules.stakeholders import (
 CAN = "can_get_pregnant"
 CANNOT = "cannot_get_pregnant"
 MEDICAL_SETTINGS = ("lab", "office")
+BLOCKED_ACTION = ("Nothing while a pregnancy is reported: only program staff can lift the "
+                  "block, after a documented false report.")
+CYCLE_CODES = frozenset({
+    "CONFIRMATION_TEST_REQUIRED", "PREGNANCY_TEST_REQUIRED", "COUNSELING_NOT_CONFIRMED",
+    "COMPREHENSION_NOT_PASSED", "CONTRACEPTION_NOT_ATTESTED", "CONTRACEPTION_MISMATCH",
+    "WINDOW_NOT_OPEN", "WINDOW_EXPIRED", "LOCKOUT_ACTIVE",
+})
 
 
 def fmt(day: date) -> str:
@@ -137,6 +144,35 @@ def earliest_confirmation_on(facts: PatientFacts, params: Parameters) -> date | 
             facts.contraception_start_on + timedelta(days=params.contraception_before_days)
         )
     return max(candidates) if candidates else None
+
+
+def earliest_refill_on(facts: PatientFacts, params: Parameters) -> date | None:
+    """The first day a new authorization is allowed after the last dispense (REFILL_TOO_SOON).
+
+    None when nothing has been dispensed (returned dispenses are not in the facts).
+    """
+    if not facts.dispenses:
+        return None
+    last = max(facts.dispenses, key=lambda d: d.dispensed_on)
+    return last.dispensed_on + timedelta(days=max(last.days_supply - params.refill_grace_days, 0))
+
+
+def earliest_useful_test_on(facts: PatientFacts, params: Parameters) -> date | None:
+    """Rules §5 item 6: the first day on which the next cycle's specimen is worth collecting.
+
+    A window opened by a specimen collected on day T ends on T + (window - 1); it is useful
+    only if it reaches the first day a new authorization is allowed, so T must be on or after
+    that day minus (window - 1). A new cycle also needs a specimen later than the one that
+    opened the current cycle. None when no dispense limits the next test.
+    """
+    refill = earliest_refill_on(facts, params)
+    if refill is None:
+        return None
+    earliest = refill - timedelta(days=params.window_days - 1)
+    last = latest_cycle(facts, "test_window")
+    if last is not None:
+        earliest = max(earliest, last.opened_on + timedelta(days=1))
+    return earliest
 
 
 def lockout_until(facts: PatientFacts, today: date, params: Parameters) -> date | None:
@@ -351,6 +387,14 @@ def evaluate(
         _treatment_end_steps(b, treatment_end, params)
 
     _check_supply(b, facts, today, params)
+    if facts.pregnancy_reported:
+        b.steps = _pregnancy_steps()
+        # Every failing check is still reported, but no cycle step is asked for while the
+        # block stands: "enter a negative test" would read as a way round it.
+        b.reasons = [
+            replace(r, action=BLOCKED_ACTION) if r.code in CYCLE_CODES else r
+            for r in b.reasons
+        ]
 
     decision = _decision(b, ruleset, today, params)
     eligible = decision.eligible
@@ -377,6 +421,20 @@ def _decision(b: _Builder, ruleset: str, today: date, params: Parameters) -> Dec
         eligible=not b.reasons, reasons=tuple(b.reasons), ruleset=ruleset, today=today,
         parameters=params.as_dict(), next_steps=tuple(b.steps),
     )
+
+
+def _pregnancy_steps() -> list[NextStep]:
+    """Rules §8: after a reported pregnancy or a positive test nothing in the cycle matters;
+    the steps are care for the patient and the program's follow-up (never "enter a negative
+    test", which would read as a way round the block)."""
+    return [
+        NextStep("patient", "Stop taking isotretinoin now and talk to your prescriber."),
+        NextStep("prescriber", "Counsel the patient about the reported pregnancy or positive "
+                 "test, and refer them to an obstetrician-gynecologist experienced in "
+                 "reproductive toxicity."),
+        NextStep("program_staff", "Follow up the pregnancy report and record its outcome; "
+                 "lift the block only after a documented false report."),
+    ]
 
 
 def _check_request(b: _Builder, request: RequestFacts, today: date, params: Parameters) -> None:
@@ -462,11 +520,10 @@ def _check_patient(
 
 
 def _check_supply(b: _Builder, facts: PatientFacts, today: date, params: Parameters) -> None:
-    if not facts.dispenses:
+    earliest = earliest_refill_on(facts, params)
+    if earliest is None:
         return
     last = max(facts.dispenses, key=lambda d: d.dispensed_on)
-    wait = max(last.days_supply - params.refill_grace_days, 0)
-    earliest = last.dispensed_on + timedelta(days=wait)
     if today < earliest:
         b.reason(
             "REFILL_TOO_SOON",
@@ -519,12 +576,16 @@ def _can_get_pregnant(
         return cycle, window, None
     if today > cycle.closes_on:
         if cycle_dispensed(facts, cycle):
+            useful = earliest_useful_test_on(facts, params)
             b.reason(
                 "PREGNANCY_TEST_REQUIRED",
                 "There is no negative pregnancy test for this month's prescription yet.",
-                "The prescriber enters this month's negative pregnancy test.", "prescriber",
+                "The prescriber enters this month's negative pregnancy test"
+                + (f", specimen collected on or after {fmt(useful)}." if useful else "."),
+                "prescriber",
             )
-            b.step("prescriber", f"Enter this month's pregnancy test{setting_hint}.")
+            b.step("prescriber", f"Enter this month's pregnancy test{setting_hint}.",
+                   not_before=useful)
         else:
             b.reason(
                 "WINDOW_EXPIRED",
@@ -543,19 +604,36 @@ def _can_get_pregnant(
                     f"Collect the new confirmation specimen on or after {fmt(lockout)}.",
                     "prescriber", lockout,
                 )
+            days = [d for d in (lockout, earliest_useful_test_on(facts, params)) if d]
             b.step("prescriber", f"Enter a new {next_test} pregnancy test{setting_hint}.",
-                   not_before=lockout)
+                   not_before=max(days) if days else None)
         return cycle, window, None
 
     close = cycle.closes_on
     if cycle_dispensed(facts, cycle):
+        useful = earliest_useful_test_on(facts, params)
         b.reason(
             "AUTHORIZATION_ALREADY_ISSUED",
             "This cycle's prescription has already been dispensed.",
-            "The next prescription needs next month's pregnancy test.", "prescriber",
+            "The next prescription needs next month's pregnancy test"
+            + (f", specimen collected on or after {fmt(useful)}." if useful else "."),
+            "prescriber",
         )
-        b.step("prescriber", "Enter next month's pregnancy test.",
-               not_before=close + timedelta(days=1))
+        b.step("prescriber", "Enter next month's pregnancy test.", not_before=useful)
+        return cycle, window, None
+    refill = earliest_refill_on(facts, params)
+    if started and refill is not None and close < refill:
+        again = earliest_useful_test_on(facts, params)
+        b.reason(
+            "PREGNANCY_TEST_REQUIRED",
+            f"The pregnancy test collected on {fmt(test_on)} opens a window that ends on "
+            f"{fmt(close)}, before the first day a new authorization is allowed "
+            f"({fmt(refill)}): that window cannot be used.",
+            f"The prescriber enters a new negative monthly test, specimen collected on or "
+            f"after {fmt(again or refill)}.", "prescriber",
+        )
+        b.step("prescriber", "Enter a new monthly pregnancy test: the last one was collected "
+               "too early to be used.", not_before=again)
         return cycle, window, None
     if cycle.counseling is None:
         b.reason(

@@ -8,7 +8,8 @@ document.addEventListener("submit", function (event) {
 });
 document.addEventListener("DOMContentLoaded", function () {
   var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
+  var answer = document.querySelector("[data-focus]");
+  if (summary) { summary.focus(); } else if (answer) { answer.focus(); }
   document.querySelectorAll("button[data-print]").forEach(function (b) {
     b.addEventListener("click", function () { window.print(); });
   });

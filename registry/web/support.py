@@ -8,15 +8,16 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import UserMixin, current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms import HiddenField
+from wtforms import DateField, HiddenField
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import TextInput
 
 from registry import db
 from registry.accounts.models import User
@@ -86,6 +87,29 @@ class OneTimeForm(FlaskForm):
             self.form_token.data = secrets.token_urlsafe(24)
 
 
+class TypedDateField(DateField):
+    """A date typed as text, the way it is read off a card or a prescription.
+
+    Accepts YYYY-MM-DD and MM/DD/YYYY (a native date picker is slow to fill from a
+    document and its format depends on the browser's locale); anything else is a field error.
+    """
+
+    widget = TextInput()
+    FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("format", list(self.FORMATS))
+        kwargs.setdefault("render_kw", {"placeholder": "YYYY-MM-DD or MM/DD/YYYY",
+                                        "autocomplete": "off"})
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("Type the date as YYYY-MM-DD or MM/DD/YYYY.") from exc
+
+
 def claim_submission(session: Session, form: OneTimeForm) -> bool:
     """Record the form's token in this request's transaction; False when already used.
 
@@ -109,6 +133,33 @@ def claim_submission(session: Session, form: OneTimeForm) -> bool:
 def already_sent(target: str) -> Response:
     flash("This form was already sent: it was acted on once, not twice.", "info")
     return redirect(target)
+
+
+# --- the second step of an irreversible or safety act -----------------------------------
+
+
+def went_back() -> bool:
+    """The user chose "Go back" on a confirmation page: show the form again, do nothing."""
+    return request.method == "POST" and request.form.get("go_back") == "1"
+
+
+def confirmed() -> bool:
+    """This submit is the confirmed one (the operation may be called now)."""
+    return request.method == "POST" and request.form.get("confirmed") == "yes"
+
+
+def confirm_page(*, heading: str, about: str, effects: Sequence[str], submit: str,
+                 facts: Sequence[tuple[str, str]] = ()) -> str:
+    """"You are about to ...: this will ..." with Confirm and Go back; nothing is done yet.
+
+    Everything the form sent (its CSRF and one-time tokens included) is carried in hidden
+    fields to the same address: the confirmed submit is the form's own submit, so the token
+    is claimed once, by the act itself.
+    """
+    carried = [(name, value) for name, values in request.form.lists()
+               if name not in ("confirmed", "go_back") for value in values]
+    return render_template("confirm.html", heading=heading, about=about, effects=effects,
+                           submit=submit, facts=facts, carried=carried, action=request.path)
 
 
 def apply_errors(form: FlaskForm, errors: Mapping[str, Sequence[str]],

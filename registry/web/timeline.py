@@ -81,8 +81,13 @@ def patient_sentence(decision: Decision) -> tuple[str, str]:
 
 
 def qr_svg(text: str, label: str) -> Markup:
-    """A QR code as inline SVG (no image request, no script)."""
-    svg = segno.make(text, error="m").svg_inline(scale=4, omitsize=True, title=label)
+    """A standard QR code as inline SVG (no image request, no script).
+
+    Never a Micro QR code, which segno picks for short text: phone cameras and most
+    pharmacy scanners do not read Micro QR.
+    """
+    svg = segno.make(text, error="m", micro=False).svg_inline(scale=4, omitsize=True,
+                                                                title=label)
     safe = str(escape(label))
     return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{safe}" ', 1))  # noqa: S704 - segno output
 

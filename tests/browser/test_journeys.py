@@ -245,6 +245,8 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     page.fill("#until", "2026-06-30")
     page.fill("#reason", "Dispensed without checking the registry.")
     page.click("button:has-text('Record the action')")
+    assert "You are about to suspend pharmacy" in page.inner_text("main")
+    page.click("button:has-text('Confirm: suspend')")
     assert f"Recorded: suspension of {people['pharmacy']}." in page.inner_text("main")
     shot(page, "16-staff-compliance")
     page.goto("/staff/report?date_from=2026-03-01&date_to=2026-03-31")

@@ -15,7 +15,7 @@ from registry.compliance.models import ComplianceAction
 from registry.compliance.operations import record_compliance_action
 from registry.errors import PermissionDenied, ValidationError
 from registry.pharmacies.operations import record_training, remove_pharmacist
-from registry.rules.identifiers import RMA_ALPHABET
+from registry.rules.identifiers import RMA_ALPHABET, verhoeff_check_digit
 from tests import factories as f
 
 
@@ -79,10 +79,35 @@ def test_patient_not_found_for_a_wrong_date_of_birth_or_id(session, cast, ready)
     wrong_dob = (ready.date_of_birth + timedelta(days=1)).isoformat()
     assert codes(f.authorize(session, cast.rph, ready, date_of_birth=wrong_dob)) == [
         "PATIENT_NOT_FOUND"]
+    # A well-formed ID (valid check digit) that is nobody's stays PATIENT_NOT_FOUND; an ID
+    # with a wrong check digit is a typo, refused as bad input (test_typos_are_field_errors).
     rid = ready.registry_id
-    typo = rid[:3] + rid[4] + rid[3] + rid[5:] if rid[3] != rid[4] else rid[:-1] + "0"
-    assert codes(f.authorize(session, cast.rph, ready, registry_id=typo)) == [
+    other = next(body + verhoeff_check_digit(body) for n in range(1, 10)
+                 if (body := f"{(int(rid[:9]) + n) % 10**9:09d}") != rid[:9])
+    assert codes(f.authorize(session, cast.rph, ready, registry_id=other)) == [
         "PATIENT_NOT_FOUND"]
+
+
+def test_typos_are_field_errors_and_store_no_decision(session, cast, ready):
+    """api-v1 additions: a wrong check digit in the registry ID or the NPI is a 422 naming
+    the field, not a PATIENT_NOT_FOUND or PRESCRIBER_MISMATCH denial, and nothing is stored."""
+    stored = select(func.count()).select_from(AuthorizationDecision)
+    before = session.scalar(stored)
+    rid = ready.registry_id
+    swapped = rid[:3] + rid[4] + rid[3] + rid[5:] if rid[3] != rid[4] else None
+    last_digit = rid[:-1] + str((int(rid[-1]) + 1) % 10)
+    for typo in filter(None, (swapped, last_digit)):
+        with pytest.raises(ValidationError) as exc:
+            f.authorize(session, cast.rph, ready, registry_id=typo)
+        assert exc.value.errors == {
+            "registry_id": ["The check digit does not match: re-key the ID."]}
+    npi = ready.prescriber.npi
+    bad_npi = npi[:-1] + str((int(npi[-1]) + 1) % 10)
+    with pytest.raises(ValidationError) as exc:
+        f.authorize(session, cast.rph, ready, prescriber_npi=bad_npi)
+    assert exc.value.errors == {
+        "prescriber_npi": ["The check digit does not match: re-key the NPI."]}
+    assert session.scalar(stored) == before
 
 
 def test_reversal_frees_the_cycle_while_the_window_is_open(session, cast, ready, clock):

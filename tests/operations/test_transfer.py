@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 
 from registry.authorizations.models import Authorization
-from registry.errors import NotFound, PermissionDenied
+from registry.errors import NotFound, PermissionDenied, ValidationError
 from registry.patients.operations import transfer_patient
 from registry.pregnancies.operations import record_pregnancy_test
+from registry.rules.identifiers import verhoeff_check_digit
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts, tags_since
 
@@ -56,17 +57,27 @@ def test_new_prescriber_transfers_with_registry_id_and_date_of_birth(session, ca
     assert p.prescriber_id == cast.other_dr.id
 
 
-@pytest.mark.parametrize("wrong", ["dob", "registry_id"])
+@pytest.mark.parametrize("wrong", ["dob", "registry_id", "check_digit"])
 def test_new_prescriber_with_a_wrong_date_of_birth_or_id_finds_nobody(session, cast, wrong):
+    """A well-formed ID of nobody finds nobody; a wrong check digit is a typo to re-key."""
     p = f.patient(session, cast.dr)
     rid, dob = p.registry_id, p.date_of_birth
     if wrong == "dob":
         dob = dob + timedelta(days=1)
+    elif wrong == "registry_id":
+        body = f"{(int(rid[:9]) + 1) % 10**9:09d}"
+        rid = body + verhoeff_check_digit(body)
     else:
         rid = rid[:-1] + str((int(rid[-1]) + 1) % 10)
     before = row_counts(session)
-    with pytest.raises(NotFound):
-        transfer_patient(session, cast.other_dr.user, registry_id=rid, date_of_birth=dob)
+    if wrong == "check_digit":
+        with pytest.raises(ValidationError) as exc:
+            transfer_patient(session, cast.other_dr.user, registry_id=rid, date_of_birth=dob)
+        assert exc.value.errors == {
+            "registry_id": ["The check digit does not match: re-key the ID."]}
+    else:
+        with pytest.raises(NotFound):
+            transfer_patient(session, cast.other_dr.user, registry_id=rid, date_of_birth=dob)
     assert row_counts(session) == before
     assert p.prescriber_id == cast.dr.id
 

@@ -107,7 +107,8 @@ def test_authorization_and_dispense_sent_twice_act_once(app: Any, world: World,
     reverse_token = re.findall(r'name="form_token" type="hidden" value="([^"]+)"', page)[-1]
     for _ in range(2):
         client.post(f"/pharmacy/authorizations/{world.rma1.rma}/reverse",
-                    data={"form_token": reverse_token, "reason": "Not picked up"})
+                    data={"form_token": reverse_token, "reason": "Not picked up",
+                          "confirmed": "yes"})
     assert session.get(Authorization, world.rma1.id).status == "reversed"
     reversals = session.execute(select(func.count(AuditEntry.id)).where(
         AuditEntry.action == "authorization:reverse")).scalar_one()

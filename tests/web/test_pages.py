@@ -185,7 +185,7 @@ def test_staff_suspend_a_pharmacy_and_see_report_and_audit(app: Any, world: Worl
     response = client.post("/staff/compliance/", data={
         "form_token": token_of(html), "subject_type": "pharmacy",
         "subject_id": str(world.ph1.id), "action": "suspension", "until": "2026-12-31",
-        "reason": "Dispensed without an RMA"})
+        "reason": "Dispensed without an RMA", "confirmed": "yes"})
     assert response.status_code == 302
     action = session.execute(select(ComplianceAction)).scalar_one()
     assert action.action == "suspension"

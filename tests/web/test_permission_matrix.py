@@ -1,8 +1,9 @@
 """Every page as every role (and anonymous): the expected status, and nobody else's record.
 
 Each row names an endpoint, a method and a URL built from the test world, with the status
-each role gets. POSTs carry a fresh one-time form token and no other data, so they reach the
-operation (which checks the permission) and at worst come back with field errors.
+each role gets. POSTs carry a fresh one-time form token, the confirmation of a safety act and
+no other data, so they reach the operation (which checks the permission) and at worst come back
+with field errors.
 """
 
 from __future__ import annotations
@@ -210,7 +211,9 @@ def test_page_permissions(app: Any, world: World, role: str) -> None:
         else:
             token = secrets.token_urlsafe(16)
             prefixes = ["", "f-", "l-", f"t{world.rph1.id}-", f"t{world.rph2.id}-"]
-            response = client.post(url, data={p + "form_token": token for p in prefixes})
+            # "confirmed": the second step of a safety act, so that it reaches the operation
+            response = client.post(url, data={**{p + "form_token": token for p in prefixes},
+                                              "confirmed": "yes"})
         if response.status_code != expected[role]:
             problems.append(f"{method} {url} ({endpoint}): {response.status_code}, "
                             f"expected {expected[role]}")

@@ -35,7 +35,7 @@ def test_staff_follow_up_and_lift_a_pregnancy_report(app: Any, world: World,
     assert done.status_code == 302
     lift = client.post(f"/staff/pregnancies/{world.report_b.id}/lift", data={
         "l-form_token": token_of(page, "l-form_token"),
-        "l-reason": "Lab confirmed a false positive."})
+        "l-reason": "Lab confirmed a false positive.", "confirmed": "yes"})
     assert lift.status_code == 302
     report = session.get(PregnancyReport, world.report_b.id)
     session.refresh(report)
@@ -94,10 +94,12 @@ def test_risk_category_change_needs_a_reason_and_treatment_end(app: Any, world: 
     assert change.to_category == "cannot_get_pregnant"
     page = client.get(f"/patients/{rid}/end-treatment").get_data(as_text=True)
     future = client.post(f"/patients/{rid}/end-treatment", data={
-        "form_token": token_of(page), "last_dose_on": "2099-01-01"}).get_data(as_text=True)
+        "form_token": token_of(page), "last_dose_on": "2099-01-01",
+        "confirmed": "yes"}).get_data(as_text=True)
     assert "Date of the last dose: The last dose date cannot be in the future." in future
     assert client.post(f"/patients/{rid}/end-treatment", data={
-        "form_token": token_of(page), "last_dose_on": "2026-03-31"}).status_code == 302
+        "form_token": token_of(page), "last_dose_on": "2026-03-31",
+        "confirmed": "yes"}).status_code == 302
     assert session.get(Patient, world.pat_a.id).status == "treatment_complete"
 
 
