@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0: none).
     # Rate limits and secure cookies then see the client's address and scheme.
     "TRUSTED_PROXIES": 0,
+    # The audit log (rules §10). The signing key must live outside the database; the
+    # checkpoint file is what operators ship elsewhere. Default for both: instance/.
+    "AUDIT_SIGNING_KEY_FILE": None,  # Ed25519 private key (PEM), created 0600 if missing
+    "AUDIT_CHECKPOINT_FILE": None,  # signed checkpoints, appended as JSON lines
+    "AUDIT_CHECKPOINT_SECONDS": 60,  # `registry worker`: sign a checkpoint this often
+    "AUDIT_SEAL_SECONDS": 5,  # `registry worker`: seal unsealed entries this often
+    "AUDIT_SEAL_GRACE_SECONDS": 300,  # `audit verify`: unsealed longer than this is a fault
 }
 
 # Keys Flask itself reads under its own names; a REGISTRY_ variable may set them too.
