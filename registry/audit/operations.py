@@ -20,12 +20,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import g, has_app_context
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Table, bindparam, func, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock
 from registry import db as db_module
@@ -49,8 +50,15 @@ def snapshot(obj: Any, *names: str) -> dict[str, Any]:
     return jsonable(data)
 
 
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+CONTENT_COLUMNS = (AuditEntry.occurred_at, AuditEntry.user_id, AuditEntry.role,
+                   AuditEntry.action, AuditEntry.subject_type, AuditEntry.subject_id,
+                   AuditEntry.before, AuditEntry.after)
+
+
+def entry_hash(prev_hash: str, entry: Any) -> str:
     """The hash over an entry's content and the previous entry's hash.
+
+    ``entry``: an AuditEntry, or a row with the CONTENT_COLUMNS.
 
     The same content as before sealing existed, so entries chained then still verify.
     """
@@ -111,59 +119,83 @@ def seal_after_commit(session: Session) -> None:
 
     Never waits for the sealer lock and never fails the request (which has committed):
     whatever is left is sealed by the next request, `registry audit seal` or the worker.
+    On PostgreSQL its commit does not wait for a second WAL flush: a seal can always be
+    redone from the entries, which committed durably with their change, and the worker's
+    synchronous seal before each checkpoint makes it durable before anything signs it.
     """
     try:
-        with session.begin_nested():
-            seal(session)
+        seal(session, durable=False)
     except SQLAlchemyError:
+        # The transaction is unusable: give up this bookkeeping round (logged), never the
+        # request, whose own commit is done.
         log.warning("audit: sealing after commit failed; the worker will seal", exc_info=True)
+        session.rollback()
 
 
-def _try_sealer_lock(session: Session) -> bool:
-    if session.get_bind().dialect.name == "postgresql":
-        return bool(session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEALER_LOCK}
-        ).scalar_one())
-    return True  # SQLite: this transaction holds the database's one write lock already
+_TABLE = cast(Table, AuditEntry.__table__)
+_HEAD = (
+    select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.seq.is_not(None))
+    .order_by(_TABLE.c.seq.desc()).limit(1)
+)
+_SEAL = update(_TABLE).where(_TABLE.c.id == bindparam("b_id")).values(
+    seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"))
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_TRY_LOCK_ASYNC = text(
+    "SELECT pg_try_advisory_xact_lock(:key) FROM set_config('synchronous_commit', 'off', true)")
 
 
 def chain_head(session: Session) -> tuple[int, str]:
     """(seq, hash) of the last sealed entry; (0, GENESIS) for an empty chain."""
-    row = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash)
-        .where(AuditEntry.seq.is_not(None))
-        .order_by(AuditEntry.seq.desc())
-        .limit(1)
-    ).first()
+    row = session.connection().execute(_HEAD).first()
     if row is None or row.seq is None or row.hash is None:
         return 0, GENESIS
     return row.seq, row.hash
 
 
-def seal(session: Session, *, batch: int = 500) -> int | None:
+def seal(session: Session, *, batch: int = 500, durable: bool = True) -> int | None:
     """Chain the unsealed entries this transaction can see, in id order, after the head.
 
     Returns how many were sealed, or None when another sealer holds the lock (then this
-    one does nothing rather than wait). Does not commit.
+    one does nothing rather than wait). Does not commit. Plain SQL rather than the ORM:
+    it runs after every request, so it is kept to a few cheap statements.
     """
-    if not _try_sealer_lock(session):
-        return None
+    session.flush()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        lock = _TRY_LOCK if durable else _TRY_LOCK_ASYNC
+        if not conn.execute(lock, {"key": SEALER_LOCK}).scalar_one():
+            return None
+    # SQLite: this transaction holds the database's one write lock already.
     seq, prev = chain_head(session)
+    columns = [_TABLE.c.id, *(_TABLE.c[c.key] for c in CONTENT_COLUMNS)]
     sealed = 0
     while True:
-        entries = session.execute(
-            select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
-            .limit(batch)
-        ).scalars().all()
-        if not entries:
+        rows = conn.execute(
+            select(*columns).where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id).limit(batch)
+        ).all()
+        if not rows:
             return sealed
-        for entry in entries:
+        params = []
+        for row in rows:
             seq += 1
-            entry.seq = seq
-            entry.prev_hash = prev
-            entry.hash = prev = entry_hash(prev, entry)
-        session.flush()
-        sealed += len(entries)
+            digest = entry_hash(prev, row)
+            params.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+            prev = digest
+        conn.execute(_SEAL, params)
+        _refresh_loaded(session, params)
+        sealed += len(rows)
+        if len(rows) < batch:
+            return sealed
+
+
+def _refresh_loaded(session: Session, params: list[dict[str, Any]]) -> None:
+    """Keep entries this session already holds in step with what was just written."""
+    for p in params:
+        loaded = session.identity_map.get(Session.identity_key(AuditEntry, p["b_id"]))
+        if loaded is not None:
+            set_committed_value(loaded, "seq", p["b_seq"])
+            set_committed_value(loaded, "prev_hash", p["b_prev"])
+            set_committed_value(loaded, "hash", p["b_hash"])
 
 
 # --- verification ----------------------------------------------------------------------
