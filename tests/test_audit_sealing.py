@@ -251,3 +251,27 @@ def test_worker_keeps_going_when_a_job_fails(app, caplog):
     assert ran == [1]
     assert "job broken failed" in caplog.text
     assert [j.name for j in default_jobs(app)] == ["audit-seal", "audit-checkpoint"]
+
+
+def test_a_failed_seal_after_commit_never_fails_the_committed_work(app, session, monkeypatch,
+                                                                   caplog):
+    from sqlalchemy.exc import OperationalError
+
+    from registry.accounts.models import User
+    from registry.audit import operations
+
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT pg_try_advisory_xact_lock(1)", {}, Exception("gone"))
+
+    monkeypatch.setattr(operations, "seal", broken)
+    with caplog.at_level(logging.WARNING, logger="registry.audit"):
+        result = app.test_cli_runner().invoke(args=[
+            "admin", "create", "--email", "unsealed@example.org",
+            "--password", "a-long-password-1"])
+    assert result.exit_code == 0, result.output
+    assert session.execute(select(User).where(User.email == "unsealed@example.org")
+                           ).scalar_one()
+    entry = session.execute(select(AuditEntry).where(AuditEntry.action == "staff:create")
+                            .order_by(AuditEntry.id.desc())).scalars().first()
+    assert entry.seq is None  # left for the worker
+    assert "sealing after commit failed" in caplog.text
