@@ -19,6 +19,8 @@ run: $(STAMP)
 	$(BIN)/registry db upgrade
 	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
 	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
+	@# `registry worker` beside the app (seals the audit chain, signs checkpoints); stopped with it.
+	$(BIN)/registry worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
 
 # Production: nginx in front of gunicorn, and the background worker (see deploy/run).

@@ -97,20 +97,111 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Check the whole hash chain; exit 1 naming the first bad entry."""
-    from registry.audit.operations import verify_chain
+@click.option("--checkpoints", "checkpoint_file", type=click.Path(dir_okay=False),
+              help="Checkpoint file to verify against (default: AUDIT_CHECKPOINT_FILE).")
+@click.option("--public-key", "public_key_file", type=click.Path(dir_okay=False),
+              help="Public key (PEM) the checkpoints are signed with (default: derived "
+                   "from AUDIT_SIGNING_KEY_FILE).")
+@click.option("--since-last-checkpoint", is_flag=True,
+              help="Verify only what was added after the newest good checkpoint.")
+def audit_verify(checkpoint_file: str | None, public_key_file: str | None,
+                 since_last_checkpoint: bool) -> None:
+    """Check the hash chain against the signed checkpoints; exit 1 naming what is wrong."""
+    from datetime import timedelta
 
-    result = verify_chain(db.session())
-    if result.ok:
-        click.echo(f"Audit chain intact: {result.checked} entries verified.")
-        return
-    click.echo(
-        f"Audit chain BROKEN at entry {result.first_bad_id}: {result.problem}. "
-        f"{result.checked} entries before it verified.",
-        err=True,
+    from registry.audit import checkpoints as cp
+    from registry.audit.operations import Finding, verify_chain
+
+    path = Path(checkpoint_file) if checkpoint_file else cp.checkpoint_path()
+    key_path = Path(public_key_file) if public_key_file else cp.signing_key_path()
+    good: list[cp.Checkpoint] = []
+    problems: list[Finding] = []
+    if path.exists():
+        if not key_path.exists():
+            click.echo(f"Cannot check the checkpoints in {path}: no key at {key_path} "
+                       "(give --public-key).", err=True)
+            sys.exit(2)
+        good, problems = cp.read_checkpoints(path, cp.load_public_key(key_path))
+    start = max(good, key=lambda c: c.count).ref() if since_last_checkpoint and good else None
+    result = verify_chain(
+        db.session(), [c.ref() for c in good], start=start,
+        grace=timedelta(seconds=int(current_app.config["AUDIT_SEAL_GRACE_SECONDS"])),
     )
+    findings = problems + result.findings
+    summary = (f"{result.checked} sealed entries checked"
+               + (f" after checkpoint seq {start.count}" if start else "")
+               + f", {len(good)} signed checkpoints, {result.unsealed} unsealed entries")
+    if not findings:
+        click.echo(f"Audit chain intact: {summary}.")
+        return
+    click.echo(f"Audit chain BROKEN ({summary}):", err=True)
+    for finding in findings[:50]:
+        click.echo(f"  [{finding.kind}] {finding.message}", err=True)
+    if len(findings) > 50:
+        click.echo(f"  ... and {len(findings) - 50} more", err=True)
     sys.exit(1)
+
+
+@audit_group.command("seal")
+def audit_seal() -> None:
+    """Chain the entries not sealed yet (the worker does this continually)."""
+    from registry.audit.operations import seal
+
+    with db.unit_of_work() as session:
+        count = seal(session)
+    if count is None:
+        click.echo("Another sealer is at work; nothing done.")
+    else:
+        click.echo(f"Sealed {count} audit entries.")
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Seal, then sign a checkpoint of the chain's head and append it to the checkpoint file."""
+    from registry.audit.checkpoints import checkpoint_path, write_checkpoint
+    from registry.audit.operations import seal
+
+    with db.unit_of_work() as session:
+        seal(session)
+    with db.unit_of_work() as session:
+        checkpoint = write_checkpoint(session)
+    click.echo(f"Checkpoint: {checkpoint.count} entries, head {checkpoint.head_hash}, "
+               f"appended to {checkpoint_path()}.")
+    click.echo(checkpoint.to_json())
+
+
+@audit_group.command("public-key")
+def audit_public_key() -> None:
+    """Print the checkpoints' public key (PEM), for verifying them elsewhere."""
+    from registry.audit.checkpoints import load_or_create_signing_key, public_key_pem
+
+    click.echo(public_key_pem(load_or_create_signing_key().public_key()), nl=False)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run each periodic job once and exit.")
+def worker_command(once: bool) -> None:
+    """Periodic jobs: seal the audit chain, sign a checkpoint at least once a minute."""
+    import logging
+    import signal
+    import threading
+
+    from registry import worker
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    jobs = worker.default_jobs(app)
+    click.echo("Worker: " + ", ".join(f"{j.name} every {j.every_seconds:g}s" for j in jobs)
+               + (" (once)" if once else ""))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        ok = worker.run(app, jobs, once=once, stop=stop)
+    except KeyboardInterrupt:
+        ok = True
+    sys.exit(0 if ok else 1)
 
 
 @click.command("demo")
@@ -130,6 +221,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(admin_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(worker_command)
 
 
 def main() -> None:

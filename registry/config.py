@@ -67,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_CONNECT_TIMEOUT": 5,  # PostgreSQL: seconds to reach the server
     "SQLITE_BUSY_TIMEOUT_MS": 30000,  # SQLite: how long a writer waits for the lock
     "UNAVAILABLE_RETRY_AFTER": 5,
+    # The audit log (rules §10). The signing key must live outside the database; the
+    # checkpoint file is what operators ship elsewhere. Default for both: instance/.
+    "AUDIT_SIGNING_KEY_FILE": None,  # Ed25519 private key (PEM), created 0600 if missing
+    "AUDIT_CHECKPOINT_FILE": None,  # signed checkpoints, appended as JSON lines
+    "AUDIT_CHECKPOINT_SECONDS": 60,  # `registry worker`: sign a checkpoint this often
+    "AUDIT_SEAL_SECONDS": 5,  # `registry worker`: seal unsealed entries this often
+    "AUDIT_SEAL_GRACE_SECONDS": 300,  # `audit verify`: unsealed longer than this is a fault
 }
 
 # Keys Flask itself reads under its own names; a REGISTRY_ variable may set them too.

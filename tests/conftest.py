@@ -3,10 +3,14 @@ that is rolled back at its end. ``REGISTRY_TEST_DATABASE_URL`` selects PostgreSQ
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +18,7 @@ import pytest
 import time_machine
 from alembic import command
 from flask import Flask
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Connection, Engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import create_app, db
@@ -22,6 +26,11 @@ from registry.cli import alembic_config
 from registry.models import Base, ComprehensionQuestion
 
 NY = ZoneInfo("America/New_York")
+
+# The audit log's signing key and checkpoints: never in instance/ during tests. The
+# `app` and `committing_app` fixtures give each test a checkpoint file of its own.
+_AUDIT_DIR = tempfile.mkdtemp(prefix="registry-test-audit-")
+atexit.register(shutil.rmtree, _AUDIT_DIR, ignore_errors=True)
 
 TEST_CONFIG: dict[str, Any] = {
     "TESTING": True,
@@ -31,6 +40,8 @@ TEST_CONFIG: dict[str, Any] = {
     "ARGON2_MEMORY_COST": 1024,
     "ARGON2_PARALLELISM": 1,
     "RATELIMIT_ENABLED": False,
+    "AUDIT_SIGNING_KEY_FILE": os.path.join(_AUDIT_DIR, "audit-signing-key.pem"),
+    "AUDIT_CHECKPOINT_FILE": os.path.join(_AUDIT_DIR, "audit-checkpoints.jsonl"),
 }
 
 
@@ -67,8 +78,19 @@ def base_app(database_url: str) -> Flask:
     return create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
 
 
+@contextmanager
+def _own_checkpoint_file(app: Flask, directory: Path) -> Iterator[None]:
+    """Checkpoints of a rolled-back test must not be checked against the next test's chain."""
+    original = app.config["AUDIT_CHECKPOINT_FILE"]
+    app.config["AUDIT_CHECKPOINT_FILE"] = str(directory / "audit-checkpoints.jsonl")
+    try:
+        yield
+    finally:
+        app.config["AUDIT_CHECKPOINT_FILE"] = original
+
+
 @pytest.fixture
-def app(base_app: Flask) -> Iterator[Flask]:
+def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
     """The app with every session joined to one outer transaction, rolled back afterwards."""
     engine: Engine = base_app.extensions["registry.engine"]
     connection = engine.connect()
@@ -78,7 +100,8 @@ def app(base_app: Flask) -> Iterator[Flask]:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     try:
-        yield base_app
+        with _own_checkpoint_file(base_app, tmp_path):
+            yield base_app
     finally:
         base_app.extensions["registry.sessionmaker"] = original
         outer.rollback()
@@ -96,9 +119,37 @@ def client(app: Flask) -> Any:
     return app.test_client()
 
 
+@contextmanager
+def audit_triggers_bypassed(conn: Connection) -> Iterator[None]:
+    """TEST HARNESS ONLY: lift the database's append-only guard on audit_entries.
+
+    Inside the caller's transaction: on PostgreSQL by ``SET LOCAL session_replication_role
+    = replica`` (the test database user is a superuser), on SQLite by dropping the
+    triggers and recreating them from their own stored SQL. For emptying tables between
+    committing tests, and for tampering the way an attacker owning the database would.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        try:
+            yield
+        finally:
+            conn.execute(text("SET LOCAL session_replication_role = origin"))
+        return
+    triggers = conn.execute(text(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+        "AND tbl_name = 'audit_entries'")).all()
+    for name, _ in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    try:
+        yield
+    finally:
+        for _, sql in triggers:
+            conn.execute(text(sql))
+
+
 def wipe(engine: Engine) -> None:
     """Delete every row but the question bank (for tests that really commit)."""
-    with engine.begin() as conn:
+    with engine.begin() as conn, audit_triggers_bypassed(conn):
         for table in reversed(Base.metadata.sorted_tables):
             if table.name == ComprehensionQuestion.__tablename__:
                 continue
@@ -106,14 +157,25 @@ def wipe(engine: Engine) -> None:
 
 
 @pytest.fixture
-def committing_app(base_app: Flask) -> Iterator[Flask]:
+def committing_app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
     """The app on the real engine: requests commit for real. Tables are emptied afterwards."""
     engine: Engine = base_app.extensions["registry.engine"]
     wipe(engine)
     try:
-        yield base_app
+        with _own_checkpoint_file(base_app, tmp_path):
+            yield base_app
     finally:
         wipe(engine)
+
+
+@contextmanager
+def tampering(session: Session) -> Iterator[Session]:
+    """Change audit entries as an attacker with the database owner's powers (tests only)."""
+    session.flush()
+    with audit_triggers_bypassed(session.connection()):
+        yield session
+        session.flush()
+    session.expire_all()
 
 
 class Clock:

@@ -7,13 +7,16 @@ import itertools
 from sqlalchemy import func, select, text, update
 
 from registry.audit.models import AuditEntry
-from registry.audit.operations import GENESIS, verify_chain
+from registry.audit.operations import GENESIS, seal, verify_chain
 from tests import factories as f
+from tests.conftest import tampering
 
 
 def _build_history(session, clock):
+    """A history of operations, sealed as the request's after-commit sealing would."""
     c = f.Counter(session, clock)
     f.dispense(session, c.pharmacist, f.authorize(session, c.pharmacist, c.patient))
+    seal(session)
     return session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
 
 
@@ -52,10 +55,10 @@ def test_verify_passes_on_a_clean_database(app, session, clock):
 def test_verify_fails_on_an_edited_row(app, session, clock):
     entries = _build_history(session, clock)
     target = entries[len(entries) // 2]
-    session.execute(
-        update(AuditEntry).where(AuditEntry.id == target.id).values(action="patient:nothing")
-    )
-    session.expire_all()
+    with tampering(session):
+        session.execute(
+            update(AuditEntry).where(AuditEntry.id == target.id).values(action="patient:nothing")
+        )
     result = _verify_cli(app)
     assert result.exit_code == 1
     assert f"entry {target.id}" in result.output
@@ -67,8 +70,8 @@ def test_verify_fails_on_an_edited_payload(app, session, clock):
     target = next(e for e in entries if e.action == "authorization:dispense")
     after = dict(target.after)
     after["quantity"] = 1
-    session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(after=after))
-    session.expire_all()
+    with tampering(session):
+        session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(after=after))
     result = verify_chain(session)
     assert not result.ok
     assert result.first_bad_id == target.id
@@ -77,8 +80,8 @@ def test_verify_fails_on_an_edited_payload(app, session, clock):
 def test_verify_fails_on_a_deleted_row(app, session, clock):
     entries = _build_history(session, clock)
     gone = entries[5]
-    session.execute(text("DELETE FROM audit_entries WHERE id = :id"), {"id": gone.id})
-    session.expire_all()
+    with tampering(session):
+        session.execute(text("DELETE FROM audit_entries WHERE id = :id"), {"id": gone.id})
     result = _verify_cli(app)
     assert result.exit_code == 1
     assert f"entry {entries[6].id}" in result.output
@@ -93,12 +96,12 @@ def test_verify_fails_on_reordered_rows(app, session, clock):
     values_a = {c: getattr(a, c) for c in columns}
     values_b = {c: getattr(b, c) for c in columns}
     # Swap the two rows' contents: the same entries, in another order.
-    session.execute(
-        update(AuditEntry).where(AuditEntry.id == a.id).values(hash="tmp-" + a.hash[:60])
-    )
-    session.execute(update(AuditEntry).where(AuditEntry.id == b.id).values(**values_a))
-    session.execute(update(AuditEntry).where(AuditEntry.id == a.id).values(**values_b))
-    session.expire_all()
+    with tampering(session):
+        session.execute(
+            update(AuditEntry).where(AuditEntry.id == a.id).values(hash="tmp-" + a.hash[:60])
+        )
+        session.execute(update(AuditEntry).where(AuditEntry.id == b.id).values(**values_a))
+        session.execute(update(AuditEntry).where(AuditEntry.id == a.id).values(**values_b))
     result = _verify_cli(app)
     assert result.exit_code == 1
     assert f"entry {a.id}" in result.output

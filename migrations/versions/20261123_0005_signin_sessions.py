@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0005_signin'
-down_revision: str | None = '0003_api'
+down_revision: str | None = '0004_audit'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -240,4 +240,4 @@ def audit_entry(e: AuditEntry) -> dict[str, Any]:
     return {"id": e.id, "occurred_at": iso(e.occurred_at), "user_id": e.user_id,
             "role": e.role, "action": e.action, "subject_type": e.subject_type,
             "subject_id": e.subject_id, "before": e.before, "after": e.after,
-            "hash": e.hash}
+            "seq": e.seq, "hash": e.hash}  # both null until the entry is sealed

@@ -1,20 +1,43 @@
-"""Writing and verifying the hash-chained audit log (rules §10)."""
+"""Writing, sealing and verifying the hash-chained audit log (rules §10).
+
+Writing never waits for the chain: :func:`record` inserts the entry *unsealed* in the
+caller's transaction (no lock, no read of the chain's head). A sealer (:func:`seal`) then
+gives the entries it can see, i.e. the committed ones, their place in the chain in id
+order after the current head: ``seq``, ``prev_hash`` and ``hash``. Only sealers contend
+for the chain (a try-lock on PostgreSQL; SQLite serializes writers anyway). Sealing runs
+best-effort after each request's commit, from ``registry audit seal`` and from
+``registry worker``.
+
+:func:`verify_chain` walks the chain by ``seq`` and compares it with the signed
+checkpoints (:mod:`registry.audit.checkpoints`), which catch what the chain alone cannot:
+removed last entries, an emptied log, a chain rewritten from some entry on.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import inspect, select, text
+from flask import g, has_app_context
+from sqlalchemy import Table, bindparam, func, inspect, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock
+from registry import db as db_module
 from registry.accounts.models import User
 from registry.audit.models import AuditEntry
 from registry.db import canonical_json, jsonable
 
 GENESIS = "0" * 64
+SEALER_LOCK = 734201  # pg advisory lock key: held by at most one sealer, never by writers
+
+log = logging.getLogger("registry.audit")
 
 
 def snapshot(obj: Any, *names: str) -> dict[str, Any]:
@@ -27,7 +50,18 @@ def snapshot(obj: Any, *names: str) -> dict[str, Any]:
     return jsonable(data)
 
 
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+CONTENT_COLUMNS = (AuditEntry.occurred_at, AuditEntry.user_id, AuditEntry.role,
+                   AuditEntry.action, AuditEntry.subject_type, AuditEntry.subject_id,
+                   AuditEntry.before, AuditEntry.after)
+
+
+def entry_hash(prev_hash: str, entry: Any) -> str:
+    """The hash over an entry's content and the previous entry's hash.
+
+    ``entry``: an AuditEntry, or a row with the CONTENT_COLUMNS.
+
+    The same content as before sealing existed, so entries chained then still verify.
+    """
     content = {
         "occurred_at": entry.occurred_at.isoformat(),
         "user_id": entry.user_id,
@@ -41,13 +75,6 @@ def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
     return hashlib.sha256((prev_hash + canonical_json(content)).encode()).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialize writers of the chain so two transactions never fork it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(734201)"))
-    # SQLite: every transaction is BEGIN IMMEDIATE, so writers are serialized already.
-
-
 def record(
     session: Session,
     actor: User | None,
@@ -58,11 +85,11 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction. ``action`` is a ``subject:action`` tag."""
-    _lock_chain(session)
-    prev = session.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    """Add one entry in the caller's transaction. ``action`` is a ``subject:action`` tag.
+
+    The entry is inserted unsealed: it takes no lock and reads nothing, so unrelated
+    requests never wait on each other here. It is sealed after the request commits.
+    """
     entry = AuditEntry(
         occurred_at=clock.now(),
         user_id=actor.id if actor else None,
@@ -72,43 +99,321 @@ def record(
         subject_id=None if subject_id is None else str(subject_id),
         before=jsonable(before) if before is not None else None,
         after=jsonable(after) if after is not None else None,
-        prev_hash=prev or GENESIS,
     )
-    entry.hash = entry_hash(entry.prev_hash, entry)
     session.add(entry)
     session.flush()
+    _seal_after_commit_of(session)
     return entry
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_bad_id: int | None = None
-    problem: str | None = None
+def _seal_after_commit_of(session: Session) -> None:
+    """Ask for a best-effort seal right after the request's (or command's) commit."""
+    if not has_app_context() or g.get("db_session") is not session:
+        return
+    if seal_after_commit not in g.get("db_after_commit", []):
+        db_module.after_commit(seal_after_commit)
 
 
-def verify_chain(session: Session, batch: int = 1000) -> VerifyResult:
-    """Walk the chain in id order; report the first entry that was altered, removed or moved."""
-    prev = GENESIS
-    checked = 0
-    last_id = 0
+def seal_after_commit(session: Session) -> None:
+    """After-commit bookkeeping: seal what is visible, unless another sealer is at it.
+
+    Never waits for the sealer lock and never fails the request (which has committed):
+    whatever is left is sealed by the next request, `registry audit seal` or the worker.
+    On PostgreSQL its commit does not wait for a second WAL flush: a seal can always be
+    redone from the entries, which committed durably with their change, and the worker's
+    synchronous seal before each checkpoint makes it durable before anything signs it.
+    """
+    try:
+        seal(session, durable=False)
+    except SQLAlchemyError:
+        # The transaction is unusable: give up this bookkeeping round (logged), never the
+        # request, whose own commit is done.
+        log.warning("audit: sealing after commit failed; the worker will seal", exc_info=True)
+        session.rollback()
+
+
+_TABLE = cast(Table, AuditEntry.__table__)
+_HEAD = (
+    select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.seq.is_not(None))
+    .order_by(_TABLE.c.seq.desc()).limit(1)
+)
+_SEAL = update(_TABLE).where(_TABLE.c.id == bindparam("b_id")).values(
+    seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"))
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_TRY_LOCK_ASYNC = text(
+    "SELECT pg_try_advisory_xact_lock(:key) FROM set_config('synchronous_commit', 'off', true)")
+
+
+def chain_head(session: Session) -> tuple[int, str]:
+    """(seq, hash) of the last sealed entry; (0, GENESIS) for an empty chain."""
+    row = session.connection().execute(_HEAD).first()
+    if row is None or row.seq is None or row.hash is None:
+        return 0, GENESIS
+    return row.seq, row.hash
+
+
+def seal(session: Session, *, batch: int = 500, durable: bool = True) -> int | None:
+    """Chain the unsealed entries this transaction can see, in id order, after the head.
+
+    Returns how many were sealed, or None when another sealer holds the lock (then this
+    one does nothing rather than wait). Does not commit. Plain SQL rather than the ORM:
+    it runs after every request, so it is kept to a few cheap statements.
+    """
+    session.flush()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        lock = _TRY_LOCK if durable else _TRY_LOCK_ASYNC
+        if not conn.execute(lock, {"key": SEALER_LOCK}).scalar_one():
+            return None
+    # SQLite: this transaction holds the database's one write lock already.
+    seq, prev = chain_head(session)
+    columns = [_TABLE.c.id, *(_TABLE.c[c.key] for c in CONTENT_COLUMNS)]
+    sealed = 0
     while True:
-        rows = session.execute(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
-        ).scalars().all()
+        rows = conn.execute(
+            select(*columns).where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id).limit(batch)
+        ).all()
         if not rows:
-            return VerifyResult(True, checked)
-        for entry in rows:
-            if entry.prev_hash != prev:
-                return VerifyResult(
-                    False, checked, entry.id,
-                    "its link to the previous entry is broken (an entry before it was removed, "
-                    "inserted or moved)",
-                )
-            if entry_hash(prev, entry) != entry.hash:
-                return VerifyResult(False, checked, entry.id, "its content does not match its hash")
-            prev = entry.hash
-            checked += 1
-            last_id = entry.id
-        session.expunge_all()
+            return sealed
+        params = []
+        for row in rows:
+            seq += 1
+            digest = entry_hash(prev, row)
+            params.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+            prev = digest
+        conn.execute(_SEAL, params)
+        _refresh_loaded(session, params)
+        sealed += len(rows)
+        if len(rows) < batch:
+            return sealed
+
+
+def _refresh_loaded(session: Session, params: list[dict[str, Any]]) -> None:
+    """Keep entries this session already holds in step with what was just written."""
+    for p in params:
+        loaded = session.identity_map.get(Session.identity_key(AuditEntry, p["b_id"]))
+        if loaded is not None:
+            set_committed_value(loaded, "seq", p["b_seq"])
+            set_committed_value(loaded, "prev_hash", p["b_prev"])
+            set_committed_value(loaded, "hash", p["b_hash"])
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing verification found. ``kind`` is one of KINDS."""
+
+    kind: str
+    message: str
+    entry_id: int | None = None
+    seq: int | None = None
+
+
+KINDS = ("edited", "removed", "reordered", "inserted", "renumbered", "truncated", "emptied",
+         "rewritten", "bad_signature", "unsealed")
+
+
+@dataclass
+class VerifyResult:
+    checked: int
+    findings: list[Finding] = field(default_factory=list)
+    head_seq: int = 0
+    unsealed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_bad_id(self) -> int | None:
+        return next((f.entry_id for f in self.findings if f.entry_id is not None), None)
+
+    @property
+    def problem(self) -> str | None:
+        return self.findings[0].message if self.findings else None
+
+    def kinds(self) -> set[str]:
+        return {f.kind for f in self.findings}
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """What verification needs of a (signature-checked) checkpoint."""
+
+    count: int
+    head_hash: str
+    time: str
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def verify_chain(
+    session: Session,
+    checkpoints: Sequence[CheckpointRef] = (),
+    *,
+    start: CheckpointRef | None = None,
+    grace: timedelta | None = None,
+    batch: int = 1000,
+) -> VerifyResult:
+    """Walk the sealed chain by ``seq``; compare it with ``checkpoints``; name what is wrong.
+
+    With ``start`` (a checkpoint already verified earlier) the walk begins after it: the
+    entry at its count must still carry its head hash. ``grace``: unsealed entries older
+    than this are reported.
+    """
+    result = VerifyResult(checked=0)
+    by_count: dict[int, list[CheckpointRef]] = {}
+    for cp in checkpoints:
+        by_count.setdefault(cp.count, []).append(cp)
+    last_good_count = 0  # the highest checkpoint count the chain matched so far
+    damaged = False  # chain damage found since the last checkpoint that matched
+    rewritten = False  # a rewrite reported since the last checkpoint that matched
+
+    session.flush()
+    conn = session.connection()  # plain rows: the walk reads every entry once
+    columns = [_TABLE.c.id, _TABLE.c.seq, _TABLE.c.prev_hash, _TABLE.c.hash,
+               *(_TABLE.c[c.key] for c in CONTENT_COLUMNS)]
+    moved: set[int] = set()  # seqs found out of place, so what follows is not "inserted"
+    last_seq, prev = 0, GENESIS
+    if start is not None and start.count > 0:
+        at = session.execute(
+            select(AuditEntry).where(AuditEntry.seq == start.count)
+        ).scalar_one_or_none()
+        if at is None or at.hash != start.head_hash:
+            result.findings.append(Finding(
+                "rewritten",
+                f"the chain does not reach the starting checkpoint of {start.time} "
+                f"(seq {start.count}): verify the whole chain",
+                at.id if at else None, start.count))
+            return result
+        last_seq, prev, last_good_count = start.count, start.head_hash, start.count
+
+    while True:
+        entries = conn.execute(
+            select(*columns).where(_TABLE.c.seq > last_seq).order_by(_TABLE.c.seq).limit(batch)
+        ).all()
+        if not entries:
+            break
+        for entry in entries:
+            found = _check_entry(session, entry, last_seq, prev, moved)
+            result.findings.extend(found)
+            damaged = damaged or bool(found)
+            assert entry.seq is not None and entry.hash is not None
+            for cp in by_count.get(entry.seq, ()):
+                if entry.hash == cp.head_hash:
+                    last_good_count, damaged, rewritten = cp.count, False, False
+                elif not (damaged or rewritten):
+                    # The chain is consistent up to here, yet not what was signed: it was
+                    # recomputed. (Mismatches after damage found above add nothing.)
+                    rewritten = True
+                    result.findings.append(Finding(
+                        "rewritten",
+                        f"the chain was rewritten (hashes recomputed) from some entry after "
+                        f"seq {last_good_count} on: entry {entry.id} (seq {entry.seq}) is not "
+                        f"the head that the checkpoint of {cp.time} signed",
+                        entry.id, entry.seq))
+            prev, last_seq = entry.hash, entry.seq
+            result.checked += 1
+    result.head_seq = last_seq
+
+    result.unsealed = session.execute(
+        select(func.count(AuditEntry.id)).where(AuditEntry.seq.is_(None))
+    ).scalar_one()
+    beyond = max((cp for cp in checkpoints if cp.count > last_seq),
+                 key=lambda cp: cp.count, default=None)
+    if beyond is not None:
+        if last_seq == 0 and result.unsealed == 0:
+            result.findings.append(Finding(
+                "emptied",
+                f"the audit log is empty, but the checkpoint of {beyond.time} recorded "
+                f"{_plural(beyond.count, 'entry', 'entries')}"))
+        else:
+            missing = beyond.count - last_seq
+            result.findings.append(Finding(
+                "truncated",
+                f"the last {_plural(missing, 'entry was', 'entries were')} removed: the chain "
+                f"ends at seq {last_seq}, but the checkpoint of {beyond.time} recorded "
+                f"{beyond.count} (seq {last_seq + 1}..{beyond.count} missing)"))
+
+    if grace is not None and result.unsealed:
+        cutoff = clock.now() - grace
+        stale = session.execute(
+            select(func.count(AuditEntry.id), func.min(AuditEntry.id))
+            .where(AuditEntry.seq.is_(None), AuditEntry.occurred_at < cutoff)
+        ).one()
+        if stale[0]:
+            result.findings.append(Finding(
+                "unsealed",
+                f"{_plural(stale[0], 'entry has', 'entries have')} been left unsealed for "
+                f"longer than {grace} (oldest: entry {stale[1]}): is `registry worker` "
+                "running?", stale[1]))
+    return result
+
+
+def _check_entry(session: Session, entry: Any, last_seq: int, prev: str,
+                 moved: set[int]) -> list[Finding]:
+    assert entry.seq is not None
+    found: list[Finding] = []
+    where = f"entry {entry.id} (seq {entry.seq})"
+    gap = entry.seq - last_seq - 1
+    if entry.prev_hash != prev:
+        owner = _seq_of_hash(session, entry.prev_hash)
+        if owner is None and gap > 0:
+            found.append(Finding(
+                "removed",
+                f"{where}: its link to the previous entry is broken: "
+                f"{_plural(gap, 'entry', 'entries')} before it (seq {last_seq + 1}"
+                f"{'' if gap == 1 else f'..{entry.seq - 1}'}) removed", entry.id, entry.seq))
+        elif owner is None:
+            found.append(Finding(
+                "removed",
+                f"{where}: its link to the previous entry is broken: the entry it follows is "
+                "gone (removed, and the later entries renumbered) or its link was edited",
+                entry.id, entry.seq))
+        elif owner[1] > entry.seq:
+            moved.add(entry.seq)
+            found.append(Finding(
+                "reordered",
+                f"{where}: its link to the previous entry is broken: it was moved, it follows "
+                f"entry {owner[0]} (seq {owner[1]}), which now comes after it",
+                entry.id, entry.seq))
+        elif set(range(owner[1] + 1, entry.seq)) <= moved:
+            moved.add(entry.seq)
+            found.append(Finding(
+                "reordered",
+                f"{where}: its link to the previous entry is broken: it was moved, it follows "
+                f"entry {owner[0]} (seq {owner[1]}), and entries moved out of place came "
+                "between them", entry.id, entry.seq))
+        else:
+            extra = entry.seq - owner[1] - 1
+            found.append(Finding(
+                "inserted",
+                f"{where}: its link to the previous entry is broken: "
+                f"{_plural(extra, 'entry', 'entries')} (seq {owner[1] + 1}"
+                f"{'' if extra == 1 else f'..{entry.seq - 1}'}) inserted before it; it "
+                f"follows entry {owner[0]} (seq {owner[1]})", entry.id, entry.seq))
+    elif gap > 0:
+        found.append(Finding(
+            "renumbered", f"{where}: the sequence jumps from {last_seq} (renumbered)",
+            entry.id, entry.seq))
+    assert entry.prev_hash is not None
+    if entry_hash(entry.prev_hash, entry) != entry.hash:
+        found.append(Finding(
+            "edited", f"{where}: its content does not match its hash (edited)",
+            entry.id, entry.seq))
+    return found
+
+
+def _seq_of_hash(session: Session, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    row = session.execute(
+        select(AuditEntry.id, AuditEntry.seq).where(AuditEntry.hash == value)
+    ).first()
+    if row is None or row.seq is None:
+        return None
+    return row.id, row.seq
