@@ -123,12 +123,14 @@ def test_a_cancelled_reversed_or_expired_rma_says_do_not_dispense(
     url = f"/pharmacy/authorizations/{world.rma1.rma}"
     assert 'data-testid="do-not-dispense"' not in client.get(url).get_data(as_text=True)
     clock.forward(days=7)
+    login(client, world.rph1.user)  # a week later the page session has ended (30 idle minutes)
     box = _stop_box(client.get(url).get_data(as_text=True))
     assert "DO NOT DISPENSE: this RMA is expired" in box
     assert f"Its last day was {fmt(world.rma1.do_not_dispense_after)}" in box
     assert "Wed 8 Apr 2026" in box
 
     clock.forward(days=-7)
+    login(client, world.rph1.user)
     reverse_authorization(session, world.rph1.user, world.rma1, reason="Not picked up")
     box = _stop_box(client.get(url).get_data(as_text=True))
     assert "DO NOT DISPENSE: this RMA is reversed" in box
