@@ -102,7 +102,10 @@ def server() -> Iterator[Server]:
            "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
            "REGISTRY_DATABASE_URL": f"sqlite:///{work}/registry.sqlite3",
            "REGISTRY_RATELIMIT_STORAGE_URL": "memory://",
-           "REGISTRY_SECRET_KEY": "deploy-test"}
+           "REGISTRY_SECRET_KEY": "deploy-test",
+           # The worker signs checkpoints: into this test's folder, never the checkout's instance/.
+           "REGISTRY_AUDIT_SIGNING_KEY_FILE": str(work / "audit-key.pem"),
+           "REGISTRY_AUDIT_CHECKPOINT_FILE": str(work / "audit-checkpoints.jsonl")}
     log = work / "run.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([str(DEPLOY / "run")], cwd=ROOT, env=env, stdout=out,

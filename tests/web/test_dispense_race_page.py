@@ -51,7 +51,7 @@ def test_a_dispense_that_lost_to_a_reversal_shows_what_happened(committing_app, 
 
     calls = [
         ("reverse", reverser, f"/pharmacy/authorizations/{rma}/reverse",
-         {"form_token": reverse_token, "reason": "Not picked up"}),
+         {"form_token": reverse_token, "reason": "Not picked up", "confirmed": "yes"}),
         ("dispense", dispenser, f"/pharmacy/authorizations/{rma}/dispense",
          {"form_token": dispense_token, "dispensed_on": registry_clock.today().isoformat(),
           "quantity": "60", "days_supply": "30"}),
