@@ -21,6 +21,7 @@ from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
 from registry.staff.exports import AUDIT_HEADER, audit_rows, csv_response, summary_rows
 from registry.staff.forms import AuditFilterForm, PeriodForm
+from registry.staff.labels import Labels
 from registry.staff.queries import search as search_stakeholders
 from registry.web.support import actor, role_required
 
@@ -118,7 +119,8 @@ def audit() -> Any:
     before = request.args.get("before_id", type=int)
     entries = audit_entries(db.session(), **filters, before_id=before, limit=50)
     return render_template("staff/audit.html", form=form, entries=entries,
-                           more=len(entries) == 50, verify_form=FlaskForm())
+                           more=len(entries) == 50, verify_form=FlaskForm(),
+                           labels=Labels(db.session()))
 
 
 @bp.get("/audit.csv")

@@ -169,3 +169,15 @@ def test_verify_from_the_staff_page_names_what_was_tampered_with(app: Any, world
         AuditEntry.action == "audit:verify")).scalar_one()
     assert entry.after["intact"] is False
     assert "edited" in {finding["kind"] for finding in entry.after["findings"]}
+
+
+def test_audit_page_names_people_and_records_not_internal_ids(app: Any, world: World) -> None:
+    client = app.test_client()
+    login(client, world.staff)
+    html = client.get("/staff/audit?action=patient:register").get_data(as_text=True)
+    who = re.findall(r'<td data-label="Who">(.*?)</td>', html)
+    records = re.findall(r'<td data-label="Record">(.*?)</td>', html)
+    assert f"Dr {world.dr_a.user.full_name} (NPI {world.dr_a.npi})" in who
+    assert f"Avery Applewood (registry ID {world.pat_a.registry_id})" in records
+    for cell in who + records:
+        assert not re.fullmatch(r"[a-z_ ]+ \d+", cell), cell
