@@ -83,7 +83,10 @@ def test_demo_loads_through_the_operations_and_prints_logins(app, session):
 def test_fresh_database_from_the_command_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/c.sqlite3",
            "HOME": str(tmp_path), "REGISTRY_ARGON2_MEMORY_COST": "1024",
-           "REGISTRY_ARGON2_TIME_COST": "1"}
+           "REGISTRY_ARGON2_TIME_COST": "1",
+           # its own checkpoints: not those another run left in the checkout's instance/
+           "REGISTRY_AUDIT_SIGNING_KEY_FILE": f"{tmp_path}/audit-signing-key.pem",
+           "REGISTRY_AUDIT_CHECKPOINT_FILE": f"{tmp_path}/audit-checkpoints.jsonl"}
     script = str(Path(sys.executable).parent / "registry")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

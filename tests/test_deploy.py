@@ -101,6 +101,10 @@ def server() -> Iterator[Server]:
            "NGINX": nginx, "TLS_CERT": str(work / "cert.pem"), "TLS_KEY": str(work / "key.pem"),
            "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
            "REGISTRY_DATABASE_URL": f"sqlite:///{work}/registry.sqlite3",
+           # the worker's checkpoints and key stay in the test's directory, not the checkout's
+           # instance/ (where a later `registry audit verify` of another database reads them)
+           "REGISTRY_AUDIT_SIGNING_KEY_FILE": f"{work}/audit-signing-key.pem",
+           "REGISTRY_AUDIT_CHECKPOINT_FILE": f"{work}/audit-checkpoints.jsonl",
            "REGISTRY_RATELIMIT_STORAGE_URL": "memory://",
            "REGISTRY_SECRET_KEY": "deploy-test"}
     log = work / "run.log"
