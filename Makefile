@@ -2,20 +2,31 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SUM    := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Two stamps per pyproject.toml: the app alone (make run, make serve) and the app with the
+# test and lint tools (make test, test-browser, lint). Installing the tools also satisfies
+# the app's stamp; installing the app alone never satisfies the tools' stamp.
+APP_STAMP := $(VENV)/.installed-app-$(SUM)
+STAMP     := $(VENV)/.installed-$(SUM)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run serve test test-browser lint clean
 
+# Stamps of an older pyproject.toml are removed; the other stamp of this one is kept.
+$(APP_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(SUM)' -delete
+	touch $(APP_STAMP)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(SUM)' -delete
+	touch $(STAMP) $(APP_STAMP)
 
-run: $(STAMP)
+run: $(APP_STAMP)
 	$(BIN)/registry db upgrade
 	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
 	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
@@ -24,7 +35,7 @@ run: $(STAMP)
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
 
 # Production: nginx in front of gunicorn, and the background worker (see deploy/run).
-serve: $(STAMP)
+serve: $(APP_STAMP)
 	deploy/run
 
 test: $(STAMP)

@@ -107,30 +107,16 @@ def audit_group() -> None:
 def audit_verify(checkpoint_file: str | None, public_key_file: str | None,
                  since_last_checkpoint: bool) -> None:
     """Check the hash chain against the signed checkpoints; exit 1 naming what is wrong."""
-    from datetime import timedelta
+    from registry.audit.checkpoints import verify_log
 
-    from registry.audit import checkpoints as cp
-    from registry.audit.operations import Finding, verify_chain
-
-    path = Path(checkpoint_file) if checkpoint_file else cp.checkpoint_path()
-    key_path = Path(public_key_file) if public_key_file else cp.signing_key_path()
-    good: list[cp.Checkpoint] = []
-    problems: list[Finding] = []
-    if path.exists():
-        if not key_path.exists():
-            click.echo(f"Cannot check the checkpoints in {path}: no key at {key_path} "
-                       "(give --public-key).", err=True)
-            sys.exit(2)
-        good, problems = cp.read_checkpoints(path, cp.load_public_key(key_path))
-    start = max(good, key=lambda c: c.count).ref() if since_last_checkpoint and good else None
-    result = verify_chain(
-        db.session(), [c.ref() for c in good], start=start,
-        grace=timedelta(seconds=int(current_app.config["AUDIT_SEAL_GRACE_SECONDS"])),
-    )
-    findings = problems + result.findings
-    summary = (f"{result.checked} sealed entries checked"
-               + (f" after checkpoint seq {start.count}" if start else "")
-               + f", {len(good)} signed checkpoints, {result.unsealed} unsealed entries")
+    report = verify_log(
+        db.session(), checkpoint_file=Path(checkpoint_file) if checkpoint_file else None,
+        public_key_file=Path(public_key_file) if public_key_file else None,
+        since_last_checkpoint=since_last_checkpoint)
+    if report.cannot_check:
+        click.echo(report.cannot_check, err=True)
+        sys.exit(2)
+    findings, summary = report.findings, report.summary()
     if not findings:
         click.echo(f"Audit chain intact: {summary}.")
         return

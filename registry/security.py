@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -24,6 +26,28 @@ def hasher() -> PasswordHasher:
         )
         current_app.extensions["registry.hasher"] = ph
     return ph
+
+
+# For secrets everyone knows (the demo's printed passwords and activation codes): the
+# lowest cost argon2 allows, so loading the demo on first `make run` takes seconds, not a
+# minute. The hash records its parameters, so it verifies as usual, and sign-in rehashes it
+# with the configured cost (needs_rehash).
+_CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@contextmanager
+def cheap_hashing() -> Iterator[None]:
+    """Within the block, hash with the cheap setting above (the demo data set only)."""
+    ext = current_app.extensions
+    previous = ext.get("registry.hasher")
+    ext["registry.hasher"] = _CHEAP
+    try:
+        yield
+    finally:
+        if previous is None:
+            ext.pop("registry.hasher", None)
+        else:
+            ext["registry.hasher"] = previous
 
 
 def hash_secret(secret: str) -> str:

@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,13 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from registry import clock
-from registry.audit.operations import CheckpointRef, Finding, chain_head
+from registry.audit.operations import (
+    CheckpointRef,
+    Finding,
+    VerifyResult,
+    chain_head,
+    verify_chain,
+)
 from registry.db import canonical_json
 
 log = logging.getLogger("registry.audit.checkpoint")
@@ -184,3 +191,56 @@ def read_checkpoints(path: Path, public_key: Ed25519PublicKey
                 continue
             good.append(checkpoint)
     return good, bad
+
+
+@dataclass
+class ChainReport:
+    """What ``registry audit verify`` and the staff page's "Verify the audit chain" found."""
+
+    result: VerifyResult
+    checkpoints: list[Checkpoint]
+    problems: list[Finding]  # checkpoint lines that do not hold (bad_signature)
+    start: CheckpointRef | None = None
+    cannot_check: str | None = None  # checkpoints exist but there is no key to check them
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.problems + self.result.findings
+
+    @property
+    def ok(self) -> bool:
+        return self.cannot_check is None and not self.findings
+
+    @property
+    def newest_checkpoint(self) -> Checkpoint | None:
+        return max(self.checkpoints, key=lambda c: c.count, default=None)
+
+    def summary(self) -> str:
+        return (f"{self.result.checked} sealed entries checked"
+                + (f" after checkpoint seq {self.start.count}" if self.start else "")
+                + f", {len(self.checkpoints)} signed checkpoints, "
+                  f"{self.result.unsealed} unsealed entries")
+
+
+def verify_log(session: Session, *, checkpoint_file: Path | None = None,
+               public_key_file: Path | None = None,
+               since_last_checkpoint: bool = False) -> ChainReport:
+    """Check the hash chain against the signed checkpoints (the configured files by default).
+
+    The one verification both the command line and the staff pages run.
+    """
+    path = checkpoint_file or checkpoint_path()
+    key_path = public_key_file or signing_key_path()
+    good: list[Checkpoint] = []
+    problems: list[Finding] = []
+    cannot_check = None
+    if path.exists():
+        if key_path.exists():
+            good, problems = read_checkpoints(path, load_public_key(key_path))
+        else:
+            cannot_check = (f"Cannot check the checkpoints in {path}: no key at {key_path} "
+                            "(give --public-key).")
+    start = max(good, key=lambda c: c.count).ref() if since_last_checkpoint and good else None
+    grace = timedelta(seconds=int(current_app.config["AUDIT_SEAL_GRACE_SECONDS"]))
+    result = verify_chain(session, [c.ref() for c in good], start=start, grace=grace)
+    return ChainReport(result, good, problems, start, cannot_check)

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, has_app_context
 from sqlalchemy import Table, bindparam, func, inspect, select, text, update
@@ -30,9 +30,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock
 from registry import db as db_module
-from registry.accounts.models import User
+from registry.accounts.models import Role, User
 from registry.audit.models import AuditEntry
 from registry.db import canonical_json, jsonable
+from registry.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from registry.audit.checkpoints import ChainReport
 
 GENESIS = "0" * 64
 SEALER_LOCK = 734201  # pg advisory lock key: held by at most one sealer, never by writers
@@ -417,3 +421,31 @@ def _seq_of_hash(session: Session, value: str | None) -> tuple[int, int] | None:
     if row is None or row.seq is None:
         return None
     return row.id, row.seq
+
+
+# --- verification asked for by program staff --------------------------------------------
+
+
+def verify_for_staff(session: Session, actor: User) -> ChainReport:
+    """Run ``registry audit verify`` for program staff; the request is audited (audit:verify).
+
+    Returns the :class:`registry.audit.checkpoints.ChainReport`. The entry recording this
+    request is added after the walk, so it is not part of what was checked.
+    """
+    from registry.audit.checkpoints import verify_log  # it builds on this module
+
+    if actor.role != Role.STAFF:
+        raise PermissionDenied("Only program staff can verify the audit chain.")
+    report = verify_log(session)
+    newest = report.newest_checkpoint
+    record(session, actor, "audit:verify", "audit_log", None, after={
+        "intact": report.ok,
+        "checked": report.result.checked,
+        "head_seq": report.result.head_seq,
+        "unsealed": report.result.unsealed,
+        "checkpoints": len(report.checkpoints),
+        "newest_checkpoint": newest.time if newest else None,
+        "findings": [{"kind": f.kind, "message": f.message} for f in report.findings[:50]],
+        "cannot_check": report.cannot_check,
+    })
+    return report

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Iterator
+from datetime import date, datetime, time
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from registry import clock, db
 from registry.accounts.models import Role
+from registry.audit.models import AuditEntry
+from registry.audit.operations import verify_for_staff
 from registry.params import current as current_params
 from registry.pregnancies.models import PregnancyReport
 from registry.reports import audit_entries, default_period_start, summary
 from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
+from registry.staff.exports import AUDIT_HEADER, audit_rows, csv_response, summary_rows
 from registry.staff.forms import AuditFilterForm, PeriodForm
+from registry.staff.labels import Labels
 from registry.staff.queries import search as search_stakeholders
-from registry.web.support import role_required
+from registry.web.support import actor, role_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -44,20 +50,28 @@ def search() -> Any:
                            hits=search_stakeholders(db.session(), q) if q else [])
 
 
-@bp.get("/report")
-@role_required(Role.STAFF)
-def report() -> Any:
+KINDS = ["prescribers", "designees", "pharmacies", "pharmacists", "patients"]
+
+
+def _period() -> tuple[PeriodForm, date, date]:
+    """The report's period from the query string: the last 30 days unless given."""
     form = PeriodForm(request.args)
-    today = clock.today()
     form.validate()
-    end = form.date_to.data or today
+    end = form.date_to.data or clock.today()
     start = form.date_from.data or default_period_start(end)
     if end < start:
         form.date_to.errors = ["Must be on or after the From date."]
         end = start
     form.date_from.data, form.date_to.data = start, end
+    return form, start, end
+
+
+@bp.get("/report")
+@role_required(Role.STAFF)
+def report() -> Any:
+    form, start, end = _period()
     result = summary(db.session(), start, end)
-    kinds = ["prescribers", "designees", "pharmacies", "pharmacists", "patients"]
+    kinds = KINDS
     charts = {
         "stakeholders": paired_chart(
             "Enrolled and active stakeholders",
@@ -76,18 +90,69 @@ def report() -> Any:
                            kinds=kinds)
 
 
+@bp.get("/report.csv")
+@role_required(Role.STAFF)
+def report_csv() -> Any:
+    """The summary report of the period on the page, one number per row."""
+    _, start, end = _period()
+    result = summary(db.session(), start, end)
+    return csv_response(f"summary-report-{start.isoformat()}-to-{end.isoformat()}.csv",
+                        ("Section", "Item", "Value"), summary_rows(result, KINDS))
+
+
+def _audit_filters() -> tuple[AuditFilterForm, dict[str, Any]]:
+    form = AuditFilterForm(request.args)
+    form.validate()
+    return form, {
+        "subject": (form.subject.data or "").strip() or None,
+        "action": (form.action.data or "").strip() or None,
+        "user_id": form.user_id.data,
+        "since": (datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
+                  if form.since.data else None),
+    }
+
+
 @bp.get("/audit")
 @role_required(Role.STAFF)
 def audit() -> Any:
-    form = AuditFilterForm(request.args)
-    form.validate()
+    form, filters = _audit_filters()
     before = request.args.get("before_id", type=int)
-    entries = audit_entries(
-        db.session(), subject=(form.subject.data or "").strip() or None,
-        action=(form.action.data or "").strip() or None, user_id=form.user_id.data,
-        since=(datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
-               if form.since.data else None),
-        before_id=before, limit=50,
-    )
+    entries = audit_entries(db.session(), **filters, before_id=before, limit=50)
     return render_template("staff/audit.html", form=form, entries=entries,
-                           more=len(entries) == 50)
+                           more=len(entries) == 50, verify_form=FlaskForm(),
+                           labels=Labels(db.session()))
+
+
+@bp.get("/audit.csv")
+@role_required(Role.STAFF)
+def audit_csv() -> Any:
+    """Every entry that matches the page's filters (all pages, newest first)."""
+    _, filters = _audit_filters()
+    session = db.session()
+
+    def everything() -> Iterator[AuditEntry]:
+        before: int | None = None
+        while True:
+            batch = audit_entries(session, **filters, before_id=before, limit=500)
+            yield from batch
+            if len(batch) < 500:
+                return
+            before = batch[-1].id
+
+    return csv_response(f"audit-log-{clock.today().isoformat()}.csv", AUDIT_HEADER,
+                        audit_rows(session, everything()))
+
+
+@bp.post("/audit/verify")
+@role_required(Role.STAFF)
+def audit_verify() -> Any:
+    """The same verification as `registry audit verify`, in plain words (audit:verify)."""
+    session = db.session()
+    report = verify_for_staff(session, actor())
+    head = session.execute(
+        select(AuditEntry.id).where(AuditEntry.seq == report.result.head_seq)
+    ).scalar_one_or_none() if report.result.head_seq else None
+    newest = report.newest_checkpoint
+    return render_template(
+        "staff/verify.html", report=report, head_id=head,
+        newest_time=datetime.fromisoformat(newest.time) if newest else None)

@@ -163,6 +163,9 @@ ROWS: list[Row] = [
     ("staff.search", "GET", lambda w: "/staff/search?q=a", only("staff")),
     ("staff.report", "GET", lambda w: "/staff/report", only("staff")),
     ("staff.audit", "GET", lambda w: "/staff/audit?subject=patient", only("staff")),
+    ("staff.audit_csv", "GET", lambda w: "/staff/audit.csv?subject=patient", only("staff")),
+    ("staff.report_csv", "GET", lambda w: "/staff/report.csv", only("staff")),
+    ("staff.audit_verify", "POST", lambda w: "/staff/audit/verify", only("staff")),
     ("compliance.actions", "GET", lambda w: "/staff/compliance/", only("staff")),
     ("compliance.actions", "POST", lambda w: "/staff/compliance/", only("staff")),
     ("pregnancies.registry", "GET", lambda w: "/staff/pregnancies", only("staff")),
@@ -228,7 +231,11 @@ def test_page_permissions(app: Any, world: World, role: str) -> None:
         leaked = [text for text in forbidden if text in body and text not in url]
         if leaked:
             problems.append(f"{method} {url} shows another's record: {leaked}")
-        if response.status_code == 200:
+        if response.status_code == 200 and response.mimetype != "text/html":
+            # a download (the CSV exports): said to be one, never shown as a page
+            if not response.headers.get("Content-Disposition", "").startswith("attachment"):
+                problems.append(f"{method} {url} sends {response.mimetype} as a page")
+        elif response.status_code == 200:
             ids = re.findall(r'\sid="([^"]+)"', body)
             repeated = sorted({i for i in ids if ids.count(i) > 1})
             if repeated:
