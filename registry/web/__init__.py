@@ -144,6 +144,7 @@ def init_app(app: Flask) -> None:
     from registry.staff import views as staff_views
     from registry.web import auth
 
+    app.jinja_env.globals["may_register"] = prescriber_views.may_register
     blueprints = [auth.bp, prescriber_views.bp, patient_views.bp, patient_views.me,
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
                   pharmacy_views.bp, compliance_views.bp, staff_views.bp]

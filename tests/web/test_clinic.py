@@ -1,0 +1,144 @@
+"""In the clinic (issue 9): registration catches duplicates and used emails, the prescriber's
+own steps, an inactive prescriber is told why, staff pages name people, the patient's home."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from registry.patients.models import Patient
+from tests import factories as f
+from tests.web.conftest import login
+from tests.web.test_forms import patient_form, token_of
+
+
+def _count(session: Any) -> int:
+    return session.execute(select(func.count(Patient.id))).scalar_one()
+
+
+def _register(client: Any, **overrides: Any) -> Any:
+    page = client.get("/patients/new").get_data(as_text=True)
+    return client.post("/patients/new", data=patient_form(form_token=token_of(page),
+                                                          **overrides))
+
+
+def test_same_name_and_birth_is_warned_and_confirmed(app: Any, session: Any, clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr_a, dr_b = f.prescriber(session), f.prescriber(session)
+    mine = f.patient(session, dr_a, first_name="Robin", last_name="Quill",
+                     date_of_birth=date(2000, 1, 2), email="first.robin@example.org")
+    client = app.test_client()
+    login(client, dr_a.user)
+    before = _count(session)
+    html = _register(client, first_name=" robin", last_name="QUILL").get_data(as_text=True)
+    assert "already registered (registry ID " + mine.registry_id in html
+    assert "Same name and date of birth, but a different person" in html
+    assert _count(session) == before  # nothing stored until confirmed
+    response = _register(client, different_person="y")
+    assert response.status_code == 200
+    assert "is registered" in response.get_data(as_text=True)
+    assert _count(session) == before + 1
+
+    # Another prescriber learns only that such a patient exists: no ID, no email, no prescriber.
+    other = app.test_client()
+    login(other, dr_b.user)
+    html = _register(other, email="robin.again@example.org").get_data(as_text=True)
+    assert "is already registered by another prescriber" in html
+    assert mine.registry_id not in html
+    assert dr_a.name not in html and "first.robin" not in html
+    assert _count(session) == before + 1
+
+
+def test_email_in_use_is_a_field_error_at_registration(app: Any, session: Any,
+                                                       clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    active = f.patient(session, dr)
+    waiting = f.patient(session, dr, activate=False)
+    client = app.test_client()
+    login(client, dr.user)
+    before = _count(session)
+    for email in (active.email.upper(), waiting.email, dr.user.email):
+        response = _register(client, email=email)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "Patient&#39;s email: This email address is already in use" in html, email
+        assert 'id="email"' in html and 'aria-invalid="true"' in html
+    assert _count(session) == before
+
+
+def test_needs_my_action_shows_the_prescribers_own_step_and_date(app: Any, session: Any,
+                                                                 clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    waiting = f.patient(session, dr, activate=False)  # first step: the patient activates
+    f.enter_test(session, waiting)  # then the prescriber: the confirmation test, from a date
+    client = app.test_client()
+    login(client, dr.user)
+    every = client.get("/prescriber/").get_data(as_text=True)
+    assert "Activate the account with the activation code" in every
+    mine = client.get("/prescriber/?mine=1").get_data(as_text=True)
+    assert waiting.registry_id in mine
+    row = mine[mine.index(waiting.registry_id):mine.index("</tr>", mine.index(
+        waiting.registry_id))]
+    assert "Enter the confirmation pregnancy test (lab or office)." in row
+    assert "Activate the account" not in row
+    assert '<td data-label="Whose" class="mine">the prescriber</td>' in row
+    assert "Wed 1 Apr 2026" in row  # not before: 30 days after contraception started
+
+
+def test_suspended_prescriber_is_told_why_instead_of_a_form(app: Any, session: Any,
+                                                            clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    des = f.designee(session, dr)
+    dr.suspended_until = date(2026, 3, 31)
+    session.flush()
+    client = app.test_client()
+    login(client, dr.user)
+    listing = client.get("/prescriber/").get_data(as_text=True)
+    assert "You are suspended by program staff until Tue 31 Mar 2026." in listing
+    assert "/patients/new" not in listing and "Attest now" not in listing
+    page = client.get("/patients/new")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "You are suspended by program staff until Tue 31 Mar 2026." in html
+    assert "Program staff can tell you why" in html
+    assert 'name="first_name"' not in html
+    attest = client.get("/prescriber/attest").get_data(as_text=True)
+    assert "attesting again does not lift a suspension" in attest
+    assert 'name="agree"' not in attest
+    # A form sent anyway (suspended while it was open) keeps what was typed and says why.
+    from tests.web.test_forms import patient_form as form_data
+
+    before = _count(session)
+    response = client.post("/patients/new", data=form_data(form_token="x"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "You are suspended by program staff until Tue 31 Mar 2026." in html
+    assert 'value="robin.quill@example.org"' in html
+    assert _count(session) == before
+
+    # Their designee is told who is suspended, and not offered the form either.
+    other = app.test_client()
+    login(other, des.user)
+    html = other.get("/patients/new").get_data(as_text=True)
+    assert f"{dr.name} is suspended by program staff until Tue 31 Mar 2026." in html
+    assert 'name="first_name"' not in html
+    assert "/patients/new" not in other.get("/prescriber/").get_data(as_text=True)
+
+
+def test_prescriber_who_has_not_attested_is_invited_to_attest(app: Any, session: Any,
+                                                              clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr = f.prescriber(session, attest=False)
+    client = app.test_client()
+    login(client, dr.user)
+    listing = client.get("/prescriber/").get_data(as_text=True)
+    assert "You have not attested to the program requirements." in listing
+    assert "Attest now" in listing and "/patients/new" not in listing
+    html = client.get("/patients/new").get_data(as_text=True)
+    assert 'href="/prescriber/attest">Attest now' in html
+    assert 'name="agree"' in client.get("/prescriber/attest").get_data(as_text=True)
