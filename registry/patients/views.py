@@ -80,12 +80,11 @@ def register() -> Any:
     if isinstance(prescriber, Response):
         return prescriber
     stop = blocked(prescriber)
-    if stop is not None:
-        # Say why before anything is typed (a filled form would end in a bare 403). A form
-        # sent anyway (the standing changed meanwhile) is shown again with the reason.
-        if request.method == "GET":
-            return render_template("prescribers/blocked.html", blocked=stop,
-                                   heading="Register a patient")
+    # Say why before anything is typed (a filled form would end in a bare 403). A form sent
+    # anyway (the standing changed meanwhile) is shown again with the reason.
+    if stop is not None and request.method == "GET":
+        return render_template("prescribers/blocked.html", blocked=stop,
+                               heading="Register a patient")
     form = RegisterPatientForm()
     if stop is not None and form.is_submitted():
         form.validate()

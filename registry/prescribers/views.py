@@ -106,8 +106,8 @@ def _blocked_by(standing: Standing, name: str, holder: Prescriber | Designee,
                        "Contact program staff; the patients can be transferred to another "
                        "prescriber.", attest=False)
     verb = "has not attested" if standing.state == "pending" else "has a lapsed attestation"
-    verb = (f"You have not attested to the program requirements" if own and
-            standing.state == "pending" else f"Your yearly attestation has lapsed"
+    verb = ("You have not attested to the program requirements" if own and
+            standing.state == "pending" else "Your yearly attestation has lapsed"
             if own else f"{name} {verb}")
     return Blocked(name, verb, "Attest to the program requirements (one page, one box) and "
                    "you can register patients again." if own else
