@@ -17,7 +17,8 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    subject = StringField("Subject", description="A type such as patient, or type:id.")
+    subject = StringField("Subject", description="A type such as patient, or type:number, e.g. "
+                          "patient:registry ID, prescriber:NPI, pharmacy:NCPDP number.")
     action = StringField("Action", description="A tag such as authorization:issue.")
     user_id = IntegerField("User id", validators=[Optional()])
     since = DateField("Since", validators=[Optional()])

@@ -16,6 +16,7 @@ from registry.reports import audit_entries, default_period_start, summary
 from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
 from registry.staff.forms import AuditFilterForm, PeriodForm
+from registry.staff.queries import audit_subject_filter, subject_label
 from registry.staff.queries import search as search_stakeholders
 from registry.web.support import role_required
 
@@ -82,12 +83,24 @@ def audit() -> Any:
     form = AuditFilterForm(request.args)
     form.validate()
     before = request.args.get("before_id", type=int)
+    s = db.session()
+    subject = audit_subject_filter(s, form.subject.data or "") or None
     entries = audit_entries(
-        db.session(), subject=(form.subject.data or "").strip() or None,
+        s, subject=subject,
         action=(form.action.data or "").strip() or None, user_id=form.user_id.data,
         since=(datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
                if form.since.data else None),
         before_id=before, limit=50,
     )
+    labels: dict[tuple[str, str], str] = {}
+
+    def label(kind: str, ident: object) -> str:
+        # Names, NPIs and registry IDs: an internal id means nothing to staff (and "prescriber
+        # 2" was one person here and another in the search page).
+        key = (kind, str(ident))
+        if key not in labels:
+            labels[key] = subject_label(s, kind, ident)
+        return labels[key]
+
     return render_template("staff/audit.html", form=form, entries=entries,
-                           more=len(entries) == 50)
+                           more=len(entries) == 50, label=label)

@@ -146,3 +146,58 @@ def test_prescriber_who_has_not_attested_is_invited_to_attest(app: Any, session:
     html = client.get("/patients/new").get_data(as_text=True)
     assert 'href="/prescriber/attest">Attest now' in html
     assert 'name="agree"' in client.get("/prescriber/attest").get_data(as_text=True)
+
+
+def test_staff_pages_name_people_never_internal_ids(app: Any, session: Any, clock: Any) -> None:
+    from registry.audit.models import AuditEntry
+    from registry.compliance.models import ComplianceAction
+
+    clock.to("2026-03-02")
+    staff = f.staff(session)
+    chen = f.prescriber(session, last_name="Chen")
+    rivera = f.prescriber(session, last_name="Rivera")
+    pat = f.patient(session, rivera)
+    session.flush()
+    client = app.test_client()
+    login(client, staff)
+    audit = client.get("/staff/audit?action=patient:register").get_data(as_text=True)
+    entry = session.execute(select(AuditEntry).where(
+        AuditEntry.action == "patient:register")).scalar_one()
+    who = audit[audit.index('data-label="Who"'):audit.index('data-label="Action"')]
+    assert f"{rivera.name} (NPI {rivera.npi})" in who
+    assert f"prescriber {entry.user_id}" not in who
+    record = audit[audit.index('data-label="Record"'):audit.index('data-label="Change"')]
+    assert f"{pat.full_name} (registry ID {pat.registry_id})" in record
+    assert f"patient {pat.id}<" not in record
+    # The audit log is filtered by the numbers staff know.
+    by_rid = client.get(f"/staff/audit?subject=patient:{pat.registry_id}").get_data(as_text=True)
+    assert "patient:register" in by_rid
+    assert f"prescriber:{rivera.npi}" in client.get(f"/staff/search?q={rivera.npi}").get_data(
+        as_text=True)
+    hits = client.get("/staff/search?q=Chen").get_data(as_text=True)
+    assert f'data-label="Kind">prescriber {chen.id}<' not in hits
+    assert f"subject={chen.npi}" in hits
+
+    # The compliance form finds its subject by NPI or by name, and says when a name is not enough.
+    page = client.get("/staff/compliance/?subject_type=prescriber").get_data(as_text=True)
+    assert "Their id" not in page
+    response = client.post("/staff/compliance/", data={
+        "form_token": token_of(page), "subject_type": "prescriber", "subject": "Ada",
+        "action": "warning", "reason": "Late attestation"})
+    html = response.get_data(as_text=True)
+    assert "Name or number: 2 match:" in html
+    assert f"NPI {chen.npi}" in html
+    assert session.execute(select(func.count(ComplianceAction.id))).scalar_one() == 0
+    response = client.post("/staff/compliance/", data={
+        "form_token": token_of(page), "subject_type": "prescriber", "subject": "rivera",
+        "action": "warning", "reason": "Late attestation"})
+    assert response.status_code == 302
+    action = session.execute(select(ComplianceAction)).scalar_one()
+    assert (action.subject_type, action.subject_id) == ("prescriber", rivera.id)
+    listing = client.get("/staff/compliance/").get_data(as_text=True)
+    assert f"of prescriber {rivera.name} (NPI {rivera.npi})" in listing
+    page = client.get("/staff/compliance/?subject_type=pharmacy").get_data(as_text=True)
+    html = client.post("/staff/compliance/", data={
+        "form_token": token_of(page), "subject_type": "pharmacy", "subject": "0000000",
+        "action": "warning", "reason": "x"}).get_data(as_text=True)
+    assert "No pharmacy matches “0000000”." in html
