@@ -319,7 +319,8 @@ def home() -> Any:
     decision = status(db.session(), patient)
     sentence, tone = patient_sentence(decision)
     return render_template("patients/home.html", patient=patient, decision=decision,
-                           sentence=sentence, tone=tone, events=timeline(decision))
+                           sentence=sentence, tone=tone, events=timeline(decision),
+                           pregnancy="PREGNANCY_REPORTED" in decision.codes)
 
 
 @me.get("/card", endpoint="card")

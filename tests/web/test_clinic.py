@@ -201,3 +201,128 @@ def test_staff_pages_name_people_never_internal_ids(app: Any, session: Any, cloc
         "form_token": token_of(page), "subject_type": "pharmacy", "subject": "0000000",
         "action": "warning", "reason": "x"}).get_data(as_text=True)
     assert "No pharmacy matches “0000000”." in html
+
+
+def test_patient_home_keeps_pick_up_by_while_an_rma_waits(app: Any, world: Any) -> None:
+    client = app.test_client()
+    login(client, world.pat_a.user)
+    html = client.get("/me/").get_data(as_text=True)
+    dnda = world.rma1.do_not_dispense_after
+    from registry.rules import fmt
+
+    assert (f"Your prescription is authorized and waiting at the pharmacy: pick it up by "
+            f"{fmt(dnda)}.") in html
+
+
+def test_patient_home_after_a_pregnancy_report_hides_window_and_monthly_buttons(
+        app: Any, world: Any) -> None:
+    client = app.test_client()
+    login(client, world.pat_b.user)
+    html = client.get("/me/").get_data(as_text=True)
+    assert "A pregnancy has been reported" in html
+    assert "Prescription window" not in html
+    assert "/me/questions" not in html
+    assert "/me/contraception" not in html
+    form = client.get("/me/contraception").get_data(as_text=True)
+    assert "A pregnancy has been reported: there is nothing to enter." in form
+    assert 'name="method_1"' not in form
+
+
+def _answer_page(client: Any, session: Any, patient: Any) -> dict[str, str]:
+    from registry.cycles.operations import comprehension_questions
+
+    _, asked = comprehension_questions(session, patient.user)
+    page = client.get("/me/questions").get_data(as_text=True)
+    return {"form_token": token_of(page), **{f"q_{q.id}": q.correct_choice for q in asked}}
+
+
+def test_comprehension_review_after_passing_records_nothing(app: Any, session: Any,
+                                                            clock: Any) -> None:
+    from registry.audit.models import AuditEntry
+    from registry.cycles.models import ComprehensionAttempt
+
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    p = f.patient(session, dr)
+    f.enter_test(session, p)
+    clock.forward(days=30)
+    f.enter_test(session, p)
+    f.counsel(session, p)
+    f.pass_questions(session, p)
+    attempts = select(func.count(ComprehensionAttempt.id))
+    audits = select(func.count(AuditEntry.id))
+    client = app.test_client()
+    login(client, p.user)  # signing in is audited: count after it
+    before = (session.scalar(attempts), session.scalar(audits))
+    page = client.get("/me/questions").get_data(as_text=True)
+    assert "You have already passed these questions" in page
+    data = _answer_page(client, session, p)
+    wrong_one = next(k for k in data if k.startswith("q_"))
+    data[wrong_one] = "x" if data[wrong_one] != "x" else "y"
+    response = client.post("/me/questions", data=data)
+    assert response.status_code == 200
+    assert (session.scalar(attempts), session.scalar(audits)) == before
+    response = client.post("/me/questions", data=_answer_page(client, session, p))
+    assert response.status_code == 200
+    assert "All right." in response.get_data(as_text=True)
+    assert (session.scalar(attempts), session.scalar(audits)) == before
+
+
+def test_patient_who_cannot_get_pregnant_gets_their_questions_and_no_contraception_form(
+        app: Any, session: Any, clock: Any) -> None:
+    from registry.cycles.models import ComprehensionQuestion
+
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    p = f.patient(session, dr, can_get_pregnant=False)
+    f.counsel(session, p)
+    client = app.test_client()
+    login(client, p.user)
+    page = client.get("/me/questions").get_data(as_text=True)
+    asked = [int(i) for i in __import__("re").findall(r'name="q_(\d+)"', page)]
+    assert len(set(asked)) == 7
+    topics = {q.key: q.topic for q in session.execute(select(ComprehensionQuestion).where(
+        ComprehensionQuestion.id.in_(asked))).scalars()}
+    assert "contraception" not in topics.values()
+    assert not {"monthly-test", "window", "post-test"} & set(topics)
+    home = client.get("/me/").get_data(as_text=True)
+    assert "/me/contraception" not in home
+    form = client.get("/me/contraception").get_data(as_text=True)
+    assert "You do not need to enter contraception" in form
+    assert 'name="method_1"' not in form
+
+
+def test_wording_until_not_before_and_about_the_patient(app: Any, session: Any,
+                                                        clock: Any) -> None:
+    from flask import render_template_string
+
+    from registry.patients.operations import end_treatment
+    from registry.rules.reasons import Reason
+
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    p = f.patient(session, dr)
+    f.enter_test(session, p)
+    clock.forward(days=30)
+    f.enter_test(session, p)
+    f.counsel(session, p)
+    client = app.test_client()
+    login(client, dr.user)
+    detail = client.get(f"/patients/{p.registry_id}").get_data(as_text=True)
+    assert "The patient enters their contraception methods by " in detail
+    assert "Enter your contraception" not in detail
+    end_treatment(session, dr.user, p, last_dose_on=date(2026, 4, 1))
+    detail = client.get(f"/patients/{p.registry_id}").get_data(as_text=True)
+    assert "keeps using both contraception methods until " in detail
+    assert "contraception methods. By " not in detail
+    patient = app.test_client()
+    login(patient, p.user)
+    home = patient.get("/me/").get_data(as_text=True)
+    assert "Keep using both contraception methods. Until " in home
+    with app.test_request_context():
+        html = render_template_string(
+            '{% from "_decision.html" import reasons_list %}{{ reasons_list(rs) }}',
+            rs=[Reason("REFILL_TOO_SOON", "Last dispense.", "Wait.", "pharmacy",
+                       date(2026, 12, 16))])
+    assert "not before Wed 16 Dec 2026" in html
+    assert "by Wed 16 Dec 2026" not in html
