@@ -261,7 +261,7 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     sign_in(page, people["pharmacist"])
     ask(page)
     text = page.inner_text(".answer.no")
-    assert "This pharmacy suspended by program staff until 2026-06-30." in text
+    assert "This pharmacy suspended by program staff until Tue 30 Jun 2026." in text
     assert "PHARMACY_NOT_ACTIVE" in text
     shot(page, "19-pharmacy-suspended-denial")
     page.context.close()

@@ -326,3 +326,21 @@ def test_wording_until_not_before_and_about_the_patient(app: Any, session: Any,
                        date(2026, 12, 16))])
     assert "not before Wed 16 Dec 2026" in html
     assert "by Wed 16 Dec 2026" not in html
+
+
+def test_dates_read_the_same_everywhere_and_training_is_not_assumed_today(
+        app: Any, world: Any, session: Any) -> None:
+    import re
+
+    from registry.rules import StakeholderFacts, pharmacy_standing
+    from registry.rules.params import Parameters
+
+    standing = pharmacy_standing(StakeholderFacts(date(2026, 1, 5), date(2026, 6, 30), None),
+                                 date(2026, 3, 2), Parameters())
+    assert standing.detail == "suspended by program staff until Tue 30 Jun 2026"
+    client = app.test_client()
+    login(client, world.rsp1.user)
+    html = client.get("/pharmacy/").get_data(as_text=True)
+    dates = re.findall(r'<input[^>]*name="[^"]*training_completed_on"[^>]*>', html)
+    assert dates
+    assert all('value=""' in d or "value=" not in d for d in dates), dates
