@@ -109,9 +109,7 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
         # Caught now: at activation the patient could not change it and would be stuck.
         errors.add("email", "This email address is already in use in the registry. Use another "
                    "address for the patient (each patient signs in with their own).")
-    errors.raise_if_any()
-    assert first and last and dob and mail and risk and consent
-    if data.get("different_person") is not None and not bool_value(
+    if first and last and dob and data.get("different_person") is not None and not bool_value(
             errors, "different_person", data.get("different_person")):
         twins = same_name_and_birth(session, first, last, dob)
         if twins:
@@ -124,7 +122,8 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
                        + (": open their record." if seen else ": their prescriber of record "
                           "can transfer them to you (Take on a patient).")
                        + " If it is a different person, tick the box below and register again.")
-        errors.raise_if_any()
+    errors.raise_if_any()
+    assert first and last and dob and mail and risk and consent
     can = risk == RiskCategory.CAN_GET_PREGNANT
     registry_id = new_registry_id()
     while session.execute(select(Patient.id).where(Patient.registry_id == registry_id)).first():

@@ -99,6 +99,41 @@ MODELS: dict[str, type] = {"prescriber": Prescriber, "designee": Designee,
                            "patient": Patient, "user": User}
 
 
+def _cycle() -> tuple[Any, str, str, str]:
+    from registry.cycles.models import Cycle
+
+    return Cycle, "patient", "patient_id", "cycle"
+
+
+def _session_row() -> tuple[Any, str, str, str]:
+    from registry.accounts.models import UserSession
+
+    return UserSession, "user", "user_id", "sign-in session"
+
+
+def _report() -> tuple[Any, str, str, str]:
+    from registry.pregnancies.models import PregnancyReport
+
+    return PregnancyReport, "patient", "patient_id", "pregnancy report"
+
+
+def _token() -> tuple[Any, str, str, str]:
+    from registry.api.models import ApiToken
+
+    return ApiToken, "user", "user_id", "API token"
+
+
+def _link() -> tuple[Any, str, str, str]:
+    from registry.prescribers.models import DesigneeLink
+
+    return DesigneeLink, "designee", "designee_id", "designee link"
+
+
+# Records that belong to someone: named by their owner (a cycle of a patient, ...).
+_OWNED = {"cycle": _cycle, "user_session": _session_row, "pregnancy_report": _report,
+          "api_token": _token, "designee_link": _link}
+
+
 def subject_label(session: Session, kind: str, ident: object) -> str:
     """An audit entry's record by name: "Dana Rivera (NPI …)", "RMA 1234", or the type alone."""
     if ident in (None, ""):
@@ -110,6 +145,14 @@ def subject_label(session: Session, kind: str, ident: object) -> str:
             return stakeholder_label(obj)
     if kind == "authorization":
         return f"RMA {ident}"
+    owned = _OWNED.get(kind)
+    if owned is not None and str(ident).isdigit():
+        model, owner_kind, owner_attr, words = owned()
+        row = session.get(model, int(str(ident)))
+        if row is not None:
+            owner = subject_label(session, owner_kind, getattr(row, owner_attr))
+            extra = f" {row.number}" if kind == "cycle" else ""
+            return f"{words}{extra} of {owner}"
     return f"{kind.replace('_', ' ')} {ident}"
 
 
@@ -134,3 +177,17 @@ def audit_subject_filter(session: Session, text: str) -> str:
         objs = find_stakeholders(session, kind, ident, limit=2)
         found = objs[0].id if len(objs) == 1 else None
     return f"{kind}:{found}" if found is not None else f"{kind}:{ident}"
+
+
+def user_for(session: Session, text: str) -> int | None:
+    """The user staff mean by an email, a prescriber's NPI or a patient's registry ID."""
+    q = text.strip()
+    digits = q.replace(" ", "").replace("-", "")
+    found = session.execute(select(User.id).where(func.lower(User.email) == q.lower())).scalar()
+    if found is None and digits.isdigit():
+        found = session.execute(select(Prescriber.user_id).where(
+            Prescriber.npi == digits)).scalar()
+        if found is None:
+            found = session.execute(select(Patient.user_id).where(
+                Patient.registry_id == digits)).scalar()
+    return found

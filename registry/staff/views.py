@@ -16,7 +16,7 @@ from registry.reports import audit_entries, default_period_start, summary
 from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
 from registry.staff.forms import AuditFilterForm, PeriodForm
-from registry.staff.queries import audit_subject_filter, subject_label
+from registry.staff.queries import audit_subject_filter, subject_label, user_for
 from registry.staff.queries import search as search_stakeholders
 from registry.web.support import role_required
 
@@ -85,9 +85,11 @@ def audit() -> Any:
     before = request.args.get("before_id", type=int)
     s = db.session()
     subject = audit_subject_filter(s, form.subject.data or "") or None
+    who = (form.who.data or "").strip()
+    user_id = (user_for(s, who) or -1) if who else None  # nobody matches: no entries
     entries = audit_entries(
         s, subject=subject,
-        action=(form.action.data or "").strip() or None, user_id=form.user_id.data,
+        action=(form.action.data or "").strip() or None, user_id=user_id,
         since=(datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
                if form.since.data else None),
         before_id=before, limit=50,

@@ -174,6 +174,13 @@ def test_staff_pages_name_people_never_internal_ids(app: Any, session: Any, cloc
     assert "patient:register" in by_rid
     assert f"prescriber:{rivera.npi}" in client.get(f"/staff/search?q={rivera.npi}").get_data(
         as_text=True)
+    by_npi = client.get(f"/staff/audit?who={rivera.npi}").get_data(as_text=True)
+    assert "patient:register" in by_npi
+    assert "No entries match." in client.get(
+        f"/staff/audit?who={chen.npi}&action=patient:register").get_data(as_text=True)
+    sessions = client.get("/staff/audit?action=session:start").get_data(as_text=True)
+    assert f"sign-in session of {staff.full_name}" in sessions
+    assert "User id" not in sessions
     hits = client.get("/staff/search?q=Chen").get_data(as_text=True)
     assert f'data-label="Kind">prescriber {chen.id}<' not in hits
     assert f"subject={chen.npi}" in hits
