@@ -118,8 +118,8 @@ def actions() -> Any:
         except ValidationError as exc:
             apply_errors(form, exc.errors)
         else:
-            flash(f"Recorded: {row.action} of "
-                  f"{subject_name(row.subject_type, row.subject_id, label=True)}.", "success")
+            flash(f"Recorded: {row.action} of {subject_name(row.subject_type, row.subject_id)}.",
+                  "success")
             return redirect(url_for("compliance.actions"))
     recent = db.session().execute(
         select(ComplianceAction).order_by(ComplianceAction.id.desc()).limit(50)

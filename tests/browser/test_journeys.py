@@ -116,7 +116,7 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.click("button:has-text('Confirm counseling')")
     main = page.inner_text("main")
     assert "Counseling confirmed." in main
-    assert "Answer this month's comprehension questions." in main
+    assert "The patient answers this month's comprehension questions by " in main
     shot(page, "05-patient-record")
     page.goto("/prescriber/")
     assert "Lark, Jamie" in page.inner_text("table")
