@@ -37,6 +37,7 @@ from registry.rules import (
     RequestFacts,
     StakeholderFacts,
     evaluate,
+    fmt,
     pharmacist_standing,
     pharmacy_standing,
 )
@@ -354,7 +355,7 @@ def _what_happened(session: Session, auth: Authorization) -> str:
     """How the RMA was closed, when and by whom, in words for the pharmacist."""
     def when(moment: Any) -> str:
         local = moment.astimezone(clock.program_timezone())
-        return f"on {local:%Y-%m-%d} at {local:%H:%M}"
+        return f"on {fmt(local.date())} at {local:%H:%M}"
 
     def by(pharmacist_id: int) -> str:
         pharmacist = session.get(Pharmacist, pharmacist_id)
@@ -369,7 +370,7 @@ def _what_happened(session: Session, auth: Authorization) -> str:
         if r is not None:
             return f"already reversed {when(r.reversed_at)}{by(r.pharmacist_id)}"
     if auth.status == AuthorizationStatus.EXPIRED:
-        return f"expired after {auth.do_not_dispense_after.isoformat()}"
+        return f"expired after {fmt(auth.do_not_dispense_after)}"
     return f"{auth.status} {when(auth.closed_at)}" if auth.closed_at else str(auth.status)
 
 
@@ -398,7 +399,7 @@ def record_dispense(session: Session, actor: User, auth: Authorization, *,
             errors.add("dispensed_on", "The dispense date cannot be in the future.")
         if on > auth.do_not_dispense_after:
             errors.add("dispensed_on", "Is after the do-not-dispense-after date "
-                       f"({auth.do_not_dispense_after.isoformat()}).")
+                       f"({fmt(auth.do_not_dispense_after)}).")
         if on < auth.issued_on:
             errors.add("dispensed_on", "Is before the authorization was issued.")
     if qty and qty > auth.quantity:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import DateField, IntegerField, SelectField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from registry.compliance.models import ComplianceActionKind, ComplianceSubject
@@ -11,8 +11,9 @@ class ComplianceForm(OneTimeForm):
     subject_type = SelectField("Who", choices=choices([(s.value, s.value.capitalize())
                                                        for s in ComplianceSubject]),
                                validate_choice=False)
-    subject_id = IntegerField("Their id", validators=[Optional()],
-                              description="Find it with the search page.")
+    subject = StringField("Name or number", description="A name, an email, an NPI, a pharmacy's "
+                          "NCPDP number or a pharmacist's licence number.")
+    subject_id = HiddenField()  # set once one person is found (or from the search page)
     action = SelectField("Action", choices=choices([(a.value, a.value.capitalize())
                                                     for a in ComplianceActionKind]),
                          validate_choice=False)

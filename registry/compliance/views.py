@@ -14,6 +14,7 @@ from registry.compliance.models import ComplianceAction
 from registry.compliance.operations import SUBJECT_MODELS, record_compliance_action
 from registry.errors import ValidationError
 from registry.rules import fmt
+from registry.staff.queries import find_stakeholders, stakeholder_label
 from registry.web.support import (
     actor,
     already_sent,
@@ -29,9 +30,42 @@ from registry.web.support import (
 bp = Blueprint("compliance", __name__, url_prefix="/staff/compliance")
 
 
-def subject_name(kind: str, ident: int) -> str:
+def subject_name(kind: str, ident: int, *, label: bool = False) -> str:
+    """The subject's name (``label``: with the number staff know them by)."""
     obj = db.session().get(SUBJECT_MODELS[kind], ident) if kind in SUBJECT_MODELS else None
-    return getattr(obj, "name", f"{kind} {ident}") if obj is not None else f"{kind} {ident}"
+    if obj is None:
+        return kind
+    return stakeholder_label(obj) if label else str(obj.name)
+
+
+KEYS = {"prescriber": lambda o: o.npi, "pharmacy": lambda o: o.ncpdp_id,
+        "pharmacist": lambda o: o.license_number, "designee": lambda o: o.user.email}
+
+
+def _find_subject(form: ComplianceForm) -> bool:
+    """Staff name the subject by what they know (name, NPI, NCPDP number, licence, email);
+    exactly one match sets ``subject_id``, otherwise the field says what to type."""
+    kind = str(form.subject_type.data or "")
+    text = (form.subject.data or "").strip()
+    if not text:
+        if str(form.subject_id.data or "").isdigit():
+            return True
+        form.subject.errors = [*form.subject.errors, "This field is required."]
+        return False
+    if kind not in SUBJECT_MODELS:
+        return True  # the operation names the field
+    found = find_stakeholders(db.session(), kind, text)
+    if len(found) == 1:
+        form.subject_id.data = str(found[0].id)
+        return True
+    form.subject_id.data = ""
+    if not found:
+        form.subject.errors = [*form.subject.errors, f"No {kind} matches “{text}”."]
+    else:
+        form.subject.errors = [*form.subject.errors, f"{len(found)} match: "
+                               + "; ".join(stakeholder_label(o) for o in found)
+                               + ". Type the number to choose one."]
+    return False
 
 
 def _confirm(form: ComplianceForm) -> str:
@@ -61,9 +95,17 @@ def actions() -> Any:
     if request.method == "GET":
         if request.args.get("subject_type") in SUBJECT_MODELS:
             form.subject_type.data = request.args["subject_type"]
-        if (request.args.get("subject_id") or "").isdigit():
-            form.subject_id.data = int(request.args["subject_id"])
-    if form.validate_on_submit() and not went_back():
+        form.subject.data = request.args.get("subject") or None
+        ident = request.args.get("subject_id") or ""
+        kind = str(form.subject_type.data or "")
+        obj = db.session().get(SUBJECT_MODELS[kind], int(ident)) if (
+            ident.isdigit() and kind in SUBJECT_MODELS) else None
+        if obj is not None and not form.subject.data:
+            form.subject.data = KEYS[kind](obj)
+        if form.subject.data and form.subject_type.data:
+            _find_subject(form)
+            form.subject.errors = []
+    if form.validate_on_submit() and not went_back() and _find_subject(form):
         stops = form.action.data in ("suspension", "deactivation")
         if stops and not confirmed():
             return _confirm(form)

@@ -135,6 +135,9 @@ def confirm_counseling(session: Session, actor: User, patient: Patient,
 # --- comprehension questions ---------------------------------------------------------
 
 BANK_FILE = "comprehension_bank.json"
+# Questions (by key) only for a patient who can get pregnant, besides the contraception topic.
+# Seven remain for the other category (risks, the risk categories, program rules), as §5 asks.
+CAN_GET_PREGNANT_ONLY = frozenset({"monthly-test", "window", "post-test"})
 
 
 def bank_data() -> dict[str, Any]:
@@ -215,15 +218,27 @@ def comprehension_questions(session: Session, actor: User) -> tuple[Cycle | None
         select(ComprehensionQuestion).where(ComprehensionQuestion.bank_version == version)
         .order_by(ComprehensionQuestion.id)
     ).scalars().all()
+    if patient.risk_category != CAN:
+        # Questions about contraception, monthly tests and the test's window do not apply to
+        # a patient who cannot get pregnant: they get the questions of their category.
+        bank = [q for q in bank if q.key not in CAN_GET_PREGNANT_ONLY
+                and q.topic != "contraception"]
     count = min(current_params().comprehension_questions_per_cycle, len(bank))
     chosen = random.Random(seed).sample(list(bank), count)  # noqa: S311 - selection, not secrecy
     return cycle, chosen
 
 
-def take_comprehension(session: Session, actor: User, *, answers: object) -> ComprehensionAttempt:
-    """Grade an attempt; passing means every asked question answered correctly (rules §5)."""
-    patient = _patient_actor(session, actor)
-    cycle, questions = comprehension_questions(session, actor)
+def already_passed(session: Session, patient: Patient, cycle: Cycle | None) -> bool:
+    """Passed for this cycle (or, for a patient who cannot get pregnant, this course)."""
+    stmt = select(ComprehensionAttempt.id).where(
+        ComprehensionAttempt.patient_id == patient.id, ComprehensionAttempt.passed.is_(True),
+        ComprehensionAttempt.course_number == patient.course_number)
+    stmt = stmt.where(ComprehensionAttempt.cycle_id == cycle.id) if cycle is not None else (
+        stmt.where(ComprehensionAttempt.cycle_id.is_(None)))
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def _grade(questions: list[Any], answers: object) -> tuple[dict[str, str], list[int]]:
     errors = Errors()
     if not isinstance(answers, dict):
         errors.add("answers", "Give an answer for each question: {question id: choice id}.")
@@ -241,12 +256,26 @@ def take_comprehension(session: Session, actor: User, *, answers: object) -> Com
         errors.add("answers", "These questions were not asked: " + ", ".join(sorted(extra)) + ".")
     errors.raise_if_any()
     incorrect = [q.id for q in questions if str(given[str(q.id)]) != q.correct_choice]
+    return {str(q.id): str(given[str(q.id)]) for q in questions}, incorrect
+
+
+def review_comprehension(session: Session, actor: User, *, answers: object) -> list[int]:
+    """A patient who has passed looks at the questions again: graded, nothing is stored."""
+    _patient_actor(session, actor)
+    _, questions = comprehension_questions(session, actor)
+    return _grade(questions, answers)[1]
+
+
+def take_comprehension(session: Session, actor: User, *, answers: object) -> ComprehensionAttempt:
+    """Grade an attempt; passing means every asked question answered correctly (rules §5)."""
+    patient = _patient_actor(session, actor)
+    cycle, questions = comprehension_questions(session, actor)
+    given, incorrect = _grade(questions, answers)
     attempt = ComprehensionAttempt(
         patient_id=patient.id, cycle_id=cycle.id if cycle else None,
         course_number=patient.course_number, bank_version=questions[0].bank_version,
-        question_ids=[q.id for q in questions],
-        answers={str(q.id): str(given[str(q.id)]) for q in questions},
-        incorrect=incorrect, passed=not incorrect, taken_on=clock.today(),
+        question_ids=[q.id for q in questions], answers=given, incorrect=incorrect,
+        passed=not incorrect, taken_on=clock.today(),
     )
     session.add(attempt)
     session.flush()

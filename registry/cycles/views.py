@@ -17,9 +17,11 @@ from registry.cycles.forms import (
     questions_form,
 )
 from registry.cycles.operations import (
+    already_passed,
     attest_contraception,
     comprehension_questions,
     confirm_counseling,
+    review_comprehension,
     take_comprehension,
 )
 from registry.errors import ValidationError
@@ -66,16 +68,32 @@ def questions() -> Any:
     s = db.session()
     patient = own_patient()
     decision = status(s, patient)
+    if "PREGNANCY_REPORTED" in decision.codes:
+        return render_template("cycles/questions.html", blocked="A pregnancy has been "
+                               "reported: there are no questions to answer. Talk to your "
+                               "prescriber.", form=None, asked=[])
     try:
-        _, asked = comprehension_questions(s, actor())
+        cycle, asked = comprehension_questions(s, actor())
     except ValidationError as exc:
         db.rollback_request()
         return render_template("cycles/questions.html", blocked=" ".join(
             m for msgs in exc.errors.values() for m in msgs), form=None, asked=[])
-    already = "COMPREHENSION_NOT_PASSED" not in decision.codes and any(
-        a.passed for a in _attempts(s, patient.id))
+    already = already_passed(s, patient, cycle)
     form = questions_form(asked)
     wrong: set[int] = set()
+    if form.validate_on_submit() and already:
+        # A look back after passing: graded on the page, nothing stored (no new attempt).
+        try:
+            wrong = set(review_comprehension(s, actor(), answers={
+                str(q.id): form[f"q_{q.id}"].data for q in asked}))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors, {f"answers.{q.id}": f"q_{q.id}" for q in asked})
+        else:
+            form.form_token.data = secrets.token_urlsafe(24)
+            flash("All right. " if not wrong else f"{len(wrong)} of {len(asked)} answers are "
+                  "not right (marked below). ", "info")
+        return render_template("cycles/questions.html", form=form, asked=asked, wrong=wrong,
+                               already=already, blocked=None, reviewed=True)
     if form.validate_on_submit():
         if not claim_submission(s, form):
             return already_sent(url_for("cycles.questions"))
@@ -97,19 +115,20 @@ def questions() -> Any:
                            already=already, blocked=None)
 
 
-def _attempts(s: Any, patient_id: int) -> list[Any]:
-    from sqlalchemy import select
-
-    from registry.cycles.models import ComprehensionAttempt
-
-    return list(s.execute(select(ComprehensionAttempt).where(
-        ComprehensionAttempt.patient_id == patient_id)).scalars())
-
-
 @bp.route("/me/contraception", methods=["GET", "POST"])
 @role_required(Role.PATIENT)
 def contraception() -> Any:
-    own_patient()
+    patient = own_patient()
+    if not patient.can_get_pregnant:
+        # No form that could only end in "recorded only for patients who can get pregnant".
+        return render_template("cycles/questions.html", blocked="You do not need to enter "
+                               "contraception: your risk category is \u201ccannot get "
+                               "pregnant\u201d. If this is wrong, tell your prescriber.",
+                               form=None, asked=[], heading="My contraception")
+    if "PREGNANCY_REPORTED" in status(db.session(), patient).codes:
+        return render_template("cycles/questions.html", blocked="A pregnancy has been "
+                               "reported: there is nothing to enter. Talk to your prescriber.",
+                               form=None, asked=[], heading="My contraception")
     form = ContraceptionFields()
     if form.validate_on_submit():
         s = db.session()

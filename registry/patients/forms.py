@@ -30,6 +30,7 @@ class RegisterPatientForm(OneTimeForm):
         "least 30 days after this.")
     home_tests_allowed = BooleanField("Allow home pregnancy tests once treatment has started "
                                       "(2026 rules)")
+    different_person = BooleanField("Same name and date of birth, but a different person")
 
 
 class RiskCategoryForm(OneTimeForm):

@@ -23,15 +23,16 @@ from registry.patients.models import (
     RiskCategory,
     RiskCategoryChange,
 )
-from registry.patients.queries import by_registry_id_and_dob
+from registry.patients.queries import by_registry_id_and_dob, email_in_use, same_name_and_birth
 from registry.permissions import (
     acting_prescriber,
+    can_view_patient,
     patient_for_care,
     prescriber_for_user,
     require_active_prescriber,
 )
 from registry.prescribers.models import Prescriber
-from registry.rules import registration_errors
+from registry.rules import fmt, registration_errors
 from registry.rules.identifiers import new_activation_code, new_registry_id
 from registry.security import hash_secret, password_problems, verify_dummy, verify_secret
 from registry.validation import (
@@ -67,6 +68,10 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
     """Register a patient for a prescriber; returns the patient, activation code and expiry.
 
     Prescribers register their own patients; designees name the prescriber (``prescriber_id``).
+    ``different_person``: False when the caller wants to hear about a patient already
+    registered with the same name and date of birth (the error, on ``different_person``, gives
+    that patient's registry ID only if the actor may see them); True once the user confirmed it
+    is someone else; None (API v1, whose contract has no such field) skips the check.
     """
     errors = Errors()
     prescriber_id = None
@@ -100,6 +105,23 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
                 errors.add(field, message)
     if birth_defects and birth_defects > today:
         errors.add("birth_defects_consent_signed_on", "Cannot be in the future.")
+    if mail and email_in_use(session, mail):
+        # Caught now: at activation the patient could not change it and would be stuck.
+        errors.add("email", "This email address is already in use in the registry. Use another "
+                   "address for the patient (each patient signs in with their own).")
+    if first and last and dob and data.get("different_person") is not None and not bool_value(
+            errors, "different_person", data.get("different_person")):
+        twins = same_name_and_birth(session, first, last, dob)
+        if twins:
+            seen = [t.registry_id for t in twins if can_view_patient(session, actor, t)]
+            where = (f" (registry ID {', '.join(seen)})" if seen else
+                     " by another prescriber")
+            errors.add("different_person", f"A patient named {first} {last}, born "
+                       f"{fmt(dob)}, is already registered{where}. If this is the same person, "
+                       "do not register them again"
+                       + (": open their record." if seen else ": their prescriber of record "
+                          "can transfer them to you (Take on a patient).")
+                       + " If it is a different person, tick the box below and register again.")
     errors.raise_if_any()
     assert first and last and dob and mail and risk and consent
     can = risk == RiskCategory.CAN_GET_PREGNANT

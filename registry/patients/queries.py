@@ -32,6 +32,36 @@ def by_registry_id_and_dob(session: Session, registry_id: str, dob: date) -> Pat
     return patient
 
 
+def same_name_and_birth(session: Session, first_name: str, last_name: str,
+                        dob: date) -> list[Patient]:
+    """Patients already registered with this name (any case, outer spaces ignored) and date of
+    birth: perhaps the same person registered twice."""
+    from sqlalchemy import func
+
+    return list(session.execute(
+        select(Patient).where(
+            func.lower(func.trim(Patient.first_name)) == first_name.strip().lower(),
+            func.lower(func.trim(Patient.last_name)) == last_name.strip().lower(),
+            Patient.date_of_birth == dob,
+        ).order_by(Patient.id)
+    ).scalars())
+
+
+def email_in_use(session: Session, email: str) -> bool:
+    """Another patient (activated or not) or any account already has this email address: the
+    patient could not activate with it (accounts are found by email)."""
+    from registry.accounts.operations import email_taken
+
+    mail = email.strip().lower()
+    if email_taken(session, mail):
+        return True
+    from sqlalchemy import func
+
+    return session.execute(
+        select(Patient.id).where(func.lower(Patient.email) == mail)
+    ).first() is not None
+
+
 def status(session: Session, patient: Patient, today: date | None = None) -> Decision:
     """Where the patient stands today: reasons, window, lockout and next steps."""
     return evaluate(load_facts(session, patient), today or clock.today(), current_params())

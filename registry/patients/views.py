@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from registry import db
@@ -74,12 +74,24 @@ def _card(patient: Patient, code: str | None = None, expires: date | None = None
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.PRESCRIBER, Role.DESIGNEE)
 def register() -> Any:
-    from registry.prescribers.views import need_prescriber
+    from registry.prescribers.views import blocked, need_prescriber
 
     prescriber = need_prescriber()
     if isinstance(prescriber, Response):
         return prescriber
+    stop = blocked(prescriber)
+    # Say why before anything is typed (a filled form would end in a bare 403). A form sent
+    # anyway (the standing changed meanwhile) is shown again with the reason.
+    if stop is not None and request.method == "GET":
+        return render_template("prescribers/blocked.html", blocked=stop,
+                               heading="Register a patient")
     form = RegisterPatientForm()
+    if stop is not None and form.is_submitted():
+        form.validate()
+        form.form_errors = [*list(form.form_errors), f"{stop.why}. {stop.todo} Nothing was "
+                            "saved; what you typed is kept below."]
+        return render_template("patients/register.html", form=form, prescriber=prescriber,
+                               blocked=stop), 403
     if form.validate_on_submit():
         s = db.session()
         if not claim_submission(s, form):
@@ -90,6 +102,7 @@ def register() -> Any:
                          "home_tests_allowed")
         if actor().role == Role.DESIGNEE:
             data["prescriber_id"] = prescriber.id
+        data["different_person"] = bool(form.different_person.data)
         try:
             patient, code, expires = register_patient(s, actor(), **data)
         except ValidationError as exc:
@@ -306,7 +319,8 @@ def home() -> Any:
     decision = status(db.session(), patient)
     sentence, tone = patient_sentence(decision)
     return render_template("patients/home.html", patient=patient, decision=decision,
-                           sentence=sentence, tone=tone, events=timeline(decision))
+                           sentence=sentence, tone=tone, events=timeline(decision),
+                           pregnancy="PREGNANCY_REPORTED" in decision.codes)
 
 
 @me.get("/card", endpoint="card")

@@ -59,14 +59,14 @@ def _page(activate: ActivateForm | None = None, add: PharmacistForm | None = Non
         st = pharmacist_standing(StakeholderFacts(p.training_completed_on, p.suspended_until,
                                                   p.deactivated_on, p.removed_on), today, params)
         form = (training or {}).get(p.id) or TrainingForm(
-            formdata=None, prefix=f"t{p.id}", data={"training_completed_on": today})
+            formdata=None, prefix=f"t{p.id}")  # the day they trained, not assumed today
         form.training_completed_on.label.text = f"Training completed on ({p.name})"
         staff.append((p, st, form))
     return render_template(
         "pharmacies/manage.html", me=me, pharmacy=pharmacy, standing=standing, staff=staff,
         reminder=reminder_due(standing, today, params),
         activate=activate or ActivateForm(formdata=None),
-        add=add or PharmacistForm(formdata=None, data={"training_completed_on": today}),
+        add=add or PharmacistForm(formdata=None),
         remove=RemoveForm(formdata=None),
     )
 

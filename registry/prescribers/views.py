@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -27,9 +28,9 @@ from registry.prescribers.operations import (
     link_designee,
     unlink_designee,
 )
-from registry.rules import designee_standing, prescriber_standing
+from registry.rules import designee_standing, fmt, prescriber_standing
 from registry.rules.identifiers import normalize_registry_id
-from registry.rules.stakeholders import reminder_due
+from registry.rules.stakeholders import Standing, reminder_due
 from registry.web.support import (
     actor,
     already_sent,
@@ -76,6 +77,73 @@ def need_prescriber() -> Prescriber | Response:
     return prescriber
 
 
+@dataclass(frozen=True)
+class Blocked:
+    """Why the acting prescriber (or the designee) cannot register patients now, and what to do.
+    ``attest`` is True when attesting is the way out (and so the page may invite it)."""
+
+    who: str
+    why: str
+    todo: str
+    attest: bool
+
+
+def _blocked_by(standing: Standing, name: str, holder: Prescriber | Designee,
+                own: bool) -> Blocked | None:
+    if standing.active:
+        return None
+    you = "You are" if own else f"{name} is"
+    if standing.state == "suspended":
+        until = holder.suspended_until
+        return Blocked(name, f"{you} suspended by program staff until {fmt(until)}"
+                       if until else f"{you} suspended by program staff",
+                       "Patients cannot be registered and no new authorization is issued "
+                       "meanwhile; attesting again does not lift a suspension. Program staff can "
+                       "tell you why and when it ends.", attest=False)
+    if standing.state == "deactivated":
+        return Blocked(name, f"{you} deactivated by program staff",
+                       "Nothing can be done in the program for this prescriber's patients. "
+                       "Contact program staff; the patients can be transferred to another "
+                       "prescriber.", attest=False)
+    verb = "has not attested" if standing.state == "pending" else "has a lapsed attestation"
+    verb = ("You have not attested to the program requirements" if own and
+            standing.state == "pending" else "Your yearly attestation has lapsed"
+            if own else f"{name} {verb}")
+    return Blocked(name, verb, "Attest to the program requirements (one page, one box) and "
+                   "you can register patients again." if own else
+                   f"{name} must attest (sign in and open Attestation) before you can act for "
+                   "them.", attest=own)
+
+
+def blocked(prescriber: Prescriber) -> Blocked | None:
+    """Why the signed-in user cannot register a patient for ``prescriber`` now, or None."""
+    today, params = clock.today(), current_params()
+    if current_user.role == Role.DESIGNEE:
+        designee = designee_for_user(db.session(), actor())
+        if designee is not None:
+            own = _blocked_by(designee_standing(stakeholder_facts(designee), today, params),
+                              designee.name, designee, own=True)
+            if own is not None:
+                if own.attest:
+                    return Blocked(own.who, own.why, "Attest to the program requirements "
+                                   "(Attestation in the menu), then act for your prescribers.",
+                                   attest=True)
+                return own
+    mine = current_user.role == Role.PRESCRIBER
+    return _blocked_by(prescriber_standing(stakeholder_facts(prescriber), today, params),
+                       prescriber.name, prescriber, own=mine)
+
+
+def may_register() -> bool:
+    """For the menu: offer "Register a patient" only when it can succeed (a designee who has
+    not chosen a prescriber yet is offered it: the page asks them to choose)."""
+    pid = acting_prescriber_id()
+    if pid is None:
+        return True
+    prescriber = db.session().get(Prescriber, pid)
+    return prescriber is not None and blocked(prescriber) is None
+
+
 SORTS = {
     "name": lambda r: (r["patient"].last_name.lower(), r["patient"].first_name.lower()),
     "risk": lambda r: r["patient"].risk_category,
@@ -107,11 +175,14 @@ def patients() -> Any:
                                                                patient.registry_id):
                 continue
         decision = status(s, patient)
-        step = decision.next_steps[0] if decision.next_steps else None
-        due = (step.due_on or step.not_before) if step else None
-        needs_me = any(st.actor == "prescriber" for st in decision.next_steps)
+        mine = next((st for st in decision.next_steps if st.actor == "prescriber"), None)
+        needs_me = mine is not None
         if mine_only and not needs_me:
             continue
+        # "Needs my action" lists what the prescriber has to do and by when, even when the
+        # patient's own step comes first.
+        step = mine if mine_only else (decision.next_steps[0] if decision.next_steps else None)
+        due = (step.due_on or step.not_before) if step else None
         rows.append({
             "patient": patient, "decision": decision, "step": step, "due": due,
             "needs_me": needs_me,
@@ -121,7 +192,7 @@ def patients() -> Any:
     standing = prescriber_standing(stakeholder_facts(prescriber), clock.today(), current_params())
     return render_template(
         "prescribers/patients.html", prescriber=prescriber, rows=rows, q=q, mine=mine_only,
-        sort=sort, descending=descending, standing=standing,
+        sort=sort, descending=descending, standing=standing, blocked=blocked(prescriber),
         reminder=reminder_due(standing, clock.today(), current_params()),
     )
 
@@ -132,6 +203,11 @@ def attest() -> Any:
     s = db.session()
     prescriber = prescriber_for_user(s, actor())
     assert prescriber is not None
+    stop = blocked(prescriber)
+    if stop is not None and not stop.attest:
+        # Attesting would not help (suspended or deactivated): say so instead of a form.
+        return render_template("prescribers/blocked.html", blocked=stop,
+                               heading=f"Attestation for {prescriber.name}")
     form = AttestForm()
     if form.validate_on_submit():
         if not claim_submission(s, form):

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from registry.rules.contraception import same_choice
+from registry.rules.dates import fmt
 from registry.rules.facts import CycleFact, PatientFacts, RequestFacts, TestFact
 from registry.rules.params import RULESET_2021, Parameters, ruleset_for
 from registry.rules.reasons import NextStep, Reason
@@ -26,11 +27,6 @@ CYCLE_CODES = frozenset({
     "COMPREHENSION_NOT_PASSED", "CONTRACEPTION_NOT_ATTESTED", "CONTRACEPTION_MISMATCH",
     "WINDOW_NOT_OPEN", "WINDOW_EXPIRED", "LOCKOUT_ACTIVE",
 })
-
-
-def fmt(day: date) -> str:
-    """A date as people read it at a counter: "Tue 3 Mar 2026"."""
-    return f"{day:%a} {day.day} {day:%b %Y}"
 
 
 @dataclass(frozen=True)

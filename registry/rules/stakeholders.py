@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from registry.rules.dates import fmt
 from registry.rules.facts import StakeholderFacts
 from registry.rules.params import Parameters
 
@@ -26,7 +27,7 @@ def _standing(
     if facts.removed_on and today >= facts.removed_on:
         return Standing(False, "removed", expires, "removed from the pharmacy")
     if facts.suspended_until and today <= facts.suspended_until:
-        until = facts.suspended_until.isoformat()
+        until = fmt(facts.suspended_until)
         return Standing(False, "suspended", expires, f"suspended by program staff until {until}")
     if facts.since is None or expires is None:
         return Standing(False, "pending", None, pending_text)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, StringField
+from wtforms import DateField, StringField
 from wtforms.validators import Optional
 
 
@@ -17,7 +17,9 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    subject = StringField("Subject", description="A type such as patient, or type:id.")
+    subject = StringField("Subject", description="A type such as patient, or type:number, e.g. "
+                          "patient:registry ID, prescriber:NPI, pharmacy:NCPDP number.")
     action = StringField("Action", description="A tag such as authorization:issue.")
-    user_id = IntegerField("User id", validators=[Optional()])
+    who = StringField("Who", description="An email, a prescriber's NPI or a patient's registry "
+                      "ID.")
     since = DateField("Since", validators=[Optional()])

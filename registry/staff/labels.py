@@ -19,28 +19,15 @@ from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pregnancies.models import PregnancyReport
 from registry.prescribers.models import Designee, DesigneeLink, Prescriber
+from registry.staff.queries import stakeholder_label
 
 
-def _patient(p: Patient | None) -> str | None:
-    return f"{p.full_name} (registry ID {p.registry_id})" if p else None
+def _named(obj: Any) -> str | None:
+    """The same words as the staff pages (registry.staff.queries.stakeholder_label)."""
+    return stakeholder_label(obj) if obj is not None else None
 
 
-def _prescriber(p: Prescriber | None) -> str | None:
-    return f"Dr {p.user.full_name} (NPI {p.npi})" if p else None
-
-
-def _pharmacy(p: Pharmacy | None) -> str | None:
-    return f"{p.name} (NCPDP {p.ncpdp_id})" if p else None
-
-
-def _pharmacist(p: Pharmacist | None) -> str | None:
-    if p is None:
-        return None
-    return f"{p.user.full_name} (licence {p.license_number}, {p.pharmacy.name})"
-
-
-def _designee(d: Designee | None) -> str | None:
-    return f"{d.user.full_name} (designee, {d.user.email})" if d else None
+_patient = _prescriber = _pharmacy = _pharmacist = _designee = _named
 
 
 class Labels:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ class Hit:
     name: str
     detail: str
     registry_id: str | None = None
+    key: str = ""  # the number staff use for them: NPI, NCPDP, licence, email, registry ID
 
 
 def search(session: Session, text: str, limit: int = 25) -> list[Hit]:
@@ -35,24 +37,157 @@ def search(session: Session, text: str, limit: int = 25) -> list[Hit]:
     for p in session.execute(select(Prescriber).join(User, Prescriber.user_id == User.id)
                              .where(or_(user_match, Prescriber.npi == digits))
                              .limit(limit)).scalars():
-        hits.append(Hit("prescriber", p.id, p.name, f"NPI {p.npi} · {p.user.email}"))
+        hits.append(Hit("prescriber", p.id, p.name, f"NPI {p.npi} · {p.user.email}",
+                        key=p.npi))
     for d in session.execute(select(Designee).join(User, Designee.user_id == User.id)
                              .where(user_match).limit(limit)).scalars():
-        hits.append(Hit("designee", d.id, d.name, d.user.email))
+        hits.append(Hit("designee", d.id, d.name, d.user.email, key=d.user.email))
     for ph in session.execute(select(Pharmacy).where(or_(
             func.lower(Pharmacy.name).like(like), Pharmacy.ncpdp_id == digits,
             Pharmacy.npi == digits)).limit(limit)).scalars():
-        hits.append(Hit("pharmacy", ph.id, ph.name, f"NCPDP {ph.ncpdp_id} · NPI {ph.npi}"))
+        hits.append(Hit("pharmacy", ph.id, ph.name, f"NCPDP {ph.ncpdp_id} · NPI {ph.npi}",
+                        key=ph.ncpdp_id))
     for rph in session.execute(select(Pharmacist).join(User, Pharmacist.user_id == User.id)
                                .where(or_(user_match, func.lower(Pharmacist.license_number)
                                           == q.lower())).limit(limit)).scalars():
         hits.append(Hit("pharmacist", rph.id, rph.name,
-                        f"{rph.pharmacy.name} · licence {rph.license_number}"))
+                        f"{rph.pharmacy.name} · licence {rph.license_number}",
+                        key=rph.license_number))
     for pt in session.execute(select(Patient).where(or_(
             func.lower(Patient.first_name + " " + Patient.last_name).like(like),
             func.lower(Patient.email).like(like), Patient.registry_id == digits))
             .limit(limit)).scalars():
         hits.append(Hit("patient", pt.id, pt.full_name,
                         f"registry ID {pt.registry_id} · {pt.status.replace('_', ' ')}",
-                        pt.registry_id))
+                        pt.registry_id, key=pt.registry_id))
     return hits
+
+
+def stakeholder_label(obj: object) -> str:
+    """How staff pages name someone: a name with the number people use, never an internal id."""
+    if isinstance(obj, Prescriber):
+        return f"{obj.name} (NPI {obj.npi})"
+    if isinstance(obj, Designee):
+        return f"{obj.name} (designee, {obj.user.email})"
+    if isinstance(obj, Pharmacy):
+        return f"{obj.name} (NCPDP {obj.ncpdp_id})"
+    if isinstance(obj, Pharmacist):
+        return f"{obj.name} (pharmacist, licence {obj.license_number}, {obj.pharmacy.name})"
+    if isinstance(obj, Patient):
+        return f"{obj.full_name} (registry ID {obj.registry_id})"
+    if isinstance(obj, User):
+        profile = _profile(obj)
+        if profile is not None:
+            return stakeholder_label(profile)
+        return f"{obj.full_name} ({obj.role.replace('_', ' ')}, {obj.email})"
+    return str(obj)
+
+
+def _profile(user: User) -> object | None:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(user)
+    model: Any = {"prescriber": Prescriber, "designee": Designee, "pharmacist": Pharmacist,
+             "patient": Patient}.get(user.role)
+    if session is None or model is None:
+        return None
+    return session.execute(select(model).where(model.user_id == user.id)).scalar()
+
+
+MODELS: dict[str, type] = {"prescriber": Prescriber, "designee": Designee,
+                           "pharmacy": Pharmacy, "pharmacist": Pharmacist,
+                           "patient": Patient, "user": User}
+
+
+def _cycle() -> tuple[Any, str, str, str]:
+    from registry.cycles.models import Cycle
+
+    return Cycle, "patient", "patient_id", "cycle"
+
+
+def _session_row() -> tuple[Any, str, str, str]:
+    from registry.accounts.models import UserSession
+
+    return UserSession, "user", "user_id", "sign-in session"
+
+
+def _report() -> tuple[Any, str, str, str]:
+    from registry.pregnancies.models import PregnancyReport
+
+    return PregnancyReport, "patient", "patient_id", "pregnancy report"
+
+
+def _token() -> tuple[Any, str, str, str]:
+    from registry.api.models import ApiToken
+
+    return ApiToken, "user", "user_id", "API token"
+
+
+def _link() -> tuple[Any, str, str, str]:
+    from registry.prescribers.models import DesigneeLink
+
+    return DesigneeLink, "designee", "designee_id", "designee link"
+
+
+# Records that belong to someone: named by their owner (a cycle of a patient, ...).
+_OWNED = {"cycle": _cycle, "user_session": _session_row, "pregnancy_report": _report,
+          "api_token": _token, "designee_link": _link}
+
+
+def subject_label(session: Session, kind: str, ident: object) -> str:
+    """An audit entry's record by name: "Dana Rivera (NPI …)", "RMA 1234", or the type alone."""
+    if ident in (None, ""):
+        return kind
+    model = MODELS.get(kind)
+    if model is not None and str(ident).isdigit():
+        obj = session.get(model, int(str(ident)))
+        if obj is not None:
+            return stakeholder_label(obj)
+    if kind == "authorization":
+        return f"RMA {ident}"
+    owned = _OWNED.get(kind)
+    if owned is not None and str(ident).isdigit():
+        model, owner_kind, owner_attr, words = owned()
+        row = session.get(model, int(str(ident)))
+        if row is not None:
+            owner = subject_label(session, owner_kind, getattr(row, owner_attr))
+            extra = f" {row.number}" if kind == "cycle" else ""
+            return f"{words}{extra} of {owner}"
+    return f"{kind.replace('_', ' ')} {ident}"
+
+
+def find_stakeholders(session: Session, kind: str, text: str, limit: int = 10) -> list[Any]:
+    """Someone of this kind by name, email, NPI (prescriber, pharmacy), NCPDP number
+    (pharmacy) or licence (pharmacist): what staff know, instead of an internal id."""
+    return [obj for hit in search(session, text, limit=limit) if hit.kind == kind
+            for obj in [session.get(MODELS[kind], hit.id)] if obj is not None]
+
+
+def audit_subject_filter(session: Session, text: str) -> str:
+    """``type:number`` typed by staff (a registry ID, NPI, NCPDP number, email) as the audit
+    log's ``type:id``; anything else is passed on as it is."""
+    kind, sep, ident = text.strip().partition(":")
+    ident = ident.strip()
+    if not sep or not ident or kind not in MODELS or kind == "user":
+        return text.strip()
+    if kind == "patient":
+        found = session.execute(select(Patient.id).where(
+            Patient.registry_id == ident.replace(" ", "").replace("-", ""))).scalar()
+    else:
+        objs = find_stakeholders(session, kind, ident, limit=2)
+        found = objs[0].id if len(objs) == 1 else None
+    return f"{kind}:{found}" if found is not None else f"{kind}:{ident}"
+
+
+def user_for(session: Session, text: str) -> int | None:
+    """The user staff mean by an email, a prescriber's NPI or a patient's registry ID."""
+    q = text.strip()
+    digits = q.replace(" ", "").replace("-", "")
+    found = session.execute(select(User.id).where(func.lower(User.email) == q.lower())).scalar()
+    if found is None and digits.isdigit():
+        found = session.execute(select(Prescriber.user_id).where(
+            Prescriber.npi == digits)).scalar()
+        if found is None:
+            found = session.execute(select(Patient.user_id).where(
+                Patient.registry_id == digits)).scalar()
+    return found

@@ -21,7 +21,7 @@ from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
 from registry.staff.exports import AUDIT_HEADER, audit_rows, csv_response, summary_rows
 from registry.staff.forms import AuditFilterForm, PeriodForm
-from registry.staff.labels import Labels
+from registry.staff.queries import audit_subject_filter, subject_label, user_for
 from registry.staff.queries import search as search_stakeholders
 from registry.web.support import actor, role_required
 
@@ -103,10 +103,12 @@ def report_csv() -> Any:
 def _audit_filters() -> tuple[AuditFilterForm, dict[str, Any]]:
     form = AuditFilterForm(request.args)
     form.validate()
+    s = db.session()
+    who = (form.who.data or "").strip()
     return form, {
-        "subject": (form.subject.data or "").strip() or None,
+        "subject": audit_subject_filter(s, form.subject.data or "") or None,
         "action": (form.action.data or "").strip() or None,
-        "user_id": form.user_id.data,
+        "user_id": (user_for(s, who) or -1) if who else None,  # nobody matches: no entries
         "since": (datetime.combine(form.since.data, time.min, tzinfo=clock.program_timezone())
                   if form.since.data else None),
     }
@@ -118,9 +120,19 @@ def audit() -> Any:
     form, filters = _audit_filters()
     before = request.args.get("before_id", type=int)
     entries = audit_entries(db.session(), **filters, before_id=before, limit=50)
+    s = db.session()
+    labels: dict[tuple[str, str], str] = {}
+
+    def label(kind: str, ident: object) -> str:
+        # Names, NPIs and registry IDs: an internal id means nothing to staff (and "prescriber
+        # 2" was one person here and another in the search page).
+        key = (kind, str(ident))
+        if key not in labels:
+            labels[key] = subject_label(s, kind, ident)
+        return labels[key]
+
     return render_template("staff/audit.html", form=form, entries=entries,
-                           more=len(entries) == 50, verify_form=FlaskForm(),
-                           labels=Labels(db.session()))
+                           more=len(entries) == 50, verify_form=FlaskForm(), label=label)
 
 
 @bp.get("/audit.csv")

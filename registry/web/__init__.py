@@ -132,6 +132,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["words"] = words_filter
     app.jinja_env.filters["who"] = who_filter
     app.jinja_env.globals["today"] = clock.today
+    from registry.web.timeline import about_the_patient, reason_when, step_when
+
+    app.jinja_env.globals["about_the_patient"] = about_the_patient
+
+    app.jinja_env.globals["step_when"] = step_when
+    app.jinja_env.globals["reason_when"] = reason_when
+    app.jinja_env.filters["capitalize_first"] = lambda v: str(v)[:1].upper() + str(v)[1:]
     app.extensions["registry.web_error_handler"] = web_error_page
 
     from registry.authorizations import views as authorization_views
@@ -144,6 +151,7 @@ def init_app(app: Flask) -> None:
     from registry.staff import views as staff_views
     from registry.web import auth
 
+    app.jinja_env.globals["may_register"] = prescriber_views.may_register
     blueprints = [auth.bp, prescriber_views.bp, patient_views.bp, patient_views.me,
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
                   pharmacy_views.bp, compliance_views.bp, staff_views.bp]

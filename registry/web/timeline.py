@@ -12,6 +12,7 @@ import segno
 from markupsafe import Markup, escape
 
 from registry.rules import Decision, fmt
+from registry.rules.reasons import NextStep
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,61 @@ class Event:
     state: str  # past, today, future
 
 
+# Reasons whose date is the first day something may happen, not a deadline.
+NOT_BEFORE_CODES = frozenset({"REFILL_TOO_SOON", "LOCKOUT_ACTIVE", "WINDOW_NOT_OPEN"})
+
+
+def reason_when(code: str) -> str:
+    """The word before a reason's date: "not before" for a first allowed day, else "by"."""
+    return "not before" if code in NOT_BEFORE_CODES else "by"
+
+
+def step_when(step: NextStep) -> str:
+    """A step's date in words: "until" for what goes on until a day (keep using
+    contraception), "by" for a deadline."""
+    if step.due_on is None:
+        return ""
+    word = "until" if step.action.startswith("Keep using") else "by"
+    return f"{word} {fmt(step.due_on)}"
+
+
+# The patient's steps are written to the patient ("Enter your contraception"); on the care
+# team's pages they are said about the patient.
+ABOUT_THE_PATIENT = {
+    "Enter your contraception methods.": "The patient enters their contraception methods.",
+    "Re-enter your contraception to match your prescriber's.":
+        "The patient re-enters their contraception to match the prescriber's.",
+    "Answer this month's comprehension questions.":
+        "The patient answers this month's comprehension questions.",
+    "Answer the comprehension questions.": "The patient answers the comprehension questions.",
+    "Keep using both contraception methods.": "The patient keeps using both contraception "
+    "methods.",
+    "Activate the account with the activation code from the prescriber.":
+        "The patient activates their account with the activation code from the prescriber.",
+}
+
+
+def about_the_patient(step: NextStep) -> str:
+    """A step as the prescriber reads it: the patient's steps in the third person."""
+    if step.actor == "patient":
+        return ABOUT_THE_PATIENT.get(step.action, f"The patient: {step.action}")
+    return step.action
+
+
+def waiting_rma_until(decision: Decision) -> date | None:
+    """The "do not dispense after" day of an RMA issued and waiting at the pharmacy."""
+    for r in decision.reasons:
+        if r.code == "AUTHORIZATION_ALREADY_ISSUED" and r.actor == "pharmacy" and r.due_on:
+            return r.due_on
+    return None
+
+
 def timeline(decision: Decision) -> list[Event]:
     today = decision.today
     items: list[tuple[date, str]] = []
+    if "PREGNANCY_REPORTED" in decision.codes:
+        # No window or monthly steps after a pregnancy report: nothing is to be filled.
+        return [Event(today, "Where you are now", "today")]
     if decision.window:
         w = decision.window
         if w.test_specimen_on:
@@ -63,10 +116,14 @@ def patient_sentence(decision: Decision) -> tuple[str, str]:
     if decision.eligible and decision.do_not_dispense_after:
         return (f"You are all set: pick up your prescription by "
                 f"{fmt(decision.do_not_dispense_after)}.", "ok")
+    waiting = waiting_rma_until(decision)
+    if waiting:
+        return (f"Your prescription is authorized and waiting at the pharmacy: pick it up by "
+                f"{fmt(waiting)}.", "ok")
     mine = [s for s in decision.next_steps if s.actor == "patient"]
     if mine:
         step = mine[0]
-        when = f" by {fmt(step.due_on)}" if step.due_on else ""
+        when = f" {step_when(step)}" if step.due_on else ""
         return f"{step.action.rstrip('.')}{when}.", "warn"
     if decision.next_steps:
         step = decision.next_steps[0]

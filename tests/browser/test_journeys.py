@@ -116,7 +116,7 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.click("button:has-text('Confirm counseling')")
     main = page.inner_text("main")
     assert "Counseling confirmed." in main
-    assert "Answer this month's comprehension questions." in main
+    assert "The patient answers this month's comprehension questions by " in main
     shot(page, "05-patient-record")
     page.goto("/prescriber/")
     assert "Lark, Jamie" in page.inner_text("table")
@@ -261,7 +261,7 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     sign_in(page, people["pharmacist"])
     ask(page)
     text = page.inner_text(".answer.no")
-    assert "This pharmacy suspended by program staff until 2026-06-30." in text
+    assert "This pharmacy suspended by program staff until Tue 30 Jun 2026." in text
     assert "PHARMACY_NOT_ACTIVE" in text
     shot(page, "19-pharmacy-suspended-denial")
     page.context.close()

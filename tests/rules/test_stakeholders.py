@@ -20,6 +20,7 @@ from registry.rules import (
     pharmacy_standing,
     prescriber_standing,
 )
+from registry.rules.dates import fmt
 from registry.rules.stakeholders import reminder_due
 from tests.rules.build import P, d
 
@@ -76,7 +77,7 @@ def test_suspension_until_a_date_includes_that_date(standing):
     assert standing(facts, SINCE + d(49), P).state == "suspended"
     last = standing(facts, until, P)
     assert (last.active, last.state) == (False, "suspended")
-    assert until.isoformat() in last.detail
+    assert f"until {fmt(until)}" in last.detail  # the readable form used on every page
     assert standing(facts, until + d(1), P).active
 
 
