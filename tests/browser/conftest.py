@@ -153,10 +153,10 @@ def close(page: Any) -> None:
 
 
 def shot(page: Any, name: str) -> None:
-    """Check the page with axe, then save it at phone and desktop width."""
-    audit(page)
+    """Check the page with axe and save it, at phone and desktop width."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (375, 1280):
         page.set_viewport_size({"width": width, "height": 800})
+        audit(page)
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 800})
