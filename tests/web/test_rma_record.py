@@ -75,10 +75,12 @@ def test_code_blocks_take_focus_and_have_a_name(app: Any, world: World) -> None:
     blocks = re.findall(r"<pre[^>]*>", docs)
     assert len(blocks) >= 2
     for tag in blocks:
-        assert 'tabindex="0"' in tag and "aria-label=" in tag, tag
+        assert 'tabindex="0"' in tag, tag
+        assert "aria-label=" in tag, tag
     login(client, world.staff)
     audit = client.get("/staff/audit").get_data(as_text=True)
     blocks = re.findall(r"<pre[^>]*>", audit)
     assert blocks
     for tag in blocks:
-        assert 'tabindex="0"' in tag and "aria-label=" in tag, tag
+        assert 'tabindex="0"' in tag, tag
+        assert "aria-label=" in tag, tag
