@@ -11,7 +11,7 @@ STAMP     := $(VENV)/.installed-$(SUM)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-browser lint clean
+.PHONY: run serve test test-browser browser-tools vendor lint clean
 
 # Stamps of an older pyproject.toml are removed; the other stamp of this one is kept.
 $(APP_STAMP): pyproject.toml
@@ -41,12 +41,23 @@ serve: $(APP_STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser" -q
 
-test-browser: $(STAMP)
+# The browser tests check every page with axe-core, an npm package used by the tests only.
+browser-tools:
+	npm ci --prefix tests/browser --no-audit --no-fund
+
+test-browser: $(STAMP) browser-tools
 	$(BIN)/python -m pytest -m browser -q
+
+# The camera's QR decoder (jsQR, Apache-2.0) is served by the app from registry/static/vendor,
+# copied from the npm package pinned in tests/browser/package-lock.json.
+vendor: browser-tools
+	mkdir -p registry/static/vendor
+	cp tests/browser/node_modules/jsqr/dist/jsQR.js registry/static/vendor/jsQR.js
+	cp tests/browser/node_modules/jsqr/LICENSE registry/static/vendor/jsQR.LICENSE
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy registry
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

@@ -9,7 +9,8 @@ from registry.web.support import OneTimeForm, TypedDateField
 class AuthorizeForm(OneTimeForm):
     registry_id = StringField("Patient's registry ID", description="10 digits, from the "
                               "patient's ID card.",
-                              render_kw={"inputmode": "numeric", "autocomplete": "off"})
+                              render_kw={"inputmode": "numeric", "autocomplete": "off",
+                                         "data-scan-target": "registry_id"})
     date_of_birth = TypedDateField("Patient's date of birth", validators=[Optional()],
                                    description="YYYY-MM-DD or MM/DD/YYYY.")
     prescriber_npi = StringField("Prescriber's NPI", description="From the prescription.",

@@ -20,7 +20,9 @@ from registry.authorizations.operations import (
 )
 from registry.authorizations.queries import do_not_dispense, open_authorization_at
 from registry.errors import Conflict, NotFound, ValidationError
+from registry.patients.models import Patient
 from registry.permissions import pharmacist_for_user
+from registry.prescribers.models import Prescriber
 from registry.rules import fmt
 from registry.web.support import (
     actor,
@@ -108,8 +110,11 @@ def recent() -> Any:
             AuthorizationDecision.eligible.is_(False),
         ).order_by(AuthorizationDecision.id.desc()).limit(20)
     ).scalars().all()
+    ids = {d.patient_id for d in denials if d.patient_id is not None}
+    patients = {p.id: p for p in s.execute(select(Patient).where(Patient.id.in_(ids))
+                                           ).scalars()} if ids else {}
     return render_template("authorizations/recent.html", auths=auths, denials=denials,
-                           status_of=effective_status, rma=rma)
+                           patients=patients, status_of=effective_status, rma=rma)
 
 
 @bp.get("/authorizations/<rma>")
@@ -131,6 +136,7 @@ def _detail(auth: Authorization, dispense_form: DispenseForm | None = None,
     return render_template(
         "authorizations/detail.html", auth=auth, status=effective_status(auth),
         stop=do_not_dispense(db.session(), auth),
+        prescriber=db.session().get(Prescriber, auth.prescriber_id),
         dispense_form=dispense_form or DispenseForm(formdata=None, data={
             "dispensed_on": clock.today(), "quantity": auth.quantity,
             "days_supply": auth.days_supply}),

@@ -13,7 +13,7 @@ from registry.authorizations.models import Dispense
 from registry.cycles.models import ComprehensionQuestion
 from registry.patients.models import Patient
 from tests import factories as f
-from tests.browser.conftest import shot
+from tests.browser.conftest import audit, audited_page, close, shot
 
 pytestmark = pytest.mark.browser
 
@@ -32,16 +32,18 @@ def people(live_app: Any) -> dict[str, str]:
 
 
 def new_page(browser: Any, base: str) -> Any:
-    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
-    return context.new_page()
+    """A page whose every load must be checked by axe before the test closes it."""
+    return audited_page(browser, base)
 
 
 def sign_in(page: Any, email: str) -> None:
     page.goto("/login")
+    audit(page)
     page.fill("#email", email)
     page.fill("#password", f.PASSWORD)
     page.click("button:has-text('Sign in')")
     page.wait_for_load_state()
+    audit(page)
 
 
 def test_1_prescriber_enrolls_registers_tests_and_counsels(
@@ -51,6 +53,7 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.goto("/login")
     shot(page, "01-login")
     page.click("text=enroll in the program")
+    audit(page)
     npi = f.npi()
     page.fill("#first_name", "Morgan")
     page.fill("#last_name", "Reyes")
@@ -60,15 +63,19 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.fill("#license_state", "ny")
     page.click("button:has-text('Enroll')")
     page.wait_for_url("**/prescriber/attest")
+    audit(page)
     page.click("button:has-text('Attest')")  # without ticking: the field is named
+    audit(page)
     assert page.locator(".error-summary").is_visible()
     assert "Tick the box to attest" in page.inner_text(".error-summary")
     page.check("#agree")
     page.click("button:has-text('Attest')")
     page.wait_for_url("**/prescriber/")
+    audit(page)
     assert "Thank you" in page.inner_text("main")
 
     page.click("a.button:has-text('Register a patient')")
+    audit(page)
     page.fill("#first_name", "Jamie")
     page.fill("#last_name", "Lark")
     page.fill("#date_of_birth", "2001-04-05")
@@ -86,11 +93,14 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     STATE.update(registry_id=registry_id, code=code, npi=npi, dob="2001-04-05")
 
     page.click("text=Back to the patient's record")
+    audit(page)
     page.click("a.button:has-text('Enter a pregnancy test')")
+    audit(page)
     page.fill("#specimen_collected_on", "2026-03-02")
     page.check("#result-0")
     page.check("#setting-0")
     page.click("button:has-text('Record the test')")
+    audit(page)
     assert "The screening test is recorded." in page.inner_text("main")
 
     record = page.url
@@ -98,13 +108,17 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     # The session ended after 30 idle minutes: the prescriber signs in again.
     page.reload()
     assert "/login" in page.url
+    audit(page)
     sign_in(page, "reyes@clinic.example")
     page.goto(record)
+    audit(page)
     page.click("a.button:has-text('Enter a pregnancy test')")
+    audit(page)
     page.fill("#specimen_collected_on", "2026-03-21")
     page.check("#result-0")
     page.check("#setting-1")
     page.click("button:has-text('Record the test')")
+    audit(page)
     main = page.inner_text("main")
     assert "The confirmation test is recorded." in main
     assert "Sat 21 Mar 2026 to Fri 27 Mar 2026" in main
@@ -121,7 +135,7 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.goto("/prescriber/")
     assert "Lark, Jamie" in page.inner_text("table")
     shot(page, "06-prescriber-patient-list")
-    page.context.close()
+    close(page)
 
 
 def test_2_patient_activates_answers_and_enters_contraception(
@@ -129,6 +143,7 @@ def test_2_patient_activates_answers_and_enters_contraception(
     app, base = live_app
     page = new_page(browser, base)
     page.goto("/activate")
+    audit(page)
     page.fill("#registry_id", STATE["registry_id"])
     page.fill("#date_of_birth", STATE["dob"])
     page.fill("#activation_code", STATE["code"])
@@ -144,6 +159,7 @@ def test_2_patient_activates_answers_and_enters_contraception(
     shot(page, "07-patient-home-before")
 
     page.click("a.button:has-text('Comprehension questions')")
+    audit(page)
     names = list(dict.fromkeys(page.eval_on_selector_all(
         "input[type=radio]", "els => els.map(e => e.name)")))
     with app.app_context():
@@ -161,6 +177,7 @@ def test_2_patient_activates_answers_and_enters_contraception(
     page.click("button:has-text('Send my answers')")
     page.wait_for_url("**/me/")
     assert "You passed" in page.inner_text("main")
+    audit(page)
 
     page.click("a.button:has-text('Enter my contraception')")
     page.select_option("#method_1", "male_latex_condom")
@@ -172,19 +189,22 @@ def test_2_patient_activates_answers_and_enters_contraception(
     assert page.inner_text("[data-testid=now]") == (
         "You are all set: pick up your prescription by Fri 27 Mar 2026.")
     shot(page, "10-patient-home-ready")
-    page.context.close()
+    close(page)
 
 
 def ask(page: Any, *, days: str = "30", refills: str = "0") -> None:
     page.goto("/pharmacy/authorize")
+    audit(page)
     page.fill("#registry_id", STATE["registry_id"])
     page.fill("#date_of_birth", STATE["dob"])
     page.fill("#prescriber_npi", STATE["npi"])
     page.fill("#days_supply", days)
     page.fill("#quantity", "60")
     page.fill("#refills", refills)
+    audit(page)
     page.click("button:has-text('Ask for an authorization')")
     page.wait_for_load_state()
+    audit(page)
 
 
 def test_3_pharmacist_gets_an_rma_and_records_the_dispense(
@@ -207,7 +227,7 @@ def test_3_pharmacist_gets_an_rma_and_records_the_dispense(
         dispense = s.execute(select(Dispense).where(Dispense.patient_id == patient.id)
                              ).scalar_one()
         assert dispense.quantity == 60
-    page.context.close()
+    close(page)
 
 
 def test_4_a_denial_shows_its_reasons(live_app: Any, browser: Any,
@@ -227,7 +247,7 @@ def test_4_a_denial_shows_its_reasons(live_app: Any, browser: Any,
     assert answer.locator("ol.reasons > li").count() >= 4
     assert page.input_value("#days_supply") == "45"  # kept for the corrected retry
     shot(page, "13-pharmacist-denial")
-    page.context.close()
+    close(page)
 
 
 def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
@@ -241,11 +261,13 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     assert people["pharmacy"] in page.inner_text("table")
     shot(page, "15-staff-search")
     page.click("text=Compliance action")
+    audit(page)
     page.select_option("#action", "suspension")
     page.fill("#until", "2026-06-30")
     page.fill("#reason", "Dispensed without checking the registry.")
     page.click("button:has-text('Record the action')")
     assert "You are about to suspend pharmacy" in page.inner_text("main")
+    audit(page)
     page.click("button:has-text('Confirm: suspend')")
     assert f"Recorded: suspension of {people['pharmacy']}." in page.inner_text("main")
     shot(page, "16-staff-compliance")
@@ -255,7 +277,7 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     page.goto("/staff/audit")
     assert "pharmacy:suspension" in page.inner_text("table")
     shot(page, "18-staff-audit")
-    page.context.close()
+    close(page)
 
     page = new_page(browser, base)
     sign_in(page, people["pharmacist"])
@@ -264,4 +286,4 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     assert "This pharmacy suspended by program staff until Tue 30 Jun 2026." in text
     assert "PHARMACY_NOT_ACTIVE" in text
     shot(page, "19-pharmacy-suspended-denial")
-    page.context.close()
+    close(page)
