@@ -17,8 +17,9 @@ PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256, "format": "pass
             "example": "correct-horse-battery"}
 EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 NAME = {"type": "string", "minLength": 1, "maxLength": 100}
-NPI = {"type": "string", "pattern": "^[0-9]{10}$", "description": "10 digits; the last is a "
-       "Luhn check digit over \"80840\" and the first nine.", "example": "1234567893"}
+NPI = {"type": "string", "pattern": "^[0-9]{10}$", "format": "npi",
+       "description": "10 digits; the last is a Luhn check digit over \"80840\" and the first "
+       "nine.", "example": "1234567893"}
 STANDING = {"type": "string", "enum": ["pending", "active", "lapsed", "suspended",
                                         "deactivated", "removed"]}
 METHODS = ["tubal_sterilization", "partner_vasectomy", "iud", "hormonal_combination_pill",

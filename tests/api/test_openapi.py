@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from schemathesis.checks import (
     content_type_conformance,
@@ -20,6 +21,7 @@ from schemathesis.checks import (
 )
 
 from registry.api.openapi import document
+from registry.rules.identifiers import npi_with_check_digit
 from registry.rules.reasons import REASON_CODES
 from tests.api.conftest import Api, make_staff
 from tests.api.world import World
@@ -83,6 +85,17 @@ def fuzz_world(app, clock) -> dict[str, Any]:
         "email": w.emails["rph"],
     }
 
+
+# What the server checks beyond JSON Schema (an NPI's check digit; a password that is not easy
+# to guess, rules in registry/security.py): generated both ways, so that some bodies get past
+# validation into the operations and others test the refusals.
+schemathesis.openapi.format("npi", st.one_of(
+    st.from_regex(r"\A[0-9]{9}\Z").map(npi_with_check_digit), st.from_regex(r"\A[0-9]{10}\Z")))
+schemathesis.openapi.format("password", st.one_of(
+    st.builds("{}-{}-{}-{}".format, *[st.sampled_from(
+        ["violet", "anchor", "meadow", "copper", "lantern", "orchard", "glacier", "pepper"])] * 3,
+        st.integers(10, 99999)),
+    st.text(min_size=12, max_size=40)))
 
 TOKEN_FOR_TAG = {"Authorizations": "pharmacist", "Oversight": "staff", "Me": "patient"}
 CHECKS = [
