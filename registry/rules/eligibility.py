@@ -513,6 +513,9 @@ def _check_patient(
             "Dispense against the open authorization, or the issuing pharmacy reverses it.",
             "pharmacy", auth.do_not_dispense_after,
         )
+        # What happens next is the pick-up: say so, with its last day (not a blank step).
+        b.step("patient", "Pick up the prescription at the pharmacy.",
+               due_on=auth.do_not_dispense_after)
 
 
 def _check_supply(b: _Builder, facts: PatientFacts, today: date, params: Parameters) -> None:
@@ -527,6 +530,8 @@ def _check_supply(b: _Builder, facts: PatientFacts, today: date, params: Paramet
             f"The next authorization can be issued on or after {fmt(earliest)}.", "pharmacy",
             earliest,
         )
+        if not b.steps:  # nothing else to do before then: the next authorization, not before
+            b.step("pharmacy", "Get the next authorization and dispense.", not_before=earliest)
 
 
 def _can_get_pregnant(

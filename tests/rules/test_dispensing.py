@@ -148,3 +148,23 @@ def test_status_without_a_request_has_no_request_reasons():
     assert decision.eligible
     assert decision.next_steps[-1].actor == "pharmacy"
     assert decision.next_steps[-1].due_on == opened + d(6)
+
+
+def test_an_open_authorization_tells_who_acts_next_and_by_when():
+    """Not a blank step on the prescriber's list: the patient picks the prescription up by
+    the do-not-dispense-after date."""
+    opened = DAY_2021
+    facts = first_cycle_patient(opened, authorizations=(auth(1, 1, "authorized", opened),))
+    decision = evaluate(facts, opened + d(1), P)
+    assert [(s.actor, s.due_on) for s in decision.next_steps] == [("patient", opened + d(6))]
+    assert "Pick up" in decision.next_steps[0].action
+
+
+def test_too_soon_for_a_refill_says_when_the_next_authorization_can_come():
+    dispensed = DAY_2026 - d(40)
+    facts = treated_patient(dispensed + d(23), dispensed, days_supply=30,
+                            cycle_opened_on=dispensed + d(22))
+    decision = evaluate(facts, dispensed + d(22), P)
+    assert decision.codes == ["REFILL_TOO_SOON"]
+    assert [(s.actor, s.not_before) for s in decision.next_steps] == [
+        ("pharmacy", dispensed + d(23))]
