@@ -12,6 +12,7 @@ from registry.accounts.models import User
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Designee, Prescriber
+from registry.rules import fmt
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,22 @@ def subject_label(session: Session, kind: str, ident: object) -> str:
         obj = session.get(model, int(str(ident)))
         if obj is not None:
             return stakeholder_label(obj)
-    if kind == "authorization":
-        return f"RMA {ident}"
+    if kind == "authorization":  # recorded by its RMA number
+        from registry.authorizations.models import Authorization
+
+        auth = session.execute(
+            select(Authorization).where(Authorization.rma == str(ident))).scalar()
+        patient = session.get(Patient, auth.patient_id) if auth is not None else None
+        return f"RMA {ident}" + (f" for {stakeholder_label(patient)}" if patient else "")
+    if kind == "authorization_decision" and str(ident).isdigit():
+        from registry.authorizations.models import AuthorizationDecision
+
+        decision = session.get(AuthorizationDecision, int(str(ident)))
+        if decision is not None:
+            outcome = "authorization" if decision.eligible else "denial"
+            who = session.get(Patient, decision.patient_id) if decision.patient_id else None
+            return f"{outcome} of {fmt(decision.requested_on)}" + (
+                f" for {stakeholder_label(who)}" if who else " (patient not identified)")
     owned = _OWNED.get(kind)
     if owned is not None and str(ident).isdigit():
         model, owner_kind, owner_attr, words = owned()

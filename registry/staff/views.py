@@ -21,7 +21,8 @@ from registry.rules.params import next_ruleset_change, ruleset_for
 from registry.staff.charts import bar_chart, paired_chart
 from registry.staff.exports import AUDIT_HEADER, audit_rows, csv_response, summary_rows
 from registry.staff.forms import AuditFilterForm, PeriodForm
-from registry.staff.queries import audit_subject_filter, subject_label, user_for
+from registry.staff.labels import Labels
+from registry.staff.queries import audit_subject_filter, user_for
 from registry.staff.queries import search as search_stakeholders
 from registry.web.support import actor, role_required
 
@@ -120,19 +121,11 @@ def audit() -> Any:
     form, filters = _audit_filters()
     before = request.args.get("before_id", type=int)
     entries = audit_entries(db.session(), **filters, before_id=before, limit=50)
-    s = db.session()
-    labels: dict[tuple[str, str], str] = {}
-
-    def label(kind: str, ident: object) -> str:
-        # Names, NPIs and registry IDs: an internal id means nothing to staff (and "prescriber
-        # 2" was one person here and another in the search page).
-        key = (kind, str(ident))
-        if key not in labels:
-            labels[key] = subject_label(s, kind, ident)
-        return labels[key]
-
+    # Names, NPIs and registry IDs: an internal id means nothing to staff (and "prescriber 2"
+    # was one person here and another in the search page).
     return render_template("staff/audit.html", form=form, entries=entries,
-                           more=len(entries) == 50, verify_form=FlaskForm(), label=label)
+                           more=len(entries) == 50, verify_form=FlaskForm(),
+                           label=Labels(db.session()).record)
 
 
 @bp.get("/audit.csv")
