@@ -1,5 +1,6 @@
-"""Importing this module registers every ``/api/v1`` route on the blueprint."""
+"""Importing this module declares every ``/api/v1`` endpoint on the blueprint."""
 
-from registry.api import authorizations, enrollment, oversight, patients, tokens
+from registry.accounts import api as accounts_api
+from registry.api import authorizations, enrollment, oversight, patients
 
-__all__ = ["authorizations", "enrollment", "oversight", "patients", "tokens"]
+__all__ = ["accounts_api", "authorizations", "enrollment", "oversight", "patients"]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from registry.accounts.models import Role
+from registry.api.contract import ENDPOINTS, ID_SCHEMA, TEXT_PARAMS, Endpoint
+from registry.policy import Permission, holds, open_to_anyone, who
 from registry.rules.reasons import REASON_CODES
 
 JSON = "application/json"
@@ -91,18 +97,6 @@ SCHEMAS: dict[str, Any] = {
                            "patient, pharmacy, program_staff."}),
         "due_on": nullable(DATE),
     }, ["code", "message", "action"]),
-    "TokenRequest": obj({"email": EMAIL, "password": {"type": "string"},
-                         "totp": {"type": "string", "description": "6-digit one-time code, "
-                                  "when the account has two-step login."}},
-                        ["email", "password"],
-                        example={"email": "pharmacist@demo.example",
-                                 "password": "demo-password"}),
-    "Token": obj({"token": {"type": "string"}, "token_type": {"type": "string"},
-                  "expires_at": DATETIME,
-                  "role": {"type": "string", "enum": ["prescriber", "designee", "pharmacist",
-                                                      "patient", "staff"]},
-                  "user_id": {"type": "integer"}},
-                 ["token", "expires_at", "role", "user_id"]),
     "PrescriberEnrollment": obj({
         "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME, "npi": NPI,
         "license_state": {"type": "string", "minLength": 2, "maxLength": 2, "example": "NY"},
@@ -462,13 +456,6 @@ DENIED = {"422": {"description": "Denied (with `reasons`), invalid (with `errors
                                                              ref("ValidationProblem")]}}}}}
 
 PATHS: dict[str, Any] = {
-    "/tokens": {"post": operation(
-        "Get a bearer token", "Tokens", ok=201, ok_schema="Token", body="TokenRequest",
-        auth=False, who="anyone with an account", errors=(401,),
-        ok_description="A token; it expires after 12 hours (API_TOKEN_HOURS).")},
-    "/tokens/current": {"delete": operation(
-        "Revoke the token used for this request", "Tokens", ok=204, ok_schema=None,
-        who="any holder of a token", ok_description="Revoked: the token no longer works.")},
     "/prescribers": {"post": operation(
         "Enroll as a prescriber", "Enrollment", ok=201, ok_schema="PrescriberStatus",
         body="PrescriberEnrollment", auth=False, who="anyone",
@@ -597,7 +584,100 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _parameters(e: Endpoint, defs: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for name in e.params:
+        schema = TEXT_PARAMS.get(name, ID_SCHEMA)
+        params.append({"name": name, "in": "path", "required": True,
+                       "schema": {k: v for k, v in schema.items() if k != "description"},
+                       "description": schema.get("description", "Record id.")})
+    if e.query is not None:
+        schema = e.query.model_json_schema(ref_template=REF)
+        defs.update(schema.pop("$defs", {}))
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            prop = dict(prop)
+            description = prop.pop("description", "")
+            prop.pop("title", None)
+            params.append({"name": name, "in": "query", "required": name in required,
+                           "schema": prop, "description": description})
+    if e.idempotent:
+        params.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    return params
+
+
+REF = "#/components/schemas/{model}"
+
+
+Refs = dict[tuple[type[BaseModel], Any], dict[str, Any]]
+
+
+def model_schemas(endpoints: list[Endpoint], defs: dict[str, Any]) -> Refs:
+    """Every body and response model, in one pass, so that names are unique (a model whose
+    input and output shapes differ becomes ``Name-Input`` and ``Name-Output``)."""
+    wanted: list[tuple[type[BaseModel], Any]] = []
+    for e in endpoints:
+        if e.body is not None:
+            wanted.append((e.body, "validation"))
+        if e.response is not None:
+            wanted.append((e.response, "serialization"))
+    if not wanted:
+        return {}
+    refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
+    defs.update(top.get("$defs", {}))
+    return {(model, mode): schema for (model, mode), schema in refs.items()
+            if isinstance(model, type) and issubclass(model, BaseModel)}
+
+
+def endpoint_operation(e: Endpoint, defs: dict[str, Any], refs: Refs) -> dict[str, Any]:
+    """The OpenAPI operation of a declared endpoint, from its models and its permission."""
+    description = f"Who: {who(e.permission)} (`{e.permission}`)."
+    if e.description:
+        description += "\n\n" + e.description
+    op: dict[str, Any] = {"summary": e.summary, "tags": [e.tag], "description": description,
+                          "operationId": e.label.lower().replace(" ", "_").replace("/", "_")
+                          .replace("{", "").replace("}", "").replace("-", "_")}
+    params = _parameters(e, defs)
+    if params:
+        op["parameters"] = params
+    if e.body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            JSON: {"schema": refs[(e.body, "validation")]}}}
+    ok: dict[str, Any] = {"description": "Success." if e.status != 204 else "Done."}
+    if e.response is not None:
+        ok["content"] = {JSON: {"schema": refs[(e.response, "serialization")]}}
+    responses: dict[str, Any] = {str(e.status): ok}
+    codes = set(e.errors) | {429, 503}
+    if e.body is not None:
+        codes |= {400, 413, 415, 422}
+    if e.query is not None or e.idempotent:
+        codes |= {422}
+    if e.params:
+        codes |= {404}
+    if open_to_anyone(e.permission):
+        op["security"] = []
+    else:
+        codes |= {401}
+        if not holds_every_role(e.permission):
+            codes |= {403}
+    for status in sorted(codes):
+        responses[str(status)] = _error(status)
+    op["responses"] = responses
+    return op
+
+
+def holds_every_role(permission: Permission) -> bool:
+    return all(holds(role.value, permission) for role in Role)
+
+
 def document(server_url: str = "/api/v1") -> dict[str, Any]:
+    import registry.api.endpoints  # noqa: F401 - every endpoint declared
+
+    defs: dict[str, Any] = {}
+    paths: dict[str, Any] = {path: dict(ops) for path, ops in PATHS.items()}
+    refs = model_schemas(ENDPOINTS, defs)
+    for e in ENDPOINTS:
+        paths.setdefault(e.path, {})[e.method.lower()] = endpoint_operation(e, defs, refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -615,7 +695,7 @@ def document(server_url: str = "/api/v1") -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("Tokens", "Enrollment", "Patients", "Me",
                                        "Authorizations", "Oversight", "Docs")],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "A token from POST /tokens."}},
@@ -626,6 +706,6 @@ def document(server_url: str = "/api/v1") -> dict[str, Any]:
                 "the first response again and does nothing more; with a different body it "
                 "is a 422 (`idempotency-key-reused`).",
             }},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **defs},
         },
     }

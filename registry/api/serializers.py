@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 from registry import clock
-from registry.api.models import ApiToken
 from registry.audit.models import AuditEntry
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import Outcome, effective_status
@@ -36,11 +35,6 @@ from registry.rules import (
 
 def iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def token(row: ApiToken, raw: str) -> dict[str, Any]:
-    return {"token": raw, "token_type": "Bearer", "expires_at": iso(row.expires_at),
-            "role": row.user.role, "user_id": row.user_id}
 
 
 def prescriber_status(p: Prescriber) -> dict[str, Any]:
