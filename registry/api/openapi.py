@@ -268,10 +268,6 @@ SCHEMAS: dict[str, Any] = {
                                           "maxLength": 1000}},
                               ["risk_category", "reason"]),
     "TreatmentEnd": obj({"last_dose_on": DATE}, ["last_dose_on"]),
-    "PregnancyReportRequest": obj({"reported_on": DATE,
-                                   "notes": {"type": "string", "maxLength": 4000}},
-                                  ["reported_on"]),
-    "PregnancyReportCreated": obj({"id": {"type": "integer"}, "reported_on": DATE}, ["id"]),
     "AuthorizationRequest": obj({
         "registry_id": REGISTRY_ID, "date_of_birth": DATE, "prescriber_npi": NPI,
         "days_supply": {"type": "integer", "minimum": 1, "maximum": 366, "example": 30},
@@ -515,11 +511,6 @@ PATHS: dict[str, Any] = {
     "/patients/{registry_id}/treatment-end": {"post": operation(
         "Record the last dose", "Patients", ok=200, ok_schema="Patient", body="TreatmentEnd",
         who="prescriber of record", errors=(403, 404), idempotent=True, parameters=[RID])},
-    "/patients/{registry_id}/pregnancy-reports": {"post": operation(
-        "Report a suspected pregnancy (blocks at once)", "Patients", ok=201,
-        ok_schema="PregnancyReportCreated", body="PregnancyReportRequest",
-        who="prescriber of record, designee, a pharmacist who served the patient, the "
-        "patient, staff", errors=(404,), idempotent=True, parameters=[RID])},
     "/me/comprehension": {
         "get": operation("The comprehension questions for my current cycle", "Me", ok=200,
                          ok_schema="ComprehensionQuestions", who="patient",

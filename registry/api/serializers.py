@@ -21,7 +21,7 @@ from registry.cycles.models import (
 from registry.params import current as current_params
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
-from registry.pregnancies.models import PregnancyReport, PregnancyTest
+from registry.pregnancies.models import PregnancyTest
 from registry.prescribers.models import Designee, Prescriber
 from registry.rules import (
     Decision,
@@ -131,10 +131,6 @@ def comprehension_result(attempt: ComprehensionAttempt) -> dict[str, Any]:
 
 def contraception(entry: ContraceptionEntry) -> dict[str, Any]:
     return {"matches_prescriber": entry.matches_prescriber, "cycle_id": entry.cycle_id}
-
-
-def pregnancy_report(report: PregnancyReport) -> dict[str, Any]:
-    return {"id": report.id, "reported_on": iso(report.reported_on)}
 
 
 def reason(r: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from registry import clock as registry_clock
 from registry.authorizations.models import AuthorizationDecision
 from registry.compliance.operations import record_compliance_action
+from registry.contract import parse
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.rules import REASON_CODES
 from tests import factories as f
 
@@ -73,7 +75,7 @@ def patient_not_active(s, c, clock):
 
 def pregnancy_reported(s, c, clock):
     p = _ready(s, c, clock)
-    report_pregnancy(s, p.user, p, reported_on=today())
+    report_pregnancy(s, p.user, p, parse(PregnancyReportInput, reported_on=today()))
     return f.authorize(s, c.rph, p)
 
 

@@ -17,6 +17,7 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.contract import parse
 from registry.cycles.operations import (
     attest_contraception,
     confirm_counseling,
@@ -41,6 +42,7 @@ from registry.pregnancies.operations import (
     record_pregnancy_test,
     report_pregnancy,
 )
+from registry.pregnancies.schemas import LiftInput, PregnancyReportInput
 from registry.prescribers.operations import enroll_prescriber, link_designee
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts
@@ -530,7 +532,8 @@ def reverse_twice(session, cast, clock, value):
     if value == "already-reversed":
         reverse_authorization(session, cast.rph.user, auth, reason="Not picked up")
     else:
-        report_pregnancy(session, cast.dr.user, auth.patient, reported_on=today())
+        report_pregnancy(session, cast.dr.user, auth.patient,
+                parse(PregnancyReportInput, reported_on=today()))
     return lambda: reverse_authorization(session, cast.rph.user, auth, reason="Again")
 
 
@@ -546,17 +549,21 @@ def reverse_without_reason(session, cast, clock, value):
 @case("reported_on", "missing", TOMORROW, "not-a-date")
 def report_bad_date(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: report_pregnancy(session, cast.dr.user, p, reported_on=bad(value))
+    return lambda: report_pregnancy(session, cast.dr.user, p,
+            parse(PregnancyReportInput, reported_on=bad(value)))
 
 
 @case("reason", "missing", "blank", "already-lifted")
 def lift_bad(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    report = report_pregnancy(session, cast.dr.user, p, reported_on=today())
+    report = report_pregnancy(session, cast.dr.user, p,
+            parse(PregnancyReportInput, reported_on=today()))
     reason = bad(value) if value != "already-lifted" else "Lab error"
     if value == "already-lifted":
-        lift_pregnancy_block(session, cast.staff, report, reason="Documented false report")
-    return lambda: lift_pregnancy_block(session, cast.staff, report, reason=reason)
+        lift_pregnancy_block(session, cast.staff, report,
+                parse(LiftInput, reason="Documented false report"))
+    return lambda: lift_pregnancy_block(session, cast.staff, report,
+            parse(LiftInput, reason=reason))
 
 
 def _compliance(cast, **kw: Any) -> dict[str, Any]:
