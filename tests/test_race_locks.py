@@ -25,6 +25,7 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import parse
 from registry.errors import Conflict
 from registry.models import (
@@ -75,8 +76,9 @@ def _compliance(subject_type: str, key: str, action: str) -> Callable[..., Any]:
     def change(session: Session, w: dict[str, Any]) -> Any:
         until = registry_clock.today() + timedelta(days=30) if action == "suspension" else None
         return record_compliance_action(
-            session, _actor(session, w, "staff_user"), subject_type=subject_type,
-            subject_id=w[key], action=action, reason="Compliance review", until=until)
+            session, _actor(session, w, "staff_user"), ComplianceActionInput(
+                subject_type=subject_type, subject_id=w[key], action=action,
+                reason="Compliance review", until=until))
     return change
 
 

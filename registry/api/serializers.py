@@ -7,10 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from registry import clock
-from registry.audit.models import AuditEntry
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import Outcome, effective_status
-from registry.compliance.models import ComplianceAction
 from registry.cycles.models import (
     ComprehensionAttempt,
     ComprehensionQuestion,
@@ -216,18 +214,3 @@ def reversed_(auth: Authorization) -> dict[str, Any]:
     return {"rma": auth.rma, "status": "reversed"}
 
 
-def compliance_action(row: ComplianceAction) -> dict[str, Any]:
-    return {"id": row.id, "subject_type": row.subject_type, "subject_id": row.subject_id,
-            "action": row.action, "reason": row.reason, "until": iso(row.until),
-            "recorded_on": iso(row.recorded_on)}
-
-
-def audit_page(entries: list[AuditEntry], next_before_id: int | None) -> dict[str, Any]:
-    return {"entries": [audit_entry(e) for e in entries], "next_before_id": next_before_id}
-
-
-def audit_entry(e: AuditEntry) -> dict[str, Any]:
-    return {"id": e.id, "occurred_at": iso(e.occurred_at), "user_id": e.user_id,
-            "role": e.role, "action": e.action, "subject_type": e.subject_type,
-            "subject_id": e.subject_id, "before": e.before, "after": e.after,
-            "seq": e.seq, "hash": e.hash}  # both null until the entry is sealed

@@ -84,14 +84,14 @@ def enter_test(registry_id: str) -> Any:
 
 
 @bp.route("/patients/<registry_id>/report-pregnancy", methods=["GET", "POST"])
-@requires(Permission.PREGNANCY_REPORTS_CREATE)
+@requires(Permission.CARE_RECORD_READ)
 def report(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     return _report(patient, url_for("patients.detail", registry_id=registry_id))
 
 
 @bp.route("/me/report-pregnancy", methods=["GET", "POST"])
-@requires(Permission.PREGNANCY_REPORTS_CREATE)
+@requires(Permission.PREGNANCY_SELF_REPORT)
 def report_self() -> Any:
     return _report(own_patient(), url_for("me.home"))
 

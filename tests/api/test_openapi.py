@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from typing import Any
 
@@ -39,10 +40,7 @@ def test_every_route_is_documented_and_every_documented_path_exists(app):
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
-            path = rule.rule.removeprefix("/api/v1")
-            for name in ("prescriber_id", "designee_id", "pharmacy_id"):
-                path = path.replace(f"<int:{name}>", "{" + name + "}")
-            path = path.replace("<registry_id>", "{registry_id}").replace("<rma>", "{rma}")
+            path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((method.lower(), path))
     documented = {(m, p) for p, ops in document()["paths"].items() for m in ops}

@@ -15,6 +15,7 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import parse
 from registry.patients.operations import (
     change_risk_category,
@@ -93,8 +94,8 @@ def test_stakeholder_operations_write_one_entry_each(session, clock):
                                      ("pharmacy", ph.id), ("pharmacist", rph.id)):
         for action in ("notice", "warning", "deactivation"):
             _, entries = tagged(session, lambda st=subject_type, si=subject_id, a=action:
-                                record_compliance_action(session, staff, subject_type=st,
-                                                         subject_id=si, action=a, reason="r"))
+                                record_compliance_action(session, staff, ComplianceActionInput(
+                                    subject_type=st, subject_id=si, action=a, reason="r")))
             assert tags(entries) == [f"{subject_type}:{action}"]
             assert entries[0].after["reason"] == "r"
 

@@ -25,9 +25,10 @@ from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import (
     get_report,
     lift_pregnancy_block,
+    pregnancy_registry,
     report_pregnancy,
 )
-from registry.pregnancies.schemas import LiftInput, PregnancyReportInput
+from registry.pregnancies.schemas import LiftInput, PregnancyReportInput, RegistryQuery
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts
 
@@ -83,12 +84,18 @@ def test_others_cannot_report(session, cast, served, who):
     assert session.get(Authorization, auth.id).status == "authorized"
 
 
-def test_only_staff_see_the_pregnancy_registry(session, cast, served):
+def test_only_staff_see_the_pregnancy_registry_and_the_reporter_their_report(session, cast,
+                                                                          served):
+    """API v1.1: ``GET /pregnancy-reports/{id}`` is for staff and the reporter."""
     p, _ = served
-    report = report_pregnancy(session, cast.dr.user, p,
-            parse(PregnancyReportInput, reported_on=today()))
+    report = report_pregnancy(session, cast.dr.user, p, PregnancyReportInput(reported_on=today()))
+    assert get_report(session, cast.dr.user, report.id) is report
+    for someone_else in (cast.rph.user, p.user, f.prescriber(session).user):
+        with pytest.raises(NotFound):
+            get_report(session, someone_else, report.id)
     with pytest.raises(PermissionDenied):
-        get_report(session, cast.dr.user, report.id)
+        pregnancy_registry(session, cast.dr.user, RegistryQuery())
+    assert pregnancy_registry(session, cast.staff, RegistryQuery()) == ([report], None)
 
 
 def test_staff_lift_with_a_reason_and_the_patient_may_go_on(session, cast, served):

@@ -17,6 +17,7 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import parse
 from registry.cycles.operations import (
     attest_contraception,
@@ -582,33 +583,34 @@ def compliance_bad_until(session, cast, clock, value):
         data = _compliance(cast, action="warning")
     else:
         data = _compliance(cast, until=bad(value))
-    return lambda: record_compliance_action(session, cast.staff, **data)
+    return lambda: record_compliance_action(session, cast.staff,
+                                            parse(ComplianceActionInput, data))
 
 
 @case("subject_type", "missing", "text", "patient")
 def compliance_bad_subject_type(session, cast, clock, value):
     st = "patient" if value == "patient" else bad(value)
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, subject_type=st))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, subject_type=st)))
 
 
 @case("subject_id", "missing", "zero", "unknown")
 def compliance_bad_subject_id(session, cast, clock, value):
     sid = 10**6 if value == "unknown" else bad(value)
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, subject_id=sid))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, subject_id=sid)))
 
 
 @case("action", "missing", "text")
 def compliance_bad_action(session, cast, clock, value):
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, action=bad(value)))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, action=bad(value))))
 
 
 @case("reason", "missing", "blank")
 def compliance_without_reason(session, cast, clock, value):
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, reason=bad(value)))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, reason=bad(value))))
 
 
 @case("email", "missing", "duplicate")
