@@ -18,7 +18,7 @@ import pytest
 import time_machine
 from alembic import command
 from flask import Flask
-from sqlalchemy import Connection, Engine, delete, text
+from sqlalchemy import Connection, Engine, create_engine, delete, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import create_app, db
@@ -48,8 +48,32 @@ TEST_CONFIG: dict[str, Any] = {
 def _database_url(tmp_root: str) -> str:
     url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
     if url:
-        return url
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return _worker_database(url, worker) if worker else url
     return "sqlite:///" + os.path.join(tmp_root, "test.sqlite3")
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker has a PostgreSQL database of its own (made here)."""
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                              {"name": own.database}).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    admin.dispose()
+    atexit.register(_drop_database, own.render_as_string(hide_password=False))
+    return own.render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    own = make_url(url)
+    admin = create_engine(own.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

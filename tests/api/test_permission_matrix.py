@@ -106,7 +106,8 @@ def build_world(session: Any, clock: Clock) -> World:
         secrets[role] += [*p_secrets, q.registry_id, q.email]
     for role in ("pharmacist", "rsp"):
         secrets[role] += [p.email, q.email]
-    ids = {"dr": dr.id, "dr_npi": dr.npi, "dr_email": dr.user.email, "other_dr": other_dr.id, "designee": des.id,
+    ids = {"dr": dr.id, "dr_npi": dr.npi, "dr_email": dr.user.email, "other_dr": other_dr.id,
+           "designee": des.id,
            "pharmacy": ph.id, "spare_rph": spare_rph.id, "p": p.registry_id,
            "p_dob": p.date_of_birth.isoformat(), "q": q.registry_id, "r": r.registry_id,
            "ended": ended.registry_id, "report": report.id, "pending_id": pending.registry_id,

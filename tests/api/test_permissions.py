@@ -239,7 +239,8 @@ def test_the_matrix_covers_every_documented_operation():
         method, path = name.split(" ", 1)
         path = path.replace("{id}", "{x}").replace("{rma}", "{x}")
         covered.add((method, path))
-    normalized = {(m, p.replace("{prescriber_id}", "{x}").replace("{report_id}", "{x}").replace("{designee_id}", "{x}")
+    normalized = {(m, p.replace("{prescriber_id}", "{x}").replace("{report_id}", "{x}")
+                   .replace("{designee_id}", "{x}")
                    .replace("{pharmacy_id}", "{x}").replace("{registry_id}", "{x}")
                    .replace("{rma}", "{x}")) for m, p in documented}
     declared = {(e.method, e.path.replace("{report_id}", "{x}").replace("{prescriber_id}", "{x}")
