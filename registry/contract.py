@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from registry.errors import ValidationError
+from registry.errors import InputError
 from registry.rules.identifiers import normalize_registry_id, npi_is_valid, registry_id_is_valid
 
 INT_LIMIT = 2**31 - 1
@@ -54,6 +54,13 @@ class Input(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
 
 
+class Query(BaseModel):
+    """Base of every query string: a parameter the endpoint does not take is refused, so that
+    a misspelt filter (``?sinse=``) is an error rather than an unfiltered answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 class Output(BaseModel):
     """Base of every response body."""
 
@@ -68,7 +75,10 @@ def _fail(kind: str, message: str) -> PydanticCustomError:
 
 
 def _text(value: str) -> str:
-    return value.strip()
+    value = value.strip()
+    if not value:  # only characters Python counts as white space (\x1c to \x1f, say)
+        raise _fail("missing", MISSING)
+    return value
 
 
 # Text with at least one visible character and no NUL, trimmed; the length counts what was
@@ -106,7 +116,7 @@ Email = Annotated[str, Strict(), StringConstraints(max_length=254), AfterValidat
 Password = Annotated[str, Strict(), StringConstraints(min_length=12, max_length=256),
                      AfterValidator(lambda v: v if "\x00" not in v else _nul()),
                      WithJsonSchema({"type": "string", "format": "password", "minLength": 12,
-                                     "maxLength": 256,
+                                     "maxLength": 256, "pattern": "^[^\\x00]*$",
                                      "description": "At least 12 characters, not easy to "
                                      "guess (checked by the server)."})]
 
@@ -293,8 +303,8 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse(model: type[M], data: Any = None, /, **fields: Any) -> M:
     """``data`` (or the keyword ``fields``) checked against ``model``; a
-    :class:`ValidationError` naming every bad field."""
+    :class:`~registry.errors.InputError` (a ValidationError) naming every bad field."""
     try:
         return model.model_validate(fields if data is None else data)
     except PydanticValidationError as exc:
-        raise ValidationError(field_errors(exc)) from None
+        raise InputError(field_errors(exc)) from None

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,46 @@ def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
         with _own_checkpoint_file(base_app, tmp_path):
             yield base_app
     finally:
+        base_app.extensions["registry.sessionmaker"] = original
+        outer.rollback()
+        connection.close()
+
+
+@dataclass
+class Shared:
+    """One connection and one outer transaction for a whole test module."""
+
+    app: Flask
+    connection: Connection
+    clock: Clock
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        """What happens inside is undone (a SAVEPOINT on the module's transaction)."""
+        savepoint = self.connection.begin_nested()
+        try:
+            yield
+        finally:
+            savepoint.rollback()
+
+
+@pytest.fixture(scope="module")
+def shared_app(base_app: Flask, tmp_path_factory: Any) -> Iterator[Shared]:
+    """For a module that builds its world once: the app with every session joined to one
+    outer transaction for the whole module (rolled back at its end); tests run their calls
+    in ``shared_app.rolled_back()`` so that each meets the same world."""
+    engine: Engine = base_app.extensions["registry.engine"]
+    connection = engine.connect()
+    outer = connection.begin()
+    original = base_app.extensions["registry.sessionmaker"]
+    base_app.extensions["registry.sessionmaker"] = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    clock = Clock()
+    try:
+        with _own_checkpoint_file(base_app, Path(tmp_path_factory.mktemp("shared"))):
+            yield Shared(base_app, connection, clock)
+    finally:
+        clock.stop()
         base_app.extensions["registry.sessionmaker"] = original
         outer.rollback()
         connection.close()

@@ -70,7 +70,10 @@ SCHEMAS: dict[str, Any] = {
     }, ["type", "title", "status", "detail"],
         description="RFC 9457 problem details. Validation problems carry `errors`; a denied "
         "authorization carries `reasons`."),
-    "ValidationProblem": {"allOf": [ref("Problem"), obj({}, ["errors"])],
+    "ValidationProblem": {"allOf": [ref("Problem"), obj({"violates_schema": {
+        "type": "boolean", "description": "True when the request breaks this document's "
+        "schema; absent when it breaks a rule that needs today's date or the record."}},
+        ["errors"])],
                           "example": {"type": "https://registry.example/api/problems/"
                                       "validation-error", "title": "Invalid request",
                                       "status": 422, "detail": "npi: This field is required.",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, Strict
 
-from registry.contract import Day, Input, LongText, Note, Output, from_query
+from registry.contract import Day, Input, LongText, Note, Output, Query, from_query
 from registry.pregnancies.models import PregnancyFollowUp, PregnancyOutcome, PregnancyReport
 
 PageSize = Annotated[int, Strict(), Field(ge=1, le=200), BeforeValidator(from_query)]
@@ -35,7 +35,7 @@ class ReportState(StrEnum):
     LIFTED = "lifted"
 
 
-class RegistryQuery(Input):
+class RegistryQuery(Query):
     status: ReportState | None = None
     cursor: Annotated[str | None, Field(pattern=r"^[0-9]{1,10}$", description=(
         "The `next_cursor` of the previous page."))] = None

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from registry import clock
 from registry.audit.models import AuditEntry
-from registry.contract import DATE_PATTERN, Day, Input, Output, from_query
+from registry.contract import DATE_PATTERN, Day, Output, Query, from_query
 
 _DATETIME = re.compile(r"^(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}"
                        r":[0-9]{2}(\.[0-9]+)?(Z|z|[+-][0-9]{2}:[0-9]{2})$")
@@ -43,7 +43,7 @@ PageSize = Annotated[int, Strict(), Field(ge=1, le=500), BeforeValidator(from_qu
 BeforeId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(from_query)]
 
 
-class SummaryQuery(Input):
+class SummaryQuery(Query):
     period_from: Annotated[Day | None, Field(alias="from", description=(
         "First day (default: 29 days before `to`)."))] = None
     period_to: Annotated[Day | None, Field(alias="to", description=(
@@ -68,7 +68,7 @@ class SummaryOut(Output):
     compliance_actions: dict[str, int]
 
 
-class AuditQuery(Input):
+class AuditQuery(Query):
     subject: Annotated[str | None, Strict(), Field(max_length=100, description=(
         "`type` or `type:id`, e.g. `authorization:K7MPX3RT9QWA`."))] = None
     since: Since | None = None

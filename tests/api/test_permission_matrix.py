@@ -16,16 +16,12 @@ so each role meets the same world.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import Connection
-from sqlalchemy.orm import sessionmaker
 
 import registry.api.endpoints  # noqa: F401 - every endpoint declared
 from registry import clock as registry_clock
@@ -40,7 +36,7 @@ from registry.pregnancies.operations import report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 from tests.api.conftest import METHODS, PASSWORD, Api, correct_answers
-from tests.conftest import Clock, _own_checkpoint_file
+from tests.conftest import Clock, Shared
 
 ROLES = ["anonymous", "prescriber", "other_prescriber", "designee", "pharmacist", "rsp",
          "other_pharmacist", "patient", "staff"]
@@ -295,24 +291,9 @@ def expected(label: str, role: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def shared(base_app: Flask, tmp_path_factory: Any) -> Iterator[tuple[Flask, Connection, World]]:
-    engine = base_app.extensions["registry.engine"]
-    connection = engine.connect()
-    outer = connection.begin()
-    original = base_app.extensions["registry.sessionmaker"]
-    base_app.extensions["registry.sessionmaker"] = sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
-    clock = Clock()
-    try:
-        with _own_checkpoint_file(base_app, Path(tmp_path_factory.mktemp("matrix"))):
-            with base_app.app_context():
-                world = build_world(db.session(), clock)
-            yield base_app, connection, world
-    finally:
-        clock.stop()
-        base_app.extensions["registry.sessionmaker"] = original
-        outer.rollback()
-        connection.close()
+def world(shared_app: Shared) -> World:
+    with shared_app.app.app_context():
+        return build_world(db.session(), shared_app.clock)
 
 
 def test_every_endpoint_has_a_call() -> None:
@@ -320,9 +301,8 @@ def test_every_endpoint_has_a_call() -> None:
 
 
 @pytest.mark.parametrize("label", sorted(e.label for e in ENDPOINTS))
-def test_permission_matrix(label: str, shared: tuple[Flask, Connection, World],
-                           clock: Clock) -> None:
-    app, connection, world = shared
+def test_permission_matrix(label: str, shared_app: Shared, world: World, clock: Clock) -> None:
+    app = shared_app.app
     declared = {e.label: e for e in ENDPOINTS}[label]
     call = CALLS[label]
     api = Api(app)
@@ -330,8 +310,7 @@ def test_permission_matrix(label: str, shared: tuple[Flask, Connection, World],
     want: dict[str, int] = {}
     for role in ROLES:
         clock.to(world.now)
-        savepoint = connection.begin_nested()
-        try:
+        with shared_app.rolled_back():
             body = call.body(world, api, role) if call.body else None
             r = api.call(declared.method, call.path(world), body, token=world.tokens[role])
             seen[role] = r.status_code
@@ -343,8 +322,6 @@ def test_permission_matrix(label: str, shared: tuple[Flask, Connection, World],
                 assert r.mimetype == "application/problem+json", (label, role)
             # Tokens, patient data, problems: no answer of the API may be kept by a cache.
             assert "no-store" in r.headers.get("Cache-Control", ""), (label, role)
-        finally:
-            savepoint.rollback()
     assert seen == want
 
 
