@@ -20,6 +20,7 @@ from registry import clock as registry_clock
 from registry import create_app, db
 from registry.accounts.models import User
 from registry.accounts.operations import create_staff
+from registry.accounts.schemas import Credentials
 from registry.api.operations import issue_token
 from registry.audit.models import AuditEntry
 from registry.errors import ValidationError
@@ -53,7 +54,8 @@ def _tokens_for_two_pharmacists(app: Any) -> tuple[str, str]:
         session = db.session()
         ph = f.pharmacy(session)
         emails = [f.pharmacist(session, ph).user.email for _ in range(2)]
-        raws = [issue_token(session, email=e, password=f.PASSWORD)[1] for e in emails]
+        raws = [issue_token(session, Credentials(email=e, password=f.PASSWORD))[1]
+                for e in emails]
         db.commit_request()
     return raws[0], raws[1]
 
@@ -256,7 +258,7 @@ def test_concurrent_wrong_passwords_never_exceed_the_threshold_on_the_api(commit
 def test_a_failure_is_counted_even_when_the_request_fails_afterwards(committing_app,
                                                                     monkeypatch):
     user_id, email, _ = _committed_user(committing_app)
-    import registry.api.tokens as tokens
+    import registry.accounts.api as tokens
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the response could not be made")
@@ -453,7 +455,7 @@ def test_ending_every_sign_in_ends_sessions_and_revokes_tokens(app, session, clo
     user = f.staff(session)
     boss = f.staff(session)
     browser = _sign_in(app, user.email)
-    _, raw = issue_token(session, email=user.email, password=f.PASSWORD)
+    _, raw = issue_token(session, Credentials(email=user.email, password=f.PASSWORD))
     db.commit_request()
     api = Api(app)
     assert api.get("/reports/summary", token=raw).status_code == 200

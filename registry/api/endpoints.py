@@ -1,5 +1,10 @@
-"""Importing this module registers every ``/api/v1`` route on the blueprint."""
+"""Importing this module declares every ``/api/v1`` endpoint on the blueprint."""
 
-from registry.api import authorizations, enrollment, oversight, patients, tokens
+from registry.accounts import api as accounts_api
+from registry.api import authorizations, enrollment, patients
+from registry.compliance import api as compliance_api
+from registry.pregnancies import api as pregnancies_api
+from registry.staff import api as staff_api
 
-__all__ = ["authorizations", "enrollment", "oversight", "patients", "tokens"]
+__all__ = ["accounts_api", "authorizations", "compliance_api", "enrollment", "patients",
+           "pregnancies_api", "staff_api"]

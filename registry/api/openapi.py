@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from registry.accounts.models import Role
+from registry.api.contract import ENDPOINTS, ID_SCHEMA, TEXT_PARAMS, Endpoint
+from registry.policy import Permission, holds, open_to_anyone, who
 from registry.rules.reasons import REASON_CODES
 
 JSON = "application/json"
@@ -64,7 +70,10 @@ SCHEMAS: dict[str, Any] = {
     }, ["type", "title", "status", "detail"],
         description="RFC 9457 problem details. Validation problems carry `errors`; a denied "
         "authorization carries `reasons`."),
-    "ValidationProblem": {"allOf": [ref("Problem"), obj({}, ["errors"])],
+    "ValidationProblem": {"allOf": [ref("Problem"), obj({"violates_schema": {
+        "type": "boolean", "description": "True when the request breaks this document's "
+        "schema; absent when it breaks a rule that needs today's date or the record."}},
+        ["errors"])],
                           "example": {"type": "https://registry.example/api/problems/"
                                       "validation-error", "title": "Invalid request",
                                       "status": 422, "detail": "npi: This field is required.",
@@ -91,18 +100,6 @@ SCHEMAS: dict[str, Any] = {
                            "patient, pharmacy, program_staff."}),
         "due_on": nullable(DATE),
     }, ["code", "message", "action"]),
-    "TokenRequest": obj({"email": EMAIL, "password": {"type": "string"},
-                         "totp": {"type": "string", "description": "6-digit one-time code, "
-                                  "when the account has two-step login."}},
-                        ["email", "password"],
-                        example={"email": "pharmacist@demo.example",
-                                 "password": "demo-password"}),
-    "Token": obj({"token": {"type": "string"}, "token_type": {"type": "string"},
-                  "expires_at": DATETIME,
-                  "role": {"type": "string", "enum": ["prescriber", "designee", "pharmacist",
-                                                      "patient", "staff"]},
-                  "user_id": {"type": "integer"}},
-                 ["token", "expires_at", "role", "user_id"]),
     "PrescriberEnrollment": obj({
         "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME, "npi": NPI,
         "license_state": {"type": "string", "minLength": 2, "maxLength": 2, "example": "NY"},
@@ -274,10 +271,6 @@ SCHEMAS: dict[str, Any] = {
                                           "maxLength": 1000}},
                               ["risk_category", "reason"]),
     "TreatmentEnd": obj({"last_dose_on": DATE}, ["last_dose_on"]),
-    "PregnancyReportRequest": obj({"reported_on": DATE,
-                                   "notes": {"type": "string", "maxLength": 4000}},
-                                  ["reported_on"]),
-    "PregnancyReportCreated": obj({"id": {"type": "integer"}, "reported_on": DATE}, ["id"]),
     "AuthorizationRequest": obj({
         "registry_id": REGISTRY_ID, "date_of_birth": DATE, "prescriber_npi": NPI,
         "days_supply": {"type": "integer", "minimum": 1, "maximum": 366, "example": 30},
@@ -333,45 +326,6 @@ SCHEMAS: dict[str, Any] = {
                            ["reason"], example={"reason": "Patient did not pick it up."}),
     "Reversed": obj({"rma": {"type": "string"},
                      "status": {"type": "string", "const": "reversed"}}, ["status"]),
-    "ComplianceActionRequest": obj({
-        "subject_type": {"type": "string", "enum": ["prescriber", "designee", "pharmacy",
-                                                    "pharmacist"]},
-        "subject_id": {"type": "integer", "minimum": 1},
-        "action": {"type": "string", "enum": ["notice", "warning", "suspension",
-                                              "deactivation"]},
-        "reason": {"type": "string", "minLength": 1, "maxLength": 4000},
-        "until": {**DATE, "description": "Required for a suspension (last day suspended)."},
-    }, ["subject_type", "subject_id", "action", "reason"],
-        example={"subject_type": "pharmacy", "subject_id": 1, "action": "suspension",
-                 "reason": "Dispensed without authorization", "until": "2026-04-30"}),
-    "ComplianceAction": obj({"id": {"type": "integer"}, "subject_type": {"type": "string"},
-                             "subject_id": {"type": "integer"}, "action": {"type": "string"},
-                             "reason": {"type": "string"}, "until": nullable(DATE),
-                             "recorded_on": DATE},
-                            ["id", "subject_type", "subject_id", "action"]),
-    "Counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-    "Summary": obj({
-        "from": DATE, "to": DATE, "enrolled": ref("Counts"), "active": ref("Counts"),
-        "authorizations": obj({"issued": {"type": "integer"}, "denied": {"type": "integer"},
-                               "denied_by_reason": ref("Counts")},
-                              ["issued", "denied", "denied_by_reason"]),
-        "dispenses": {"type": "integer"}, "reversals": {"type": "integer"},
-        "pregnancies_reported": {"type": "integer"}, "compliance_actions": ref("Counts"),
-    }, ["from", "to", "enrolled", "active", "authorizations", "dispenses", "reversals",
-        "pregnancies_reported", "compliance_actions"]),
-    "AuditEntry": obj({
-        "id": {"type": "integer"}, "occurred_at": DATETIME,
-        "user_id": nullable({"type": "integer"}), "role": {"type": "string"},
-        "action": {"type": "string", "example": "authorization:issue"},
-        "subject_type": {"type": "string"}, "subject_id": nullable({"type": "string"}),
-        "before": nullable({"type": "object"}), "after": nullable({"type": "object"}),
-        "seq": nullable({"type": "integer",
-                         "description": "Place in the hash chain; null until sealed."}),
-        "hash": nullable({"type": "string", "description": "Null until sealed."}),
-    }, ["id", "occurred_at", "role", "action", "subject_type", "subject_id"]),
-    "AuditPage": obj({"entries": {"type": "array", "items": ref("AuditEntry")},
-                      "next_before_id": nullable({"type": "integer"})},
-                     ["entries", "next_before_id"]),
 }
 
 ERROR_TEXT = {
@@ -462,13 +416,6 @@ DENIED = {"422": {"description": "Denied (with `reasons`), invalid (with `errors
                                                              ref("ValidationProblem")]}}}}}
 
 PATHS: dict[str, Any] = {
-    "/tokens": {"post": operation(
-        "Get a bearer token", "Tokens", ok=201, ok_schema="Token", body="TokenRequest",
-        auth=False, who="anyone with an account", errors=(401,),
-        ok_description="A token; it expires after 12 hours (API_TOKEN_HOURS).")},
-    "/tokens/current": {"delete": operation(
-        "Revoke the token used for this request", "Tokens", ok=204, ok_schema=None,
-        who="any holder of a token", ok_description="Revoked: the token no longer works.")},
     "/prescribers": {"post": operation(
         "Enroll as a prescriber", "Enrollment", ok=201, ok_schema="PrescriberStatus",
         body="PrescriberEnrollment", auth=False, who="anyone",
@@ -528,11 +475,6 @@ PATHS: dict[str, Any] = {
     "/patients/{registry_id}/treatment-end": {"post": operation(
         "Record the last dose", "Patients", ok=200, ok_schema="Patient", body="TreatmentEnd",
         who="prescriber of record", errors=(403, 404), idempotent=True, parameters=[RID])},
-    "/patients/{registry_id}/pregnancy-reports": {"post": operation(
-        "Report a suspected pregnancy (blocks at once)", "Patients", ok=201,
-        ok_schema="PregnancyReportCreated", body="PregnancyReportRequest",
-        who="prescriber of record, designee, a pharmacist who served the patient, the "
-        "patient, staff", errors=(404,), idempotent=True, parameters=[RID])},
     "/me/comprehension": {
         "get": operation("The comprehension questions for my current cycle", "Me", ok=200,
                          ok_schema="ComprehensionQuestions", who="patient",
@@ -568,27 +510,6 @@ PATHS: dict[str, Any] = {
         "Reverse (not dispensed, or returned to stock)", "Authorizations", ok=200,
         ok_schema="Reversed", body="ReversalRequest", who="the issuing pharmacy's "
         "pharmacists", errors=(403, 404, 409), idempotent=True, parameters=[RMA])},
-    "/compliance-actions": {"post": operation(
-        "Record a notice, warning, suspension or deactivation", "Oversight", ok=201,
-        ok_schema="ComplianceAction", body="ComplianceActionRequest", who="staff",
-        errors=(403,), idempotent=True)},
-    "/reports/summary": {"get": operation(
-        "Summary counts for a period (rules §9)", "Oversight", ok=200, ok_schema="Summary",
-        who="staff", errors=(403, 422), parameters=[
-            query_param("from", DATE, "First day (default: 29 days before `to`)."),
-            query_param("to", DATE, "Last day (default: today)."),
-        ])},
-    "/audit": {"get": operation(
-        "Audit entries, newest first", "Oversight", ok=200, ok_schema="AuditPage",
-        who="staff", errors=(403, 422), parameters=[
-            query_param("subject", {"type": "string", "maxLength": 100},
-                        "`type` or `type:id`, e.g. `authorization:K7MPX3RT9QWA`."),
-            query_param("since", {"type": "string"}, "A date, or a time with offset."),
-            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500},
-                        "Page size (default 50)."),
-            query_param("before_id", {"type": "integer", "minimum": 1},
-                        "Next page: the `next_before_id` of the previous page."),
-        ])},
     "/openapi.json": {"get": {
         "summary": "This document", "tags": ["Docs"], "security": [],
         "responses": {"200": {"description": "The OpenAPI 3.1 document.",
@@ -597,7 +518,100 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _parameters(e: Endpoint, defs: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for name in e.params:
+        schema = TEXT_PARAMS.get(name, ID_SCHEMA)
+        params.append({"name": name, "in": "path", "required": True,
+                       "schema": {k: v for k, v in schema.items() if k != "description"},
+                       "description": schema.get("description", "Record id.")})
+    if e.query is not None:
+        schema = e.query.model_json_schema(ref_template=REF)
+        defs.update(schema.pop("$defs", {}))
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            prop = dict(prop)
+            description = prop.pop("description", "")
+            prop.pop("title", None)
+            params.append({"name": name, "in": "query", "required": name in required,
+                           "schema": prop, "description": description})
+    if e.idempotent:
+        params.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    return params
+
+
+REF = "#/components/schemas/{model}"
+
+
+Refs = dict[tuple[type[BaseModel], Any], dict[str, Any]]
+
+
+def model_schemas(endpoints: list[Endpoint], defs: dict[str, Any]) -> Refs:
+    """Every body and response model, in one pass, so that names are unique (a model whose
+    input and output shapes differ becomes ``Name-Input`` and ``Name-Output``)."""
+    wanted: list[tuple[type[BaseModel], Any]] = []
+    for e in endpoints:
+        if e.body is not None:
+            wanted.append((e.body, "validation"))
+        if e.response is not None:
+            wanted.append((e.response, "serialization"))
+    if not wanted:
+        return {}
+    refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
+    defs.update(top.get("$defs", {}))
+    return {(model, mode): schema for (model, mode), schema in refs.items()
+            if isinstance(model, type) and issubclass(model, BaseModel)}
+
+
+def endpoint_operation(e: Endpoint, defs: dict[str, Any], refs: Refs) -> dict[str, Any]:
+    """The OpenAPI operation of a declared endpoint, from its models and its permission."""
+    description = f"Who: {who(e.permission)} (`{e.permission}`)."
+    if e.description:
+        description += "\n\n" + e.description
+    op: dict[str, Any] = {"summary": e.summary, "tags": [e.tag], "description": description,
+                          "operationId": e.label.lower().replace(" ", "_").replace("/", "_")
+                          .replace("{", "").replace("}", "").replace("-", "_")}
+    params = _parameters(e, defs)
+    if params:
+        op["parameters"] = params
+    if e.body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            JSON: {"schema": refs[(e.body, "validation")]}}}
+    ok: dict[str, Any] = {"description": "Success." if e.status != 204 else "Done."}
+    if e.response is not None:
+        ok["content"] = {JSON: {"schema": refs[(e.response, "serialization")]}}
+    responses: dict[str, Any] = {str(e.status): ok}
+    codes = set(e.errors) | {429, 503}
+    if e.body is not None:
+        codes |= {400, 413, 415, 422}
+    if e.query is not None or e.idempotent:
+        codes |= {422}
+    if e.params:
+        codes |= {404}
+    if open_to_anyone(e.permission):
+        op["security"] = []
+    else:
+        codes |= {401}
+        if not holds_every_role(e.permission):
+            codes |= {403}
+    for status in sorted(codes):
+        responses[str(status)] = _error(status)
+    op["responses"] = responses
+    return op
+
+
+def holds_every_role(permission: Permission) -> bool:
+    return all(holds(role.value, permission) for role in Role)
+
+
 def document(server_url: str = "/api/v1") -> dict[str, Any]:
+    import registry.api.endpoints  # noqa: F401 - every endpoint declared
+
+    defs: dict[str, Any] = {}
+    paths: dict[str, Any] = {path: dict(ops) for path, ops in PATHS.items()}
+    refs = model_schemas(ENDPOINTS, defs)
+    for e in ENDPOINTS:
+        paths.setdefault(e.path, {})[e.method.lower()] = endpoint_operation(e, defs, refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -615,7 +629,7 @@ def document(server_url: str = "/api/v1") -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("Tokens", "Enrollment", "Patients", "Me",
                                        "Authorizations", "Oversight", "Docs")],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "A token from POST /tokens."}},
@@ -626,6 +640,6 @@ def document(server_url: str = "/api/v1") -> dict[str, Any]:
                 "the first response again and does nothing more; with a different body it "
                 "is a 422 (`idempotency-key-reused`).",
             }},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **defs},
         },
     }

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from registry import clock
 from registry.accounts.models import User
 from registry.accounts.operations import LoginFailed, authenticate
+from registry.accounts.schemas import Credentials
 from registry.api.blueprint import token_hash
 from registry.api.models import ApiToken
 from registry.audit.operations import record
-from registry.errors import Errors
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 - a visible prefix, not a secret
 
@@ -39,26 +39,16 @@ def totp_matches(secret: str, code: str, *, step: int = 30, drift: int = 1) -> b
     return False
 
 
-def issue_token(session: Session, *, email: object, password: object,
-                totp: object = None) -> tuple[ApiToken, str]:
+def issue_token(session: Session, credentials: Credentials) -> tuple[ApiToken, str]:
     """Check the login (with lockout) and issue a token; only its SHA-256 is stored.
 
     Raises ``LoginFailed``; the caller commits even then, so failure counts are kept.
     """
-    errors = Errors()
-    if not isinstance(email, str) or not email.strip():
-        errors.add("email", "This field is required.")
-    if not isinstance(password, str) or not password:
-        errors.add("password", "This field is required.")
-    if totp is not None and not isinstance(totp, str):
-        errors.add("totp", "Must be text: the 6-digit code from the authenticator app.")
-    errors.raise_if_any()
-    user = authenticate(session, email=email, password=password)
+    user = authenticate(session, email=credentials.email, password=credentials.password)
     if user.totp_secret:
-        if not totp:
+        if not credentials.totp:
             raise LoginFailed("This account uses a one-time code: send it as `totp`.")
-        assert isinstance(totp, str)
-        if not totp_matches(user.totp_secret, totp):
+        if not totp_matches(user.totp_secret, credentials.totp):
             raise LoginFailed("Wrong email, password or one-time code.")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = clock.now()

@@ -7,11 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from registry import clock
-from registry.api.models import ApiToken
-from registry.audit.models import AuditEntry
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import Outcome, effective_status
-from registry.compliance.models import ComplianceAction
 from registry.cycles.models import (
     ComprehensionAttempt,
     ComprehensionQuestion,
@@ -22,7 +19,7 @@ from registry.cycles.models import (
 from registry.params import current as current_params
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
-from registry.pregnancies.models import PregnancyReport, PregnancyTest
+from registry.pregnancies.models import PregnancyTest
 from registry.prescribers.models import Designee, Prescriber
 from registry.rules import (
     Decision,
@@ -36,11 +33,6 @@ from registry.rules import (
 
 def iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def token(row: ApiToken, raw: str) -> dict[str, Any]:
-    return {"token": raw, "token_type": "Bearer", "expires_at": iso(row.expires_at),
-            "role": row.user.role, "user_id": row.user_id}
 
 
 def prescriber_status(p: Prescriber) -> dict[str, Any]:
@@ -139,10 +131,6 @@ def contraception(entry: ContraceptionEntry) -> dict[str, Any]:
     return {"matches_prescriber": entry.matches_prescriber, "cycle_id": entry.cycle_id}
 
 
-def pregnancy_report(report: PregnancyReport) -> dict[str, Any]:
-    return {"id": report.id, "reported_on": iso(report.reported_on)}
-
-
 def reason(r: dict[str, Any]) -> dict[str, Any]:
     return {"code": r["code"], "message": r["message"], "action": r.get("action"),
             "actor": r.get("actor"), "due_on": r.get("due_on")}
@@ -226,18 +214,3 @@ def reversed_(auth: Authorization) -> dict[str, Any]:
     return {"rma": auth.rma, "status": "reversed"}
 
 
-def compliance_action(row: ComplianceAction) -> dict[str, Any]:
-    return {"id": row.id, "subject_type": row.subject_type, "subject_id": row.subject_id,
-            "action": row.action, "reason": row.reason, "until": iso(row.until),
-            "recorded_on": iso(row.recorded_on)}
-
-
-def audit_page(entries: list[AuditEntry], next_before_id: int | None) -> dict[str, Any]:
-    return {"entries": [audit_entry(e) for e in entries], "next_before_id": next_before_id}
-
-
-def audit_entry(e: AuditEntry) -> dict[str, Any]:
-    return {"id": e.id, "occurred_at": iso(e.occurred_at), "user_id": e.user_id,
-            "role": e.role, "action": e.action, "subject_type": e.subject_type,
-            "subject_id": e.subject_id, "before": e.before, "after": e.after,
-            "seq": e.seq, "hash": e.hash}  # both null until the entry is sealed

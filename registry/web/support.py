@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import UserMixin, current_user
 from flask_wtf import FlaskForm
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,9 +23,14 @@ from wtforms.widgets import TextInput
 
 from registry import db
 from registry.accounts.models import User
+from registry.contract import parse
+from registry.errors import ValidationError
+from registry.policy import Permission, holds, open_to_anyone
 from registry.web.models import FormSubmission
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 SESSION_ID = "sid"  # the key, in the signed cookie, of the server-side session's random id
 
@@ -40,6 +47,31 @@ class SignedIn(UserMixin):
 def actor() -> User:
     """The signed-in user (views are guarded, so there is one)."""
     return cast(SignedIn, current_user).user
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Declared on every page: the policy's table says who holds ``permission``.
+
+    Anonymous (and the permission not open to anyone): to the login page (302). Signed in
+    with a role that does not hold it: 403, before any record is looked up.
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                if open_to_anyone(permission):
+                    return view(*args, **kwargs)
+                back = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("auth.login", next=back))
+            if not holds(current_user.role, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
 
 
 def role_required(*roles: str) -> Callable[[F], F]:
@@ -181,6 +213,38 @@ def apply_errors(form: FlaskForm, errors: Mapping[str, Sequence[str]],
             label = name.replace("_", " ").replace(".", " ")
             extra += [f"{label[:1].upper()}{label[1:]}: {m}" for m in messages]
     form.form_errors = [*list(form.form_errors), *extra]
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """What the operation returned, once a form was sent, claimed and acted on."""
+
+    value: T
+
+
+def run_form(form: OneTimeForm, schema: type[M], act: Callable[[Session, M], T], *,
+             sent_to: str, extra: Mapping[str, Any] | None = None,
+             aliases: Mapping[str, str] | None = None) -> Done[T] | Response | None:
+    """The one shape of a form page: validate → claim the one-time token → build the typed
+    input → call the operation → map its field errors onto the form.
+
+    Returns ``Done(result)`` when the operation ran; a redirect to ``sent_to`` when the form
+    had already been sent (it acted once, not twice); None when the form is to be shown
+    (again, with its errors and what was typed).
+    The input is built from the form's fields named like the schema's, plus ``extra``.
+    """
+    if not form.validate_on_submit():
+        return None
+    session = db.session()
+    if not claim_submission(session, form):
+        return already_sent(sent_to)
+    names = [name for name in schema.model_fields if name in form._fields]
+    try:
+        data = parse(schema, {**form_data(form, *names), **(extra or {})})
+        return Done(act(session, data))
+    except ValidationError as exc:
+        apply_errors(form, exc.errors, aliases)
+        return None
 
 
 def form_data(form: FlaskForm, *names: str) -> dict[str, Any]:
