@@ -136,7 +136,7 @@ def expire_stale(session: Session, patient: Patient, today: date) -> None:
         )
     ).scalars().all()
     for auth in stale:
-        auth.status = AuthorizationStatus.EXPIRED.value
+        auth.status = AuthorizationStatus.EXPIRED
         auth.closed_at = clock.now()
         session.flush()
         record(session, None, "authorization:expire", "authorization", auth.rma,
@@ -412,7 +412,7 @@ def record_dispense(session: Session, actor: User, auth: Authorization, *,
                         quantity=qty, days_supply=days, pharmacist_id=me.id,
                         recorded_at=clock.now())
     session.add(dispense)
-    auth.status = AuthorizationStatus.DISPENSED.value
+    auth.status = AuthorizationStatus.DISPENSED
     auth.closed_at = clock.now()
     session.flush()
     record(session, actor, "authorization:dispense", "authorization", auth.rma,
@@ -439,7 +439,7 @@ def reverse_authorization(session: Session, actor: User, auth: Authorization, *,
     reversal = Reversal(authorization_id=auth.id, reason=why, pharmacist_id=me.id,
                         reversed_at=clock.now())
     session.add(reversal)
-    auth.status = AuthorizationStatus.REVERSED.value
+    auth.status = AuthorizationStatus.REVERSED
     auth.closed_at = clock.now()
     session.flush()
     record(session, actor, "authorization:reverse", "authorization", auth.rma,

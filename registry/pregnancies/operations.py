@@ -78,7 +78,7 @@ def record_pregnancy_test(
         )
     elif verdict.purpose == "post_treatment" and patient.status == PatientStatus.TREATMENT_ENDED:
         before = snapshot(patient, "status", "treatment_completed_on")
-        patient.status = PatientStatus.TREATMENT_COMPLETE.value
+        patient.status = PatientStatus.TREATMENT_COMPLETE
         patient.treatment_completed_on = today
         session.flush()
         record(session, actor, "patient:complete_treatment", "patient", patient.id,
@@ -142,7 +142,7 @@ def lift_pregnancy_block(session: Session, actor: User, report: PregnancyReport,
     report.lifted_at = clock.now()
     report.lifted_by_id = actor.id
     report.lift_reason = why
-    report.outcome = PregnancyOutcome.NOT_PREGNANT.value
+    report.outcome = PregnancyOutcome.NOT_PREGNANT
     session.flush()
     record(session, actor, "pregnancy:lift", "pregnancy_report", report.id, before=before,
            after=snapshot(report, "lifted_at", "lift_reason", "outcome"))
@@ -167,7 +167,7 @@ def record_follow_up(session: Session, actor: User, report: PregnancyReport, *,
                                recorded_by_id=actor.id, note=text)
     session.add(follow)
     if result:
-        report.outcome = result
+        report.outcome = PregnancyOutcome(result)
         report.outcome_on = on
     session.flush()
     record(session, actor, "pregnancy:follow_up", "pregnancy_report", report.id, before=before,
