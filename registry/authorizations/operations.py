@@ -43,6 +43,7 @@ from registry.rules import (
 )
 from registry.rules.identifiers import new_rma
 from registry.rules.reasons import REASON_CODES
+from registry.rules.vocabulary import Actor, ReasonCode
 from registry.validation import (
     date_value,
     int_value,
@@ -220,9 +221,10 @@ def request_authorization(session: Session, actor: User, *, idempotency_key: str
         authorization = _issue(session, actor, pharmacist, patient, decision, req, now, today)
         if authorization is None:
             reasons = [Reason(
-                "AUTHORIZATION_ALREADY_ISSUED", REASON_CODES["AUTHORIZATION_ALREADY_ISSUED"],
+                ReasonCode.AUTHORIZATION_ALREADY_ISSUED,
+                REASON_CODES[ReasonCode.AUTHORIZATION_ALREADY_ISSUED],
                 "Dispense against the open authorization, or the issuing pharmacy reverses it.",
-                "pharmacy",
+                Actor.PHARMACY,
             ).as_dict()]
     row = AuthorizationDecision(
         requested_at=now, requested_on=today, requested_by_id=actor.id,
