@@ -215,14 +215,16 @@ def init_app(app: Flask) -> None:
 
 
 def engine() -> Engine:
-    return current_app.extensions["registry.engine"]
+    found: Engine = current_app.extensions["registry.engine"]
+    return found
 
 
 def session() -> Session:
     """The session of the current request or command (created on first use)."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["registry.sessionmaker"]()
-    return g.db_session
+    found: Session = g.db_session
+    return found
 
 
 def commit_request() -> None:

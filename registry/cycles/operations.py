@@ -145,7 +145,8 @@ CAN_GET_PREGNANT_ONLY = frozenset({"monthly-test", "window", "post-test"})
 
 def bank_data() -> dict[str, Any]:
     text = resources.files("registry.data").joinpath(BANK_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def load_question_bank(session: Session) -> int:
