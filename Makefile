@@ -58,6 +58,7 @@ vendor: browser-tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy registry
 
 clean:

@@ -7,31 +7,14 @@ import os
 from datetime import date
 from typing import Any
 
+from registry.rules.params import config_defaults
+
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # generated into instance/ when not set
     "DATABASE_URL": None,  # default: sqlite:///<instance>/registry.sqlite3
     "PROGRAM_TIMEZONE": "America/New_York",
-    "RULESET_2021_EFFECTIVE": "2021-12-13",
-    "RULESET_2026_EFFECTIVE": "2026-08-08",
-    "PRESCRIBER_ATTESTATION_DAYS": 365,
-    "DESIGNEE_ATTESTATION_DAYS": 365,
-    "PHARMACY_ACTIVATION_DAYS": 365,
-    "PHARMACIST_TRAINING_DAYS": 365,
-    "ATTESTATION_REMINDER_DAYS": 30,
-    "ACTIVATION_CODE_DAYS": 30,
-    "MINIMUM_AGE": 12,
-    "ADULT_AGE": 18,
-    "CONTRACEPTION_BEFORE_DAYS": 30,
-    "CONTRACEPTION_AFTER_DAYS": 30,
-    "CONFIRMATION_AFTER_SCREENING_DAYS": 19,
-    "LOCKOUT_DAYS": 19,
-    "WINDOW_DAYS": 7,
-    "NO_PREGNANCY_WINDOW_2021_DAYS": 30,
-    "NO_PREGNANCY_DISPENSE_DAYS_2026": 7,
-    "POST_TREATMENT_TEST_DAYS": 30,
-    "MAX_DAYS_SUPPLY": 30,
-    "REFILL_GRACE_DAYS": 7,
-    "COMPREHENSION_QUESTIONS_PER_CYCLE": 7,
+    # The rule parameters (RULESET_2026_EFFECTIVE, WINDOW_DAYS...): defaults in one place.
+    **config_defaults(),
     "CONSENT_FORM_VERSION": "2026-02",
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCK_MINUTES": 15,

@@ -12,11 +12,12 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +55,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def vocabulary(enum: type[StrEnum], name: str, length: int) -> Enum:
+    """A column holding one word of :mod:`registry.rules.vocabulary`: a plain string column
+    with a CHECK constraint named ``ck_<table>_<name>`` listing the values, read back as the
+    enum, and a value outside it refused before it reaches the database."""
+    return Enum(
+        enum, name=name, length=length, native_enum=False, create_constraint=True,
+        validate_strings=True, values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class Base(DeclarativeBase):
@@ -204,14 +215,16 @@ def init_app(app: Flask) -> None:
 
 
 def engine() -> Engine:
-    return current_app.extensions["registry.engine"]
+    found: Engine = current_app.extensions["registry.engine"]
+    return found
 
 
 def session() -> Session:
     """The session of the current request or command (created on first use)."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["registry.sessionmaker"]()
-    return g.db_session
+    found: Session = g.db_session
+    return found
 
 
 def commit_request() -> None:

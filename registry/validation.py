@@ -26,11 +26,11 @@ def text_value(errors: Errors, field: str, value: Any, *, required: bool = True,
     if not isinstance(value, str):
         errors.add(field, "Must be text.")
         return None
-    value = value.strip()
-    if len(value) > max_length:
+    text: str = value.strip()
+    if len(text) > max_length:
         errors.add(field, f"Must be at most {max_length} characters.")
         return None
-    return value
+    return text
 
 
 def registry_id_value(errors: Errors, field: str, value: Any) -> str | None:

@@ -3,19 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry import clock
-from registry.db import Base
+from registry.db import Base, vocabulary
+from registry.rules.vocabulary import Role
 
-
-class Role(StrEnum):
-    PRESCRIBER = "prescriber"
-    DESIGNEE = "designee"
-    PHARMACIST = "pharmacist"
-    PATIENT = "patient"
-    STAFF = "staff"
+__all__ = ["Role", "User", "UserSession", "in_check"]
 
 
 def in_check(column: str, values: type[StrEnum] | list[str]) -> str:
@@ -27,12 +22,10 @@ class User(Base):
     """Anyone who signs in: the role says which profile row belongs to them."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(in_check("role", Role), name="role"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(vocabulary(Role, "role", 20))
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

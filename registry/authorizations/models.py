@@ -1,24 +1,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.accounts.models import in_check
-from registry.db import Base
+from registry.db import Base, vocabulary
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.rules.vocabulary import AuthorizationStatus, RuleSetName
 
-
-class AuthorizationStatus(StrEnum):
-    AUTHORIZED = "authorized"
-    DISPENSED = "dispensed"
-    REVERSED = "reversed"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
+__all__ = [
+    "Authorization", "AuthorizationDecision", "AuthorizationStatus", "Dispense", "Reversal",
+]
 
 
 class Authorization(Base):
@@ -26,7 +21,6 @@ class Authorization(Base):
 
     __tablename__ = "authorizations"
     __table_args__ = (
-        CheckConstraint(in_check("status", AuthorizationStatus), name="status"),
         CheckConstraint("refills = 0", name="no_refills"),
         CheckConstraint("days_supply > 0", name="days_supply_positive"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -57,8 +51,9 @@ class Authorization(Base):
     prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescribers.id"))
     pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
     pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacists.id"))
-    status: Mapped[str] = mapped_column(String(20), default=AuthorizationStatus.AUTHORIZED)
-    ruleset: Mapped[str] = mapped_column(String(4))
+    status: Mapped[AuthorizationStatus] = mapped_column(
+        vocabulary(AuthorizationStatus, "status", 20), default=AuthorizationStatus.AUTHORIZED)
+    ruleset: Mapped[RuleSetName] = mapped_column(vocabulary(RuleSetName, "ruleset", 4))
     issued_on: Mapped[date]
     issued_at: Mapped[datetime]
     do_not_dispense_after: Mapped[date]
@@ -124,7 +119,7 @@ class AuthorizationDecision(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     eligible: Mapped[bool]
     reasons: Mapped[list[Any]]
-    ruleset: Mapped[str] = mapped_column(String(4))
+    ruleset: Mapped[RuleSetName] = mapped_column(vocabulary(RuleSetName, "ruleset", 4))
     parameters: Mapped[dict[str, Any]]
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
 

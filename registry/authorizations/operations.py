@@ -43,6 +43,7 @@ from registry.rules import (
 )
 from registry.rules.identifiers import new_rma
 from registry.rules.reasons import REASON_CODES
+from registry.rules.vocabulary import Actor, ReasonCode
 from registry.validation import (
     date_value,
     int_value,
@@ -136,7 +137,7 @@ def expire_stale(session: Session, patient: Patient, today: date) -> None:
         )
     ).scalars().all()
     for auth in stale:
-        auth.status = AuthorizationStatus.EXPIRED.value
+        auth.status = AuthorizationStatus.EXPIRED
         auth.closed_at = clock.now()
         session.flush()
         record(session, None, "authorization:expire", "authorization", auth.rma,
@@ -220,9 +221,10 @@ def request_authorization(session: Session, actor: User, *, idempotency_key: str
         authorization = _issue(session, actor, pharmacist, patient, decision, req, now, today)
         if authorization is None:
             reasons = [Reason(
-                "AUTHORIZATION_ALREADY_ISSUED", REASON_CODES["AUTHORIZATION_ALREADY_ISSUED"],
+                ReasonCode.AUTHORIZATION_ALREADY_ISSUED,
+                REASON_CODES[ReasonCode.AUTHORIZATION_ALREADY_ISSUED],
                 "Dispense against the open authorization, or the issuing pharmacy reverses it.",
-                "pharmacy",
+                Actor.PHARMACY,
             ).as_dict()]
     row = AuthorizationDecision(
         requested_at=now, requested_on=today, requested_by_id=actor.id,
@@ -412,7 +414,7 @@ def record_dispense(session: Session, actor: User, auth: Authorization, *,
                         quantity=qty, days_supply=days, pharmacist_id=me.id,
                         recorded_at=clock.now())
     session.add(dispense)
-    auth.status = AuthorizationStatus.DISPENSED.value
+    auth.status = AuthorizationStatus.DISPENSED
     auth.closed_at = clock.now()
     session.flush()
     record(session, actor, "authorization:dispense", "authorization", auth.rma,
@@ -439,7 +441,7 @@ def reverse_authorization(session: Session, actor: User, auth: Authorization, *,
     reversal = Reversal(authorization_id=auth.id, reason=why, pharmacist_id=me.id,
                         reversed_at=clock.now())
     session.add(reversal)
-    auth.status = AuthorizationStatus.REVERSED.value
+    auth.status = AuthorizationStatus.REVERSED
     auth.closed_at = clock.now()
     session.flush()
     record(session, actor, "authorization:reverse", "authorization", auth.rma,

@@ -1,21 +1,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry import clock
-from registry.accounts.models import in_check
-from registry.db import Base
+from registry.db import Base, vocabulary
+from registry.rules.vocabulary import CycleKind, RuleSetName
 
-
-class CycleKind(StrEnum):
-    TEST_WINDOW = "test_window"  # can get pregnant: day 1 is the test's specimen date
-    COUNSELING_WINDOW = "counseling_window"  # cannot, rule set 2021: day 1 is counseling
-    PER_AUTHORIZATION = "per_authorization"  # cannot, rule set 2026: no monthly window
+__all__ = [
+    "ComprehensionAttempt", "ComprehensionQuestion", "ContraceptionEntry", "Counseling", "Cycle",
+    "CycleKind",
+]
 
 
 class Cycle(Base):
@@ -23,16 +21,14 @@ class Cycle(Base):
 
     __tablename__ = "cycles"
     __table_args__ = (
-        CheckConstraint(in_check("kind", CycleKind), name="kind"),
-        UniqueConstraint("patient_id", "number"),
-    )
+UniqueConstraint("patient_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     number: Mapped[int]
     course_number: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(20))
-    ruleset: Mapped[str] = mapped_column(String(4))
+    kind: Mapped[CycleKind] = mapped_column(vocabulary(CycleKind, "kind", 20))
+    ruleset: Mapped[RuleSetName] = mapped_column(vocabulary(RuleSetName, "ruleset", 4))
     opened_on: Mapped[date]
     closes_on: Mapped[date | None]
     pregnancy_test_id: Mapped[int | None] = mapped_column(ForeignKey("pregnancy_tests.id"))

@@ -27,10 +27,12 @@ from registry.params import current as current_params
 from registry.patients.facts import load_facts
 from registry.patients.models import Patient, PatientStatus
 from registry.permissions import patient_for_care, patient_for_user
-from registry.rules import RULESET_2021, CycleFact, evaluate, ruleset_for, validate_choice
+from registry.rules import CycleFact, evaluate, rules_in_force, validate_choice, window_close
 from registry.rules.contraception import same_choice
-from registry.rules.eligibility import CAN, window_close
+from registry.rules.vocabulary import RiskCategory, RuleSetName
 from registry.validation import bool_value, date_value, methods_value
+
+CAN = RiskCategory.CAN_GET_PREGNANT
 
 
 def lock_patient(session: Session, patient: Patient) -> None:
@@ -40,14 +42,14 @@ def lock_patient(session: Session, patient: Patient) -> None:
 
 def open_cycle(
     session: Session, actor: User | None, patient: Patient, *, kind: CycleKind,
-    opened_on: Any, closes_on: Any, ruleset: str, test_id: int | None = None,
+    opened_on: Any, closes_on: Any, ruleset: RuleSetName, test_id: int | None = None,
 ) -> Cycle:
     number = (session.execute(
         select(func.max(Cycle.number)).where(Cycle.patient_id == patient.id)
     ).scalar() or 0) + 1
     cycle = Cycle(
         patient_id=patient.id, number=number, course_number=patient.course_number,
-        kind=kind.value, ruleset=ruleset, opened_on=opened_on, closes_on=closes_on,
+        kind=kind, ruleset=ruleset, opened_on=opened_on, closes_on=closes_on,
         pregnancy_test_id=test_id,
     )
     session.add(cycle)
@@ -103,7 +105,7 @@ def confirm_counseling(session: Session, actor: User, patient: Patient,
     if patient.status not in (PatientStatus.ACTIVE, PatientStatus.PENDING_ACTIVATION):
         errors.add("counseled_on", f"The patient is {patient.status.replace('_', ' ')}.")
     cycle: Cycle | None = None
-    ruleset = ruleset_for(today, params)
+    rules = rules_in_force(today, params)
     if patient.risk_category == CAN and not errors:
         cycle = current_test_cycle(session, patient)
         if cycle is None or cycle.closes_on is None or today > cycle.closes_on:
@@ -114,11 +116,12 @@ def confirm_counseling(session: Session, actor: User, patient: Patient,
                        "pregnancy test.")
     errors.raise_if_any()
     assert counseled_on
-    if patient.risk_category != CAN and ruleset == RULESET_2021:
+    if patient.risk_category != CAN and rules.monthly_counseling:
         cycle = open_cycle(
-            session, actor, patient, kind=CycleKind.COUNSELING_WINDOW, opened_on=counseled_on,
-            closes_on=window_close(counseled_on, params.no_pregnancy_window_2021_days),
-            ruleset=ruleset,
+            session, actor, patient, kind=rules.cannot_get_pregnant_cycle,
+            opened_on=counseled_on,
+            closes_on=window_close(counseled_on, rules.cannot_get_pregnant_days(params)),
+            ruleset=rules.name,
         )
     prescriber_id = patient.prescriber_id
     counseling = Counseling(
@@ -142,7 +145,8 @@ CAN_GET_PREGNANT_ONLY = frozenset({"monthly-test", "window", "post-test"})
 
 def bank_data() -> dict[str, Any]:
     text = resources.files("registry.data").joinpath(BANK_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def load_question_bank(session: Session) -> int:

@@ -1,35 +1,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry import clock
-from registry.accounts.models import User, in_check
-from registry.db import Base
+from registry.accounts.models import User
+from registry.db import Base, vocabulary
 from registry.prescribers.models import Prescriber
+from registry.rules.vocabulary import PatientStatus, RiskCategory
 
-
-class RiskCategory(StrEnum):
-    CAN_GET_PREGNANT = "can_get_pregnant"
-    CANNOT_GET_PREGNANT = "cannot_get_pregnant"
-
-
-class PatientStatus(StrEnum):
-    PENDING_ACTIVATION = "pending_activation"
-    ACTIVE = "active"
-    TREATMENT_ENDED = "treatment_ended"
-    TREATMENT_COMPLETE = "treatment_complete"
-    DEACTIVATED = "deactivated"
+__all__ = [
+    "ActivationCode", "Patient", "PatientStatus", "RiskCategory", "RiskCategoryChange",
+]
 
 
 class Patient(Base):
     __tablename__ = "patients"
     __table_args__ = (
-        CheckConstraint(in_check("risk_category", RiskCategory), name="risk_category"),
-        CheckConstraint(in_check("status", PatientStatus), name="status"),
         Index("ix_patients_prescriber_id_last_name", "prescriber_id", "last_name"),
     )
 
@@ -41,8 +30,10 @@ class Patient(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date]
     email: Mapped[str] = mapped_column(String(254))
-    risk_category: Mapped[str] = mapped_column(String(30))
-    status: Mapped[str] = mapped_column(String(30), default=PatientStatus.PENDING_ACTIVATION)
+    risk_category: Mapped[RiskCategory] = mapped_column(
+        vocabulary(RiskCategory, "risk_category", 30))
+    status: Mapped[PatientStatus] = mapped_column(
+        vocabulary(PatientStatus, "status", 30), default=PatientStatus.PENDING_ACTIVATION)
     registered_on: Mapped[date]
     registered_at: Mapped[datetime] = mapped_column(default=clock.now)
     activated_on: Mapped[date | None]
@@ -89,8 +80,9 @@ class RiskCategoryChange(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    from_category: Mapped[str | None] = mapped_column(String(30))
-    to_category: Mapped[str] = mapped_column(String(30))
+    from_category: Mapped[RiskCategory | None] = mapped_column(
+        vocabulary(RiskCategory, "from_category", 30))
+    to_category: Mapped[RiskCategory] = mapped_column(vocabulary(RiskCategory, "to_category", 30))
     reason: Mapped[str] = mapped_column(Text)
     changed_on: Mapped[date]
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -212,7 +212,7 @@ def activate_patient(
                     first_name=patient.first_name, last_name=patient.last_name)
     match.used_at = clock.now()
     patient.user_id = user.id
-    patient.status = PatientStatus.ACTIVE.value
+    patient.status = PatientStatus.ACTIVE
     patient.activated_on = today
     session.flush()
     record(session, user, "patient:activate", "patient", patient.id, before=before,
@@ -230,7 +230,7 @@ def cancel_open_authorizations(session: Session, actor: User | None, patient: Pa
         ).order_by(Authorization.id).with_for_update(of=Authorization).execution_options(**locks.FRESH)
     ).scalars().all()
     for auth in open_auths:
-        auth.status = AuthorizationStatus.CANCELLED.value
+        auth.status = AuthorizationStatus.CANCELLED
         auth.closed_at = clock.now()
         session.flush()
         record(session, actor, "authorization:cancel", "authorization", auth.rma,
@@ -256,7 +256,7 @@ def change_risk_category(session: Session, actor: User, patient: Patient, *,
         patient_id=patient.id, from_category=patient.risk_category, to_category=risk,
         reason=why, changed_on=clock.today(), changed_by_id=actor.id,
     ))
-    patient.risk_category = risk
+    patient.risk_category = RiskCategory(risk)
     session.flush()
     record(session, actor, "patient:change_risk_category", "patient", patient.id,
            before=before, after={**snapshot(patient, "risk_category"), "reason": why})
@@ -304,9 +304,9 @@ def end_treatment(session: Session, actor: User, patient: Patient, *,
     before = snapshot(patient, "status", "last_dose_on")
     patient.last_dose_on = last
     if patient.can_get_pregnant:
-        patient.status = PatientStatus.TREATMENT_ENDED.value
+        patient.status = PatientStatus.TREATMENT_ENDED
     else:
-        patient.status = PatientStatus.TREATMENT_COMPLETE.value
+        patient.status = PatientStatus.TREATMENT_COMPLETE
         patient.treatment_completed_on = clock.today()
     session.flush()
     cancel_open_authorizations(session, actor, patient, "treatment ended")
@@ -334,7 +334,7 @@ def start_new_course(session: Session, actor: User, patient: Patient, *,
     patient.treatment_completed_on = None
     patient.contraception_start_on = start if patient.can_get_pregnant else None
     patient.status = (PatientStatus.ACTIVE if patient.user_id else
-                      PatientStatus.PENDING_ACTIVATION).value
+                      PatientStatus.PENDING_ACTIVATION)
     session.flush()
     record(session, actor, "patient:start_course", "patient", patient.id, before=before,
            after=snapshot(patient, "status", "course_number", "last_dose_on"))
@@ -394,7 +394,7 @@ def deactivate_patient(session: Session, actor: User, patient: Patient, *,
         errors.add("reason", "This patient is already deactivated.")
     errors.raise_if_any()
     before = snapshot(patient, "status", "deactivated_on")
-    patient.status = PatientStatus.DEACTIVATED.value
+    patient.status = PatientStatus.DEACTIVATED
     patient.deactivated_on = clock.today()
     session.flush()
     cancel_open_authorizations(session, actor, patient, "patient deactivated")

@@ -1,42 +1,30 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry import clock
-from registry.accounts.models import in_check
-from registry.db import Base
+from registry.db import Base, vocabulary
 from registry.patients.models import Patient
+from registry.rules.vocabulary import (
+    PregnancyOutcome,
+    PregnancyTestPurpose,
+    PregnancyTestResult,
+    PregnancyTestSetting,
+    Role,
+)
 
-
-class PregnancyTestResult(StrEnum):
-    NEGATIVE = "negative"
-    POSITIVE = "positive"
-
-
-class PregnancyTestSetting(StrEnum):
-    LAB = "lab"
-    OFFICE = "office"
-    HOME = "home"
-
-
-class PregnancyTestPurpose(StrEnum):
-    SCREENING = "screening"
-    CONFIRMATION = "confirmation"
-    MONTHLY = "monthly"
-    END_OF_TREATMENT = "end_of_treatment"
-    POST_TREATMENT = "post_treatment"
+__all__ = [
+    "PregnancyFollowUp", "PregnancyOutcome", "PregnancyReport", "PregnancyTest",
+    "PregnancyTestPurpose", "PregnancyTestResult", "PregnancyTestSetting",
+]
 
 
 class PregnancyTest(Base):
     __tablename__ = "pregnancy_tests"
     __table_args__ = (
-        CheckConstraint(in_check("result", PregnancyTestResult), name="result"),
-        CheckConstraint(in_check("setting", PregnancyTestSetting), name="setting"),
-        CheckConstraint(in_check("purpose", PregnancyTestPurpose), name="purpose"),
         Index("ix_pregnancy_tests_patient_id_specimen", "patient_id", "specimen_collected_on"),
     )
 
@@ -44,9 +32,12 @@ class PregnancyTest(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     course_number: Mapped[int]
     specimen_collected_on: Mapped[date]
-    result: Mapped[str] = mapped_column(String(10))
-    setting: Mapped[str] = mapped_column(String(10))
-    purpose: Mapped[str] = mapped_column(String(20))
+    result: Mapped[PregnancyTestResult] = mapped_column(
+        vocabulary(PregnancyTestResult, "result", 10))
+    setting: Mapped[PregnancyTestSetting] = mapped_column(
+        vocabulary(PregnancyTestSetting, "setting", 10))
+    purpose: Mapped[PregnancyTestPurpose] = mapped_column(
+        vocabulary(PregnancyTestPurpose, "purpose", 20))
     entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     entered_at: Mapped[datetime] = mapped_column(default=clock.now)
 
@@ -64,10 +55,11 @@ class PregnancyReport(Base):
     reported_on: Mapped[date]
     reported_at: Mapped[datetime] = mapped_column(default=clock.now)
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reporter_role: Mapped[str] = mapped_column(String(20))
+    reporter_role: Mapped[Role] = mapped_column(vocabulary(Role, "reporter_role", 20))
     pregnancy_test_id: Mapped[int | None] = mapped_column(ForeignKey("pregnancy_tests.id"))
     notes: Mapped[str | None] = mapped_column(Text)
-    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[PregnancyOutcome | None] = mapped_column(
+        vocabulary(PregnancyOutcome, "outcome", 40))
     outcome_on: Mapped[date | None]
     lifted_at: Mapped[datetime | None]
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -81,15 +73,6 @@ class PregnancyReport(Base):
     @property
     def is_open(self) -> bool:
         return self.lifted_at is None
-
-
-class PregnancyOutcome(StrEnum):
-    ONGOING = "ongoing"
-    LIVE_BIRTH = "live_birth"
-    MISCARRIAGE = "miscarriage"
-    TERMINATION = "termination"
-    NOT_PREGNANT = "not_pregnant"
-    LOST_TO_FOLLOW_UP = "lost_to_follow_up"
 
 
 class PregnancyFollowUp(Base):

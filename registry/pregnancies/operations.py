@@ -81,7 +81,7 @@ def record_pregnancy_test(
         )
     elif verdict.purpose == "post_treatment" and patient.status == PatientStatus.TREATMENT_ENDED:
         before = snapshot(patient, "status", "treatment_completed_on")
-        patient.status = PatientStatus.TREATMENT_COMPLETE.value
+        patient.status = PatientStatus.TREATMENT_COMPLETE
         patient.treatment_completed_on = today
         session.flush()
         record(session, actor, "patient:complete_treatment", "patient", patient.id,
@@ -142,7 +142,7 @@ def lift_pregnancy_block(session: Session, actor: User, report: PregnancyReport,
     report.lifted_at = clock.now()
     report.lifted_by_id = actor.id
     report.lift_reason = data.reason
-    report.outcome = PregnancyOutcome.NOT_PREGNANT.value
+    report.outcome = PregnancyOutcome.NOT_PREGNANT
     session.flush()
     record(session, actor, "pregnancy:lift", "pregnancy_report", report.id, before=before,
            after=snapshot(report, "lifted_at", "lift_reason", "outcome"))
@@ -166,7 +166,7 @@ def record_follow_up(session: Session, actor: User, report: PregnancyReport,
                                recorded_by_id=actor.id, note=data.note)
     session.add(follow)
     if data.outcome is not None:
-        report.outcome = data.outcome.value
+        report.outcome = data.outcome
         report.outcome_on = data.outcome_on
     session.flush()
     record(session, actor, "pregnancy:follow_up", "pregnancy_report", report.id, before=before,

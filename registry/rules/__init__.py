@@ -10,18 +10,9 @@ from registry.rules.contraception import (
     same_choice,
     validate_choice,
 )
-from registry.rules.eligibility import (
-    Decision,
-    TestClassification,
-    classify_test,
-    earliest_refill_on,
-    earliest_useful_test_on,
-    evaluate,
-    fmt,
-    lockout_until,
-    treatment_started,
-    window_close,
-)
+from registry.rules.dates import fmt
+from registry.rules.decision import Decision, Window
+from registry.rules.eligibility import evaluate
 from registry.rules.enrollment import age_on, registration_errors
 from registry.rules.facts import (
     AuthorizationFact,
@@ -34,8 +25,16 @@ from registry.rules.facts import (
     StakeholderFacts,
     TestFact,
 )
+from registry.rules.history import (
+    earliest_refill_on,
+    earliest_useful_test_on,
+    treatment_started,
+    window_close,
+)
 from registry.rules.params import RULESET_2021, RULESET_2026, Parameters, ruleset_for
+from registry.rules.pregnancy_tests import TestClassification, classify_test, lockout_until
 from registry.rules.reasons import REASON_CODES, NextStep, Reason
+from registry.rules.rulesets import RULE_SETS, RuleSet, rules_in_force
 from registry.rules.stakeholders import (
     Standing,
     designee_standing,
@@ -49,6 +48,7 @@ __all__ = [
     "REASON_CODES",
     "RULESET_2021",
     "RULESET_2026",
+    "RULE_SETS",
     "SECONDARY_METHODS",
     "AuthorizationFact",
     "ContraceptionFact",
@@ -61,10 +61,12 @@ __all__ = [
     "PatientFacts",
     "Reason",
     "RequestFacts",
+    "RuleSet",
     "StakeholderFacts",
     "Standing",
     "TestClassification",
     "TestFact",
+    "Window",
     "age_on",
     "classify_test",
     "designee_standing",
@@ -77,6 +79,7 @@ __all__ = [
     "pharmacy_standing",
     "prescriber_standing",
     "registration_errors",
+    "rules_in_force",
     "ruleset_for",
     "same_choice",
     "treatment_started",

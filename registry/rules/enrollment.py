@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from registry.rules.params import Parameters
+from registry.rules.vocabulary import RiskCategory
 
 
 def age_on(date_of_birth: date, day: date) -> int:
@@ -53,7 +54,7 @@ def registration_errors(
                 "guardian's signature date.")
         elif guardian_signed_on > today:
             err("guardian_signed_on", "The guardian's signature date cannot be in the future.")
-    if risk_category == "can_get_pregnant":
+    if risk_category == RiskCategory.CAN_GET_PREGNANT:
         if contraception_start_on is None:
             err("contraception_start_date", "Required for a patient who can get pregnant: the "
                 "date the patient started using contraception (or the planned start date).")

@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from registry.rules.vocabulary import (
+    AuthorizationStatus,
+    CycleKind,
+    PatientStatus,
+    PregnancyTestPurpose,
+    PregnancyTestResult,
+    PregnancyTestSetting,
+    RiskCategory,
+)
+
 
 @dataclass(frozen=True)
 class StakeholderFacts:
@@ -20,9 +30,9 @@ class StakeholderFacts:
 class TestFact:
     id: int
     specimen_on: date
-    result: str
-    setting: str
-    purpose: str
+    result: PregnancyTestResult
+    setting: PregnancyTestSetting
+    purpose: PregnancyTestPurpose
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class ContraceptionFact:
 class AuthorizationFact:
     id: int
     cycle_id: int
-    status: str
+    status: AuthorizationStatus
     issued_on: date
     do_not_dispense_after: date
 
@@ -54,14 +64,14 @@ class AuthorizationFact:
 class DispenseFact:
     dispensed_on: date
     days_supply: int
-    cycle_kind: str
+    cycle_kind: CycleKind
 
 
 @dataclass(frozen=True)
 class CycleFact:
     id: int
     number: int
-    kind: str
+    kind: CycleKind
     opened_on: date
     closes_on: date | None
     test_id: int | None = None
@@ -74,8 +84,8 @@ class CycleFact:
 class PatientFacts:
     registry_id: str
     date_of_birth: date
-    risk_category: str
-    status: str
+    risk_category: RiskCategory
+    status: PatientStatus
     prescriber_npi: str
     prescriber: StakeholderFacts
     pregnancy_reported: bool = False

@@ -1,4 +1,8 @@
-"""Rule parameters (every number marked *parameter* in the program rules)."""
+"""Rule parameters: every number marked *parameter* in the program rules, with its default.
+
+This is the one place the defaults live: the app's configuration (``registry.config``)
+takes its ``RULESET_2026_EFFECTIVE``, ``WINDOW_DAYS``... keys from :func:`config_defaults`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any
 
-RULESET_2021 = "2021"
-RULESET_2026 = "2026"
+from registry.rules.vocabulary import RuleSetName
+
+# Kept for callers that name the rule sets by these constants.
+RULESET_2021 = RuleSetName.OF_2021
+RULESET_2026 = RuleSetName.OF_2026
 
 
 @dataclass(frozen=True)
@@ -52,13 +59,30 @@ class Parameters:
     def as_dict(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
 
+    def ruleset_starts(self) -> tuple[tuple[RuleSetName, date], ...]:
+        """Each rule set with the day it comes into force, oldest first."""
+        return (
+            (RuleSetName.OF_2021, self.ruleset_2021_effective),
+            (RuleSetName.OF_2026, self.ruleset_2026_effective),
+        )
 
-def ruleset_for(day: date, params: Parameters) -> str:
-    """The rule set in force on ``day`` (rules §1)."""
-    return RULESET_2026 if day >= params.ruleset_2026_effective else RULESET_2021
+
+def config_defaults() -> dict[str, Any]:
+    """The defaults as configuration keys (upper case; dates as YYYY-MM-DD)."""
+    return {key.upper(): value for key, value in Parameters().as_dict().items()}
 
 
-def next_ruleset_change(day: date, params: Parameters) -> tuple[str, date] | None:
-    if day < params.ruleset_2026_effective:
-        return RULESET_2026, params.ruleset_2026_effective
+def ruleset_for(day: date, params: Parameters) -> RuleSetName:
+    """The rule set in force on ``day`` (rules §1): the latest one started on or before it
+    (the oldest before any started)."""
+    starts = params.ruleset_starts()
+    in_force = [name for name, starts_on in starts if starts_on <= day]
+    return in_force[-1] if in_force else starts[0][0]
+
+
+def next_ruleset_change(day: date, params: Parameters) -> tuple[RuleSetName, date] | None:
+    """The next rule set to come into force after ``day``, and when; None when none is due."""
+    for name, starts_on in params.ruleset_starts():
+        if starts_on > day:
+            return name, starts_on
     return None

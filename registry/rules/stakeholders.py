@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from registry.rules.dates import fmt
+from registry.rules import wording
 from registry.rules.facts import StakeholderFacts
 from registry.rules.params import Parameters
+from registry.rules.vocabulary import StandingState
 
 
 @dataclass(frozen=True)
 class Standing:
     active: bool
-    state: str  # pending, active, lapsed, suspended, deactivated, removed
+    state: StandingState
     expires_on: date | None  # first day on which it is no longer active
     detail: str
 
@@ -23,41 +24,42 @@ def _standing(
 ) -> Standing:
     expires = facts.since + timedelta(days=valid_days) if facts.since else None
     if facts.deactivated_on and today >= facts.deactivated_on:
-        return Standing(False, "deactivated", expires, "deactivated by program staff")
+        state = StandingState.DEACTIVATED
+        return Standing(False, state, expires, wording.standing_detail(state))
     if facts.removed_on and today >= facts.removed_on:
-        return Standing(False, "removed", expires, "removed from the pharmacy")
+        state = StandingState.REMOVED
+        return Standing(False, state, expires, wording.standing_detail(state))
     if facts.suspended_until and today <= facts.suspended_until:
-        until = fmt(facts.suspended_until)
-        return Standing(False, "suspended", expires, f"suspended by program staff until {until}")
+        state = StandingState.SUSPENDED
+        return Standing(False, state, expires,
+                        wording.standing_detail(state, facts.suspended_until))
     if facts.since is None or expires is None:
-        return Standing(False, "pending", None, pending_text)
+        return Standing(False, StandingState.PENDING, None, pending_text)
     if today >= expires:
-        return Standing(False, "lapsed", expires, lapsed_text)
-    return Standing(True, "active", expires, "active")
+        return Standing(False, StandingState.LAPSED, expires, lapsed_text)
+    return Standing(True, StandingState.ACTIVE, expires,
+                    wording.standing_detail(StandingState.ACTIVE))
 
 
 def prescriber_standing(facts: StakeholderFacts, today: date, params: Parameters) -> Standing:
     """Active from attestation until the 365th day after it (inactive on that day)."""
     return _standing(
         facts, today, params.prescriber_attestation_days,
-        "has not attested to the program requirements",
-        "attestation has lapsed (yearly re-attestation is due)",
+        wording.ATTESTATION_PENDING, wording.ATTESTATION_LAPSED,
     )
 
 
 def designee_standing(facts: StakeholderFacts, today: date, params: Parameters) -> Standing:
     return _standing(
         facts, today, params.designee_attestation_days,
-        "has not attested to the program requirements",
-        "attestation has lapsed (yearly re-attestation is due)",
+        wording.ATTESTATION_PENDING, wording.ATTESTATION_LAPSED,
     )
 
 
 def pharmacy_standing(facts: StakeholderFacts, today: date, params: Parameters) -> Standing:
     return _standing(
         facts, today, params.pharmacy_activation_days,
-        "has not been activated by its Responsible Site Pharmacist",
-        "activation has lapsed (the Responsible Site Pharmacist must re-activate yearly)",
+        wording.PHARMACY_PENDING, wording.PHARMACY_LAPSED,
     )
 
 
@@ -65,8 +67,7 @@ def pharmacist_standing(facts: StakeholderFacts, today: date, params: Parameters
     """Lapses when the training is *older than* 365 days, so day 365 is still good."""
     return _standing(
         facts, today, params.pharmacist_training_days + 1,
-        "has no training-completed date",
-        "training is more than a year old",
+        wording.PHARMACIST_PENDING, wording.PHARMACIST_LAPSED,
     )
 
 
