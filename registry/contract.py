@@ -269,7 +269,7 @@ def _message(error: Any) -> str:
     if kind == "union_tag_invalid":
         return f"Must be one of: {ctx.get('expected_tags', '')}.".replace("'", "")
     if kind in ("too_short", "too_long"):
-        return error["msg"].replace("List should have", "Must have") + "."
+        return str(error["msg"]).replace("List should have", "Must have") + "."
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     if kind in _PLAIN:
