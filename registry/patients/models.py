@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry import clock
 from registry.accounts.models import User, in_check
-from registry.db import Base
+from registry.db import FULL_NAME, Base, trigram_index
 from registry.prescribers.models import Prescriber
 
 
@@ -31,6 +31,9 @@ class Patient(Base):
         CheckConstraint(in_check("risk_category", RiskCategory), name="risk_category"),
         CheckConstraint(in_check("status", PatientStatus), name="status"),
         Index("ix_patients_prescriber_id_last_name", "prescriber_id", "last_name"),
+        Index("ix_patients_email", "email"),
+        trigram_index("ix_patients_name_trgm", FULL_NAME),
+        trigram_index("ix_patients_email_trgm", "lower(email)"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
