@@ -136,8 +136,16 @@ def _refuse_writes_in_read_only_requests(session: Session, flush_context: Any,
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30000, connect_timeout: float | None = None,
                 **kwargs: Any) -> Engine:
-    """The engine for ``url``; ``kwargs`` go to ``create_engine`` (pool_size, pool_timeout...)."""
+    """The engine for ``url``; ``kwargs`` go to ``create_engine`` (pool_size, pool_timeout...).
+
+    No ``pool_pre_ping``: it costs a round trip on every checkout, i.e. every request, to
+    catch what is rare (a server restart, an idle connection dropped by a firewall).
+    ``pool_recycle`` replaces connections before such idle limits are reached, and a
+    connection found dead mid-request is a 503 that invalidates the pool (the next request
+    reconnects), see :func:`is_unavailable`.
+    """
     if url.startswith("sqlite"):
+        kwargs.pop("pool_recycle", None)  # a file: nothing on the other end to drop it
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             for key in ("pool_size", "max_overflow", "pool_timeout"):  # not a QueuePool
                 kwargs.pop(key, None)
@@ -150,7 +158,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, connect_timeout: floa
     if connect_timeout is not None:
         kwargs["connect_args"] = {"connect_timeout": max(1, round(connect_timeout)),
                                   **kwargs.get("connect_args", {})}
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, **kwargs)
 
 
 def engine_options(config: Any) -> dict[str, Any]:
@@ -159,6 +167,7 @@ def engine_options(config: Any) -> dict[str, Any]:
         "pool_size": int(config["DATABASE_POOL_SIZE"]),
         "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
         "pool_timeout": float(config["DATABASE_POOL_TIMEOUT"]),
+        "pool_recycle": int(config["DATABASE_POOL_RECYCLE"]),
         "connect_timeout": float(config["DATABASE_CONNECT_TIMEOUT"]),
         "busy_timeout_ms": int(config["SQLITE_BUSY_TIMEOUT_MS"]),
     }
