@@ -6,7 +6,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, cast, func, literal_column, null, select, true, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from registry import clock
@@ -132,20 +143,28 @@ def summary(session: Session, period_from: date, period_to: date) -> Summary:
     def count(model: Any, *where: Any) -> Any:
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
+    def tally(*conditions: Any, where: Any = None) -> Any:
+        """Counts of several conditions in one pass over a table."""
+        return select(*(func.count().filter(c) for c in conditions)).where(
+            *([] if where is None else [where])).subquery()
+
+    patients = tally(Patient.status == "active", Patient.registered_on <= period_to)
+    decisions = tally(AuthorizationDecision.eligible.is_(True),
+                      AuthorizationDecision.eligible.is_(False), where=and_(*decided))
+    patient_counts = list(patients.c)
+    decision_counts = list(decisions.c)
     counts = session.execute(select(
-        count(Patient, Patient.status == "active").label("active_patients"),
-        count(Patient, Patient.registered_on <= period_to).label("enrolled_patients"),
-        count(AuthorizationDecision, AuthorizationDecision.eligible.is_(True), *decided)
-        .label("issued"),
-        count(AuthorizationDecision, AuthorizationDecision.eligible.is_(False), *decided)
-        .label("denied"),
+        patient_counts[0].label("active_patients"),
+        patient_counts[1].label("enrolled_patients"),
+        decision_counts[0].label("issued"),
+        decision_counts[1].label("denied"),
         count(Dispense, Dispense.dispensed_on >= period_from, Dispense.dispensed_on <= period_to)
         .label("dispenses"),
         count(Reversal, Reversal.reversed_at >= start, Reversal.reversed_at < end)
         .label("reversals"),
         count(PregnancyReport, PregnancyReport.reported_on >= period_from,
               PregnancyReport.reported_on <= period_to).label("pregnancies"),
-    )).one()
+    ).select_from(patients).join(decisions, true())).one()
     active["patients"] = counts.active_patients
     enrolled["patients"] = counts.enrolled_patients
 
