@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_MAX_OVERFLOW": 10,
     "DATABASE_POOL_TIMEOUT": 10,
     "DATABASE_CONNECT_TIMEOUT": 5,  # PostgreSQL: seconds to reach the server
+    # PostgreSQL: a pooled connection older than this many seconds is replaced when it is
+    # next taken, so idle limits of the server, a proxy or a firewall never meet it. Instead
+    # of a ping before every request (a round trip each, pool_pre_ping): a connection that
+    # died anyway (server restart) fails one request with a 503 and the pool reconnects.
+    "DATABASE_POOL_RECYCLE": 1800,
     "SQLITE_BUSY_TIMEOUT_MS": 30000,  # SQLite: how long a writer waits for the lock
     "UNAVAILABLE_RETRY_AFTER": 5,
     # The audit log (rules §10). The signing key must live outside the database; the

@@ -18,6 +18,7 @@ from registry.audit.checkpoints import (
     write_checkpoint,
 )
 from registry.audit.models import AuditEntry
+from registry.audit.operations import GENESIS as GENESIS_HASH
 from registry.audit.operations import entry_hash, record, seal, verify_chain
 from tests import factories as f
 from tests.conftest import tampering
@@ -31,7 +32,9 @@ def _history(session, clock):
 
 
 def _verify(app, *args):
-    result = app.test_cli_runner().invoke(args=["audit", "verify", *args])
+    """`registry audit verify --full` (the whole walk) unless the test asks for a mode."""
+    mode = [] if {"--full", "--since-last-checkpoint"} & set(args) else ["--full"]
+    result = app.test_cli_runner().invoke(args=["audit", "verify", *mode, *args])
     return result.exit_code, result.output
 
 
@@ -294,3 +297,134 @@ def test_a_long_chain_verifies_in_batches(app, session, clock):
     result = verify_chain(session, batch=7)
     assert result.ok
     assert result.checked == count
+
+
+# --- the default: from the newest checkpoint ---------------------------------------------
+
+
+def _default(app):
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    return result.exit_code, result.output
+
+
+def test_by_default_only_what_came_after_the_newest_checkpoint_is_walked(app, session, clock):
+    _history(session, clock)
+    write_checkpoint(session)
+    for i in range(4):
+        record(session, None, "pharmacy:test", "pharmacy", i)
+    seal(session)
+    newest = write_checkpoint(session)
+    for i in range(2):
+        record(session, None, "pharmacy:test", "pharmacy", i)
+    seal(session)
+    code, out = _default(app)
+    assert code == 0, out
+    assert f"2 sealed entries checked after checkpoint seq {newest.count}" in out
+    assert "--full reads them all again" in out
+    code, out = _verify(app, "--full")
+    assert code == 0, out
+    assert f"{newest.count + 2} sealed entries checked, 2 signed checkpoints" in out
+
+
+def test_by_default_an_edit_after_the_newest_checkpoint_is_found(app, session, clock):
+    _history(session, clock)
+    write_checkpoint(session)
+    later = record(session, None, "pharmacy:test", "pharmacy", 1)
+    seal(session)
+    with tampering(session):
+        session.execute(update(AuditEntry).where(AuditEntry.id == later.id).values(role="x"))
+    code, out = _default(app)
+    assert code == 1
+    assert _kinds(out) == {"edited"}
+    assert f"[edited] entry {later.id}" in out
+
+
+def test_by_default_entries_removed_before_the_checkpoint_are_counted(app, session, clock):
+    entries = _history(session, clock)
+    checkpoint = write_checkpoint(session)
+    with tampering(session):
+        session.execute(text("DELETE FROM audit_entries WHERE id IN (:a, :b)"),
+                        {"a": entries[3].id, "b": entries[4].id})
+    code, out = _default(app)
+    assert code == 1
+    assert _kinds(out) == {"removed"}
+    assert f"2 entries before the checkpoint of {checkpoint.time} (seq 1..{checkpoint.count}) " \
+           "removed: verify the whole chain to see which" in out
+
+
+def test_by_default_an_entry_slipped_in_before_the_checkpoint_is_counted(app, session, clock):
+    entries = _history(session, clock)
+    write_checkpoint(session)
+    with tampering(session):
+        session.execute(insert(AuditEntry).values(
+            occurred_at=entries[0].occurred_at, role="system", action="patient:waive",
+            subject_type="patient", subject_id="1", seq=0, prev_hash=GENESIS_HASH,
+            hash="f" * 64))
+    code, out = _default(app)
+    assert code == 1
+    assert _kinds(out) == {"inserted"}
+    assert "1 entry inserted before the checkpoint" in out
+
+
+def test_by_default_a_rewrite_or_truncation_before_the_checkpoint_is_found(app, session,
+                                                                         clock):
+    entries = _history(session, clock)
+    checkpoint = write_checkpoint(session)
+    with tampering(session):
+        session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(subject_id="0"))
+        _rechain_from(session, 4)
+    code, out = _default(app)
+    assert code == 1
+    assert _kinds(out) == {"rewritten"}
+    assert f"the chain does not reach the starting checkpoint of {checkpoint.time} " \
+           f"(seq {checkpoint.count}): verify the whole chain" in out
+    with tampering(session):
+        session.execute(text("DELETE FROM audit_entries WHERE seq > :s"), {"s": 5})
+    code, out = _default(app)
+    assert code == 1
+    assert _kinds(out) == {"rewritten"}
+    assert len(entries) == checkpoint.count
+
+
+def test_an_entry_edited_in_place_before_the_checkpoint_needs_the_full_walk(app, session,
+                                                                          clock):
+    """What reading from the checkpoint cannot see, and why `--full` exists."""
+    entries = _history(session, clock)
+    write_checkpoint(session)
+    target = entries[7]
+    with tampering(session):
+        session.execute(update(AuditEntry).where(AuditEntry.id == target.id)
+                        .values(subject_id="999"))
+    assert _default(app)[0] == 0
+    code, out = _verify(app, "--full")
+    assert code == 1
+    assert f"[edited] entry {target.id}" in out
+
+
+def test_by_default_the_checkpoint_file_is_read_from_its_end(app, session, clock):
+    """The newest good line is all it needs: older lines are not read (a year of them is
+    half a million); a bad line after the newest good one is reported."""
+    _history(session, clock)
+    first = write_checkpoint(session)
+    path = checkpoint_path()
+    path.write_text("not a checkpoint\n" * 3 + path.read_text())  # old lines, unreadable
+    record(session, None, "pharmacy:test", "pharmacy", 1)
+    seal(session)
+    code, out = _default(app)
+    assert code == 0, out
+    assert f"after checkpoint seq {first.count}" in out
+    assert _kinds(_verify(app, "--full")[1]) == {"bad_signature"}
+    forged = make_checkpoint(session, Ed25519PrivateKey.generate())
+    with path.open("a") as handle:
+        handle.write(forged.to_json() + "\n")
+    code, out = _default(app)
+    assert code == 1
+    assert _kinds(out) == {"bad_signature"}
+    assert "is signed by an unknown key" in out
+    assert f"after checkpoint seq {first.count}" in out
+
+
+def test_full_and_since_last_checkpoint_exclude_each_other(app, session, clock):
+    code, out = _verify(app, "--full", "--since-last-checkpoint")
+    assert code == 2
+    assert "exclude each other" in out

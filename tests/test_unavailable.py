@@ -155,6 +155,52 @@ def test_connection_lost_mid_request_is_503_and_the_rollback_survives(database_u
         app.extensions["registry.engine"].dispose()
 
 
+def test_an_idle_pooled_connection_the_server_dropped_is_one_503_then_reconnects(
+        database_url: str) -> None:
+    """No ping before every request (pool_pre_ping): a pooled connection that died while idle
+    (server restart, firewall) fails the one request that takes it, with a 503 that says to
+    retry, and the pool reconnects for the next."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server dropping a connection is a PostgreSQL case (runs on PostgreSQL)")
+    from sqlalchemy import text
+
+    from registry import db
+    from registry.db import make_engine
+
+    app = _make(database_url, DATABASE_POOL_SIZE=1, DATABASE_MAX_OVERFLOW=0)
+
+    @app.route("/_test/backend")
+    def backend() -> str:
+        return str(db.session().execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    engine = app.extensions["registry.engine"]
+    try:
+        client = app.test_client()
+        pid = int(client.get("/_test/backend").get_data(as_text=True))
+        other = make_engine(database_url)  # the app's pool holds the idle connection
+        with other.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        other.dispose()
+        _assert_page_503(client.get("/_test/backend"))
+        response = client.get("/_test/backend")
+        assert response.status_code == 200
+        assert int(response.get_data(as_text=True)) != pid
+    finally:
+        engine.dispose()
+
+
+def test_connections_are_recycled_not_pinged(database_url: str) -> None:
+    app = _make(database_url, DATABASE_POOL_RECYCLE=600)
+    engine = app.extensions["registry.engine"]
+    try:
+        assert engine.pool._pre_ping is False
+        expected = 600 if database_url.startswith("postgresql") else -1
+        assert engine.pool._recycle == expected
+    finally:
+        engine.dispose()
+
+
 def test_the_api_reference_documents_the_503(client: Any) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     paths.pop("/openapi.json")  # a static document: it never needs the database

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
+    cast,
+    exists,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from registry.authorizations.models import Authorization, Dispense
@@ -30,100 +47,119 @@ def has_open_pregnancy_report(session: Session, patient_id: int) -> bool:
     ).first() is not None
 
 
-def load_facts(session: Session, patient: Patient) -> PatientFacts:
-    """Every fact is read from the database now, even rows the session already holds (a
-    caller that locked the patient decides on what was committed before its lock)."""
-    course = patient.course_number
-    prescriber = session.get(Prescriber, patient.prescriber_id, populate_existing=True)
-    assert prescriber is not None
-    tests = session.execute(
-        select(PregnancyTest).where(
-            PregnancyTest.patient_id == patient.id, PregnancyTest.course_number == course
-        ).order_by(PregnancyTest.specimen_collected_on, PregnancyTest.id)
-        .execution_options(populate_existing=True)
-    ).scalars().all()
-    cycles = session.execute(
-        select(Cycle).where(Cycle.patient_id == patient.id, Cycle.course_number == course)
-        .order_by(Cycle.number).execution_options(populate_existing=True)
-    ).scalars().all()
-    counselings = session.execute(
-        select(Counseling).where(
-            Counseling.patient_id == patient.id, Counseling.course_number == course
-        ).order_by(Counseling.id).execution_options(populate_existing=True)
-    ).scalars().all()
-    attempts = session.execute(
-        select(ComprehensionAttempt.cycle_id, ComprehensionAttempt.course_number).where(
-            ComprehensionAttempt.patient_id == patient.id, ComprehensionAttempt.passed.is_(True)
-        )
-    ).all()
-    entries = session.execute(
-        select(ContraceptionEntry).where(ContraceptionEntry.patient_id == patient.id)
-        .order_by(ContraceptionEntry.id).execution_options(populate_existing=True)
-    ).scalars().all()
-    cycle_ids = {c.id for c in cycles}
-    auths = session.execute(
-        select(Authorization).where(Authorization.patient_id == patient.id)
-        .order_by(Authorization.id).execution_options(populate_existing=True)
-    ).scalars().all()
-    dispense_rows = session.execute(
-        select(Dispense, Cycle.kind)
+# One statement for every row a decision needs: each part of the UNION ALL is tagged with
+# what it is and fills the same typed slots (the first part's types decode every row, so
+# it names them all). Plain column reads: always what the database holds now, never a copy
+# the session loaded before the caller's lock.
+_SLOTS: tuple[tuple[str, Any], ...] = (
+    ("id", Integer), ("i1", Integer), ("i2", Integer),
+    ("d1", Date), ("d2", Date), ("d3", Date),
+    ("s1", String), ("s2", String), ("s3", String),
+    ("b1", Boolean), ("j1", JSON),
+)
+PRESCRIBER, TEST, CYCLE, COUNSELING, PASSED, CONTRACEPTION, AUTHORIZATION, DISPENSE = range(8)
+
+
+def _part(tag: int, **values: Any) -> Select[Any]:
+    columns: list[ColumnElement[Any]] = [literal_column(str(tag), Integer).label("tag")]
+    for name, type_ in _SLOTS:
+        value: Any = values.get(name)
+        if value is None:
+            value = cast(null(), type_)
+        elif type_ is String:
+            value = cast(value, String)  # statuses may be enum-typed columns
+        columns.append(value.label(name))
+    return select(*columns)
+
+
+def _facts_statement(patient: Patient) -> Any:
+    pid, course = patient.id, patient.course_number
+    open_report = exists().where(PregnancyReport.patient_id == pid,
+                                 PregnancyReport.lifted_at.is_(None))
+    return union_all(
+        _part(PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
+              d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on, b1=open_report)
+        .where(Prescriber.id == patient.prescriber_id),
+        _part(TEST, id=PregnancyTest.id, d1=PregnancyTest.specimen_collected_on,
+              s1=PregnancyTest.result, s2=PregnancyTest.setting, s3=PregnancyTest.purpose)
+        .where(PregnancyTest.patient_id == pid, PregnancyTest.course_number == course),
+        _part(CYCLE, id=Cycle.id, i1=Cycle.number, i2=Cycle.pregnancy_test_id, s1=Cycle.kind,
+              d1=Cycle.opened_on, d2=Cycle.closes_on)
+        .where(Cycle.patient_id == pid, Cycle.course_number == course),
+        _part(COUNSELING, id=Counseling.id, i1=Counseling.cycle_id, d1=Counseling.counseled_on,
+              j1=Counseling.methods, b1=Counseling.abstinence)
+        .where(Counseling.patient_id == pid, Counseling.course_number == course),
+        _part(PASSED, id=ComprehensionAttempt.id, i1=ComprehensionAttempt.cycle_id)
+        .where(ComprehensionAttempt.patient_id == pid, ComprehensionAttempt.passed.is_(True)),
+        _part(CONTRACEPTION, id=ContraceptionEntry.id, i1=ContraceptionEntry.cycle_id,
+              d1=ContraceptionEntry.entered_on, j1=ContraceptionEntry.methods,
+              b1=ContraceptionEntry.abstinence)
+        .where(ContraceptionEntry.patient_id == pid),
+        _part(AUTHORIZATION, id=Authorization.id, i1=Authorization.cycle_id,
+              s1=Authorization.status, d1=Authorization.issued_on,
+              d2=Authorization.do_not_dispense_after)
+        .where(Authorization.patient_id == pid),
+        _part(DISPENSE, id=Dispense.id, i1=Dispense.days_supply, d1=Dispense.dispensed_on,
+              s1=Cycle.kind)
+        .select_from(Dispense)
         .join(Authorization, Authorization.id == Dispense.authorization_id)
         .join(Cycle, Cycle.id == Authorization.cycle_id)
-        .where(
-            Dispense.patient_id == patient.id,
-            Authorization.status == "dispensed",
-            Cycle.course_number == course,
-        ).execution_options(populate_existing=True)
-    ).all()
+        .where(Dispense.patient_id == pid, Authorization.status == "dispensed",
+               Cycle.course_number == course),
+    )
+
+
+def load_facts(session: Session, patient: Patient) -> PatientFacts:
+    """Every fact is read from the database now, in one statement, even rows the session
+    already holds (a caller that locked the patient decides on what was committed before
+    its lock). The patient's own columns come from ``patient``, which the caller re-read."""
+    rows: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(_facts_statement(patient)):
+        rows[row.tag].append(row)
+    for part in rows.values():
+        part.sort(key=lambda r: r.id)
+    prescriber = rows[PRESCRIBER][0]
+    tests = sorted(rows[TEST], key=lambda t: (t.d1, t.id))
+    cycles = sorted(rows[CYCLE], key=lambda c: c.i1)
 
     counseling_by_cycle: dict[int, CounselingFact] = {}
     counseling_facts = []
-    for c in counselings:
-        fact = CounselingFact(c.id, c.counseled_on, c.cycle_id, frozenset(c.methods or ()),
-                              c.abstinence)
+    for c in rows[COUNSELING]:
+        fact = CounselingFact(c.id, c.d1, c.i1, frozenset(c.j1 or ()), c.b1)
         counseling_facts.append(fact)
-        if c.cycle_id is not None:
-            counseling_by_cycle[c.cycle_id] = fact  # the latest confirmation counts
-    passed_cycles = {a.cycle_id for a in attempts if a.cycle_id is not None}
+        if c.i1 is not None:
+            counseling_by_cycle[c.i1] = fact  # the latest confirmation counts
+    passed_cycles = {a.i1 for a in rows[PASSED] if a.i1 is not None}
+    cycle_ids = {c.id for c in cycles}
     contraception_by_cycle: dict[int, ContraceptionFact] = {}
-    for e in entries:
-        if e.cycle_id in cycle_ids:
-            contraception_by_cycle[e.cycle_id] = ContraceptionFact(
-                frozenset(e.methods or ()), e.abstinence, e.entered_on
-            )
+    for e in rows[CONTRACEPTION]:
+        if e.i1 in cycle_ids:
+            contraception_by_cycle[e.i1] = ContraceptionFact(frozenset(e.j1 or ()), e.b1, e.d1)
     return PatientFacts(
         registry_id=patient.registry_id,
         date_of_birth=patient.date_of_birth,
         risk_category=patient.risk_category,
         status=patient.status,
-        prescriber_npi=prescriber.npi,
-        prescriber=StakeholderFacts(
-            prescriber.attested_on, prescriber.suspended_until, prescriber.deactivated_on
-        ),
-        pregnancy_reported=has_open_pregnancy_report(session, patient.id),
+        prescriber_npi=prescriber.s1,
+        prescriber=StakeholderFacts(prescriber.d1, prescriber.d2, prescriber.d3),
+        pregnancy_reported=bool(prescriber.b1),
         home_tests_allowed=patient.home_tests_allowed,
         contraception_start_on=patient.contraception_start_on,
         course_started_on=patient.course_started_on,
         last_dose_on=patient.last_dose_on,
-        tests=tuple(
-            TestFact(t.id, t.specimen_collected_on, t.result, t.setting, t.purpose) for t in tests
-        ),
+        tests=tuple(TestFact(t.id, t.d1, t.s1, t.s2, t.s3) for t in tests),
         cycles=tuple(
             CycleFact(
-                c.id, c.number, c.kind, c.opened_on, c.closes_on, c.pregnancy_test_id,
-                counseling_by_cycle.get(c.id), c.id in passed_cycles,
-                contraception_by_cycle.get(c.id),
+                c.id, c.i1, c.s1, c.d1, c.d2, c.i2, counseling_by_cycle.get(c.id),
+                c.id in passed_cycles, contraception_by_cycle.get(c.id),
             )
             for c in cycles
         ),
         counselings=tuple(counseling_facts),
         authorizations=tuple(
-            AuthorizationFact(a.id, a.cycle_id, a.status, a.issued_on, a.do_not_dispense_after)
-            for a in auths if a.cycle_id in cycle_ids or a.status == "authorized"
+            AuthorizationFact(a.id, a.i1, a.s1, a.d1, a.d2)
+            for a in rows[AUTHORIZATION] if a.i1 in cycle_ids or a.s1 == "authorized"
         ),
-        dispenses=tuple(
-            DispenseFact(d.dispensed_on, d.days_supply, kind)
-            for d, kind in dispense_rows
-        ),
-        comprehension_passed_ever=bool(attempts),
+        dispenses=tuple(DispenseFact(d.d1, d.i1, d.s1) for d in rows[DISPENSE]),
+        comprehension_passed_ever=bool(rows[PASSED]),
     )

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry import clock
 from registry.accounts.models import User
-from registry.db import Base, vocabulary
+from registry.db import FULL_NAME, Base, trigram_index, vocabulary
 from registry.prescribers.models import Prescriber
 from registry.rules.vocabulary import PatientStatus, RiskCategory
 
@@ -20,6 +20,9 @@ class Patient(Base):
     __tablename__ = "patients"
     __table_args__ = (
         Index("ix_patients_prescriber_id_last_name", "prescriber_id", "last_name"),
+        Index("ix_patients_email", "email"),
+        trigram_index("ix_patients_name_trgm", FULL_NAME),
+        trigram_index("ix_patients_email_trgm", "lower(email)"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

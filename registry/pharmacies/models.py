@@ -7,11 +7,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry import clock
 from registry.accounts.models import User
-from registry.db import Base
+from registry.db import Base, trigram_index
 
 
 class Pharmacy(Base):
     __tablename__ = "pharmacies"
+    __table_args__ = (trigram_index("ix_pharmacies_name_trgm", "lower(name)"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from registry.accounts.models import User
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Designee, Prescriber
 from registry.rules import fmt
+from registry.rules.identifiers import npi_is_valid, registry_id_is_valid
 
 
 @dataclass(frozen=True)
@@ -25,42 +26,112 @@ class Hit:
     key: str = ""  # the number staff use for them: NPI, NCPDP, licence, email, registry ID
 
 
+def _like(text: str) -> str:
+    """``%text%`` for LIKE, with LIKE's own wildcards in ``text`` taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _full_name(first: Any, last: Any) -> Any:
+    """The expression the trigram indexes on names are built on (registry.db.FULL_NAME)."""
+    return func.lower(first + literal_column("' '") + last)
+
+
+def _prescriber_hit(p: Prescriber) -> Hit:
+    return Hit("prescriber", p.id, p.name, f"NPI {p.npi} · {p.user.email}", key=p.npi)
+
+
+def _designee_hit(d: Designee) -> Hit:
+    return Hit("designee", d.id, d.name, d.user.email, key=d.user.email)
+
+
+def _pharmacy_hit(ph: Pharmacy) -> Hit:
+    return Hit("pharmacy", ph.id, ph.name, f"NCPDP {ph.ncpdp_id} · NPI {ph.npi}",
+               key=ph.ncpdp_id)
+
+
+def _pharmacist_hit(rph: Pharmacist) -> Hit:
+    return Hit("pharmacist", rph.id, rph.name,
+               f"{rph.pharmacy.name} · licence {rph.license_number}", key=rph.license_number)
+
+
+def _patient_hit(pt: Patient) -> Hit:
+    return Hit("patient", pt.id, pt.full_name,
+               f"registry ID {pt.registry_id} · {pt.status.replace('_', ' ')}",
+               pt.registry_id, key=pt.registry_id)
+
+
 def search(session: Session, text: str, limit: int = 25) -> list[Hit]:
-    """Any stakeholder by name, email, NPI, NCPDP ID, licence or registry ID."""
+    """Any stakeholder by name, email, NPI, NCPDP ID, licence or registry ID.
+
+    A whole registry ID, NPI, NCPDP number or email address is looked up by its unique
+    index first; names and parts of numbers or addresses are matched anywhere (trigram
+    indexes on PostgreSQL), so the answer stays quick at a million patients.
+    """
     q = text.strip()
     if not q:
         return []
-    like = f"%{q.lower()}%"
+    return _identified(session, q) or _matching(session, q, limit)
+
+
+def _identified(session: Session, q: str) -> list[Hit]:
+    """Who a complete identifier names, by exact match on an indexed column."""
     digits = q.replace(" ", "").replace("-", "")
-    user_match = or_(func.lower(User.first_name + " " + User.last_name).like(like),
-                     func.lower(User.email).like(like))
     hits: list[Hit] = []
-    for p in session.execute(select(Prescriber).join(User, Prescriber.user_id == User.id)
-                             .where(or_(user_match, Prescriber.npi == digits))
-                             .limit(limit)).scalars():
-        hits.append(Hit("prescriber", p.id, p.name, f"NPI {p.npi} · {p.user.email}",
-                        key=p.npi))
-    for d in session.execute(select(Designee).join(User, Designee.user_id == User.id)
-                             .where(user_match).limit(limit)).scalars():
-        hits.append(Hit("designee", d.id, d.name, d.user.email, key=d.user.email))
-    for ph in session.execute(select(Pharmacy).where(or_(
-            func.lower(Pharmacy.name).like(like), Pharmacy.ncpdp_id == digits,
-            Pharmacy.npi == digits)).limit(limit)).scalars():
-        hits.append(Hit("pharmacy", ph.id, ph.name, f"NCPDP {ph.ncpdp_id} · NPI {ph.npi}",
-                        key=ph.ncpdp_id))
-    for rph in session.execute(select(Pharmacist).join(User, Pharmacist.user_id == User.id)
-                               .where(or_(user_match, func.lower(Pharmacist.license_number)
-                                          == q.lower())).limit(limit)).scalars():
-        hits.append(Hit("pharmacist", rph.id, rph.name,
-                        f"{rph.pharmacy.name} · licence {rph.license_number}",
-                        key=rph.license_number))
-    for pt in session.execute(select(Patient).where(or_(
-            func.lower(Patient.first_name + " " + Patient.last_name).like(like),
-            func.lower(Patient.email).like(like), Patient.registry_id == digits))
-            .limit(limit)).scalars():
-        hits.append(Hit("patient", pt.id, pt.full_name,
-                        f"registry ID {pt.registry_id} · {pt.status.replace('_', ' ')}",
-                        pt.registry_id, key=pt.registry_id))
+    if digits.isdigit() and len(digits) == 10:
+        if registry_id_is_valid(digits):
+            hits += [_patient_hit(pt) for pt in session.execute(
+                select(Patient).where(Patient.registry_id == digits)).scalars()]
+        if npi_is_valid(digits):
+            hits += [_prescriber_hit(p) for p in session.execute(
+                select(Prescriber).where(Prescriber.npi == digits)).scalars()]
+            hits += [_pharmacy_hit(ph) for ph in session.execute(
+                select(Pharmacy).where(Pharmacy.npi == digits)).scalars()]
+    elif digits.isdigit() and len(digits) == 7:
+        hits += [_pharmacy_hit(ph) for ph in session.execute(
+            select(Pharmacy).where(Pharmacy.ncpdp_id == digits)).scalars()]
+    elif "@" in q and " " not in q:
+        mail = q.lower()  # stored in lower case (registry.validation.email_value)
+        hits += [_prescriber_hit(p) for p in session.execute(
+            select(Prescriber).join(User, Prescriber.user_id == User.id)
+            .where(User.email == mail)).scalars()]
+        hits += [_designee_hit(d) for d in session.execute(
+            select(Designee).join(User, Designee.user_id == User.id)
+            .where(User.email == mail)).scalars()]
+        hits += [_pharmacist_hit(rph) for rph in session.execute(
+            select(Pharmacist).join(User, Pharmacist.user_id == User.id)
+            .where(User.email == mail).options(joinedload(Pharmacist.pharmacy))).scalars()]
+        hits += [_patient_hit(pt) for pt in session.execute(
+            select(Patient).where(Patient.email == mail)).scalars()]
+    return hits
+
+
+def _matching(session: Session, q: str, limit: int) -> list[Hit]:
+    """Names, emails and numbers containing ``q`` (any case)."""
+    like = _like(q)
+    digits = q.replace(" ", "").replace("-", "")
+    user_match = or_(_full_name(User.first_name, User.last_name).like(like, escape="\\"),
+                     func.lower(User.email).like(like, escape="\\"))
+    hits: list[Hit] = []
+    hits += [_prescriber_hit(p) for p in session.execute(
+        select(Prescriber).join(User, Prescriber.user_id == User.id)
+        .where(or_(user_match, Prescriber.npi == digits)).limit(limit)).scalars()]
+    hits += [_designee_hit(d) for d in session.execute(
+        select(Designee).join(User, Designee.user_id == User.id)
+        .where(user_match).limit(limit)).scalars()]
+    hits += [_pharmacy_hit(ph) for ph in session.execute(
+        select(Pharmacy).where(or_(
+            func.lower(Pharmacy.name).like(like, escape="\\"), Pharmacy.ncpdp_id == digits,
+            Pharmacy.npi == digits)).limit(limit)).scalars()]
+    hits += [_pharmacist_hit(rph) for rph in session.execute(
+        select(Pharmacist).join(User, Pharmacist.user_id == User.id)
+        .where(or_(user_match, func.lower(Pharmacist.license_number) == q.lower()))
+        .options(joinedload(Pharmacist.pharmacy)).limit(limit)).scalars()]
+    hits += [_patient_hit(pt) for pt in session.execute(
+        select(Patient).where(or_(
+            _full_name(Patient.first_name, Patient.last_name).like(like, escape="\\"),
+            func.lower(Patient.email).like(like, escape="\\"), Patient.registry_id == digits))
+        .limit(limit)).scalars()]
     return hits
 
 
@@ -198,7 +269,7 @@ def user_for(session: Session, text: str) -> int | None:
     """The user staff mean by an email, a prescriber's NPI or a patient's registry ID."""
     q = text.strip()
     digits = q.replace(" ", "").replace("-", "")
-    found = session.execute(select(User.id).where(func.lower(User.email) == q.lower())).scalar()
+    found = session.execute(select(User.id).where(User.email == q.lower())).scalar()
     if found is None and digits.isdigit():
         found = session.execute(select(Prescriber.user_id).where(
             Prescriber.npi == digits)).scalar()
