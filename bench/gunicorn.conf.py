@@ -28,7 +28,7 @@ def _count(*args: object) -> None:
     _local.statements = getattr(_local, "statements", 0) + 1
 
 
-def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook
+def post_worker_init(worker):
     if _STATS_DIR:
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
@@ -36,11 +36,11 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook
         event.listen(Engine, "before_cursor_execute", _count)
 
 
-def pre_request(worker, req):  # noqa: ANN001, ANN201 - gunicorn hook
+def pre_request(worker, req):
     _local.statements = 0
 
 
-def post_request(worker, req, environ, resp):  # noqa: ANN001, ANN201 - gunicorn hook
+def post_request(worker, req, environ, resp):
     if _STATS_DIR:
         kind = f"{req.method} {_kind(req.path)}"
         with _lock:
@@ -48,7 +48,7 @@ def post_request(worker, req, environ, resp):  # noqa: ANN001, ANN201 - gunicorn
             _statements[kind] += getattr(_local, "statements", 0)
 
 
-def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook
+def worker_exit(server, worker):
     if _STATS_DIR:
         path = Path(_STATS_DIR) / f"statements-{os.getpid()}.json"
         path.write_text(json.dumps({"requests": _requests, "statements": _statements}))

@@ -1,7 +1,7 @@
 """Build a registry of N patients for the benchmarks, quickly and honestly.
 
-    .venv/bin/python bench/seed.py --database-url postgresql://postgres@127.0.0.1:5432/registry_bench_10k \
-        --patients 10000 --audit-dir instance/bench/10k
+    .venv/bin/python bench/seed.py --patients 10000 --audit-dir instance/bench/10k \
+        --database-url postgresql://postgres@127.0.0.1:5432/registry_bench_10k
 
 1. A fresh schema (the migrations) and the question bank.
 2. Prescribers, pharmacies and pharmacists, made by the real operations.
@@ -109,14 +109,14 @@ class Built:
     templates: dict[str, list[int]] = field(default_factory=dict)  # state -> patient ids
 
 
-def build_people(session: Any) -> None:
+def build_people(session: Any, prescribers: int = PRESCRIBERS) -> None:
     from registry import clock
     from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
     from registry.prescribers.operations import attest_prescriber, enroll_prescriber
     from registry.rules.identifiers import npi_with_check_digit
 
     with clock.travel(-40):
-        for i in range(PRESCRIBERS):
+        for i in range(prescribers):
             dr = enroll_prescriber(session, email=f"bench-dr{i}@example.org", password=PASSWORD,
                                    first_name="Bench", last_name=f"Prescriber{i}",
                                    npi=npi_with_check_digit(f"19{i:07d}"))
@@ -434,7 +434,8 @@ def fresh_schema(app: Any, url: str) -> None:
 
 
 def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
-         chunk: int = 250) -> dict[str, Any]:
+         chunk: int = 250, prescribers: int = PRESCRIBERS,
+         config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the registry; returns figures (patients, audit entries, seconds)."""
     from sqlalchemy import select, text
 
@@ -451,13 +452,17 @@ def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
     from registry.models import Base
 
     audit_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["REGISTRY_DATABASE_URL"] = url
-    os.environ["REGISTRY_AUDIT_SIGNING_KEY_FILE"] = str(audit_dir / "audit-signing-key.pem")
-    os.environ["REGISTRY_AUDIT_CHECKPOINT_FILE"] = str(audit_dir / "audit-checkpoints.jsonl")
+    from registry.config import from_environment
+
+    # The served app's configuration (defaults and REGISTRY_* variables: the argon2
+    # parameters above all), on this database and audit files; ``config`` overrides.
+    settings = {**from_environment(os.environ), **(config or {}), "DATABASE_URL": url,
+                "AUDIT_SIGNING_KEY_FILE": str(audit_dir / "audit-signing-key.pem"),
+                "AUDIT_CHECKPOINT_FILE": str(audit_dir / "audit-checkpoints.jsonl")}
     checkpoints = audit_dir / "audit-checkpoints.jsonl"
     if checkpoints.exists():
         checkpoints.unlink()  # a fresh chain: the old checkpoints would say "emptied"
-    app = create_app()
+    app = create_app(settings)
     started = time.perf_counter()
     figures: dict[str, Any] = {}
     with app.app_context():
@@ -465,7 +470,7 @@ def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
         session = db.session()
         tables = [t for t in Base.metadata.sorted_tables if "id" in t.c]
         by_name = {t.name: t for t in tables}
-        build_people(session)
+        build_people(session, prescribers)
         db.commit_request()
         conn = session.connection()
         before = max_ids(conn, tables)
