@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))  # seed, when run as a script
 VENV_BIN = Path(sys.executable).parent
 PASSWORD = "bench-password-1"
 ENDPOINTS = ("floor", "check", "authorize", "status")
@@ -195,6 +196,7 @@ class Data:
 
         url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
         self.engine = create_engine(url)
+        self.url = database_url
         self.work = work
         with self.engine.connect() as conn:
             rph = [r[0] for r in conn.exec_driver_sql(
@@ -216,13 +218,10 @@ class Data:
 
     def ready_pool(self, limit: int = 60000) -> list[tuple[str, str]]:
         """Patients eligible for their first RMA today, none issued yet, in random order."""
-        with self.engine.connect() as conn:
-            return [(r[0], r[1]) for r in conn.exec_driver_sql(
-                "SELECT p.registry_id, pr.npi FROM patients p "
-                "JOIN prescribers pr ON pr.id = p.prescriber_id "
-                "WHERE p.last_name LIKE 'ready%%' AND p.status = 'active' AND NOT EXISTS "
-                "(SELECT 1 FROM authorizations a WHERE a.patient_id = p.id) "
-                f"ORDER BY random() LIMIT {int(limit)}")]
+        from seed import ready_cases
+
+        _, bodies = ready_cases(self.url, limit)
+        return [(b["registry_id"], b["prescriber_npi"]) for b in bodies]
 
     def lines(self, kind: str) -> list[tuple[str, str, str]]:
         rph = self.pharmacist_tokens

@@ -23,7 +23,7 @@
 6. A signed checkpoint, then ``registry audit verify`` (``--verify``) says whether the
    chain is intact.
 
-Patients in the "ready" states are the pool ``bench/run`` issues real RMAs to (each once);
+Patients in the "ready" state are the pool ``bench/run`` issues real RMAs to (each once);
 their window is open for a week from the day of seeding.
 """
 
@@ -52,17 +52,16 @@ PHARMACIES = 4
 PHARMACISTS_PER_PHARMACY = 2
 METHODS = {"methods": ["iud", "male_latex_condom"]}
 
-# Template states and how many templates of each per prescriber (out of 10): 60 % of the
-# patients are ready for an RMA, the pool of bench/run's authorizations.
+# Template states and how many templates of each per prescriber (out of 10): "ready" (half
+# the patients) is the pool bench/run issues RMAs to.
 STATES: dict[str, int] = {
     "ready": 5,  # can get pregnant: tests, counseling, answers, contraception: eligible today
-    "readyx": 1,  # cannot get pregnant: counseled: eligible today
+    "readyx": 1,  # cannot get pregnant: counseled, answers: eligible today
     "open": 1,  # an RMA issued today, not yet dispensed
     "dispensed": 1,  # an RMA issued and dispensed today
     "incomplete": 1,  # counseled, but no comprehension answers nor contraception yet
     "pending": 1,  # registered, not activated
 }
-READY_STATES = ("ready", "readyx")
 
 # Not cloned: the people and places every patient shares, and what the bench never makes.
 SHARED_TABLES = {"prescribers", "designees", "designee_links", "pharmacies", "pharmacists",
@@ -193,10 +192,10 @@ def build_templates(session: Any, commit: Any) -> Built:
                            **({"contraception": METHODS} if can else {}))
         if state == "incomplete":
             continue
+        _, questions = comprehension_questions(session, p.user)
+        take_comprehension(session, p.user,
+                           answers={str(q.id): q.correct_choice for q in questions})
         if can:
-            _, questions = comprehension_questions(session, p.user)
-            take_comprehension(session, p.user,
-                               answers={str(q.id): q.correct_choice for q in questions})
             attest_contraception(session, p.user, contraception=METHODS)
         if state in ("open", "dispensed"):
             rph = pharmacists[i % len(pharmacists)]
@@ -212,6 +211,33 @@ def build_templates(session: Any, commit: Any) -> Built:
         commit()
     commit()
     return built
+
+
+def ready_cases(database_url: str, limit: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """From a seeded database: the pharmacists' e-mails, and up to ``limit`` request bodies
+    (authorization check or request) for patients eligible today with no RMA yet, in
+    random order. What bench/run, bench/authorize.py and bench/slow_clients.py ask with."""
+    from sqlalchemy import create_engine
+
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pharmacists = [r[0] for r in conn.exec_driver_sql(
+                "SELECT email FROM users WHERE email LIKE 'bench-rph%%' ORDER BY id")]
+            rows = conn.exec_driver_sql(
+                "SELECT p.registry_id, pr.npi FROM patients p "
+                "JOIN prescribers pr ON pr.id = p.prescriber_id "
+                "WHERE p.last_name LIKE 'ready%%' AND p.last_name NOT LIKE 'readyx%%' "
+                "AND p.status = 'active' AND NOT EXISTS "
+                "(SELECT 1 FROM authorizations a WHERE a.patient_id = p.id) "
+                f"ORDER BY random() LIMIT {int(limit)}").all()
+    finally:
+        engine.dispose()
+    bodies = [{"registry_id": rid, "date_of_birth": "1990-01-01", "prescriber_npi": npi,
+               "days_supply": 30, "quantity": 60, "refills": 0} for rid, npi in rows]
+    return pharmacists, bodies
 
 
 # --- 4: clones in SQL ------------------------------------------------------------------
