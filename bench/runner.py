@@ -243,7 +243,7 @@ class Data:
 
 def run_wrk(port: int, kind: str, data_file: Path, seconds: int, threads: int,
             connections: int) -> str:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
                "-s", str(ROOT / "bench/wrk.lua"), f"http://127.0.0.1:{port}", "--",
                kind, str(data_file), str(threads)]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout

@@ -23,6 +23,10 @@
 6. A signed checkpoint, then ``registry audit verify`` (``--verify``) says whether the
    chain is intact.
 
+Nothing else may use the database while it is seeded (the clones extend the audit chain
+from the head this script read; the audit log's plain indexes are dropped during the bulk
+load and built again at the end).
+
 Patients in the "ready" state are the pool ``bench/run`` issues real RMAs to (each once);
 their window is open for a week from the day of seeding.
 """
@@ -475,11 +479,10 @@ def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
         entry_hash,
         seal,
     )
+    from registry.config import from_environment
     from registry.models import Base
 
     audit_dir.mkdir(parents=True, exist_ok=True)
-    from registry.config import from_environment
-
     # The served app's configuration (defaults and REGISTRY_* variables: the argon2
     # parameters above all), on this database and audit files; ``config`` overrides.
     settings = {**from_environment(os.environ), **(config or {}), "DATABASE_URL": url,
