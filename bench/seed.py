@@ -596,18 +596,7 @@ def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
                 log(f"  {done:,} patients, {entries:,} cloned audit entries "
                     f"({rate:,.0f} patients/s){phases}")
             if dialect == "postgresql":
-                t0 = time.perf_counter()
-                if clones:
-                    for ix in rebuilt:
-                        ix.create(conn)
-                    conn.commit()
-                log(f"  audit indexes rebuilt in {time.perf_counter() - t0:.1f} s")
-                for table in tables:
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                f"(SELECT coalesce(max(id), 1) FROM \"{table.name}\"))")
-                conn.commit()
-                cur.execute("ANALYZE")
-                conn.commit()
+                finish_postgresql(conn, tables)
         db.engine().dispose()
 
     with app.app_context():
@@ -635,6 +624,45 @@ def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
         db.rollback_request()
         db.engine().dispose()
     return figures
+
+
+def finish_postgresql(conn: Any, tables: list[Any]) -> None:
+    """After the bulk load (or an interrupted one): the audit log's plain indexes built
+    again, the id sequences moved past the clones, the planner's statistics up to date."""
+    from registry.audit.models import AuditEntry
+
+    t0 = time.perf_counter()
+    for ix in AuditEntry.__table__.indexes:
+        ix.create(conn, checkfirst=True)
+    conn.commit()
+    log(f"  audit indexes built in {time.perf_counter() - t0:.1f} s")
+    for table in tables:
+        conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                             f"(SELECT coalesce(max(id), 1) FROM \"{table.name}\"))")
+    conn.commit()
+    conn.exec_driver_sql("ANALYZE")
+    conn.commit()
+
+
+def finish_interrupted(url: str, audit_dir: Path) -> None:
+    """An interrupted seed keeps every chunk it committed (each with its audit entries,
+    sealed): make that registry usable, and sign its chain's head."""
+    from registry import create_app, db
+    from registry.audit.checkpoints import write_checkpoint
+    from registry.config import from_environment
+    from registry.models import Base
+
+    app = create_app({**from_environment(os.environ), "DATABASE_URL": url,
+                      "AUDIT_SIGNING_KEY_FILE": str(audit_dir / "audit-signing-key.pem"),
+                      "AUDIT_CHECKPOINT_FILE": str(audit_dir / "audit-checkpoints.jsonl")})
+    with app.app_context():
+        if db.engine().dialect.name == "postgresql":
+            with db.engine().connect() as conn:
+                finish_postgresql(conn, [t for t in Base.metadata.sorted_tables if "id" in t.c])
+        with db.unit_of_work() as s:
+            checkpoint = write_checkpoint(s)
+        log(f"finished: {checkpoint.count:,} audit entries, chain head signed")
+        db.engine().dispose()
 
 
 def _loads(text: str | None) -> Any:
@@ -689,7 +717,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="run the audit verification at the end (a full walk)")
     parser.add_argument("--chunk", type=int, default=250, help="clones per transaction")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--finish", action="store_true",
+                        help="only make an interrupted seed usable (what it committed)")
     args = parser.parse_args(argv)
+    if args.finish:
+        finish_interrupted(args.database_url, args.audit_dir)
+        return
     figures = seed(args.database_url, args.patients, args.audit_dir, verify=args.verify,
                    chunk=args.chunk)
     if args.json:
