@@ -204,6 +204,7 @@ class Data:
             doctors = conn.exec_driver_sql(
                 "SELECT u.email, p.id FROM prescribers p JOIN users u ON u.id = p.user_id "
                 "WHERE u.email LIKE 'bench-dr%%' ORDER BY p.id").all()
+            self.patients = int(conn.exec_driver_sql("SELECT count(*) FROM patients").scalar_one())
             self.sample = conn.exec_driver_sql(
                 "SELECT p.registry_id, pr.npi, p.prescriber_id FROM patients p "
                 "JOIN prescribers pr ON pr.id = p.prescriber_id "
@@ -356,7 +357,7 @@ def measure(database_url: str, audit_dir: Path, ports: tuple[int, int], *, secon
         data.engine.dispose()
     statements = statements_per_request(stats_dir)
     return {"rounds": results, "summary": summary, "paced": paced_results,
-            "statements": statements}
+            "statements": statements, "patients": data.patients}
 
 
 PATHS = {"floor": "POST /api/v1/floor", "check": "POST /api/v1/authorization-checks",
@@ -379,13 +380,15 @@ def report(main: dict[str, Any], large: dict[str, Any] | None = None) -> str:
             f"{s['non_2xx'] + s['errors']:>8}")
     if large is not None:
         lines.append("")
-        lines.append(f"{'at 1 M vs 10 k patients':<28} {'p50 10k':>8} {'p50 1M':>8} "
-                     f"{'ratio':>6} {'req/s 10k':>10} {'req/s 1M':>9}")
+        lines.append(f"p50 at {large.get('patients', 0):,} patients vs "
+                     f"{main.get('patients', 0):,}:")
+        lines.append(f"{'endpoint':<28} {'p50 small':>9} {'p50 large':>9} "
+                     f"{'ratio':>6} {'req/s small':>11} {'req/s large':>11}")
         for kind, s in large["summary"].items():
             base = main["summary"][kind]
-            lines.append(f"{LABELS[kind]:<28} {base['p50_ms']:8.1f} {s['p50_ms']:8.1f} "
-                         f"{s['p50_ms'] / base['p50_ms']:6.2f} {base['rps']:10.1f} "
-                         f"{s['rps']:9.1f}")
+            lines.append(f"{LABELS[kind]:<28} {base['p50_ms']:9.1f} {s['p50_ms']:9.1f} "
+                         f"{s['p50_ms'] / base['p50_ms']:6.2f} {base['rps']:11.1f} "
+                         f"{s['rps']:11.1f}")
     wrapped = {k: s["wrapped"] for k, s in main["summary"].items() if s["wrapped"]}
     if wrapped:
         lines.append(f"warning: ran out of distinct patients ({wrapped}): seed more")

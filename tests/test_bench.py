@@ -158,7 +158,7 @@ def test_bench_run_reads_wrk_results() -> None:
 def test_bench_run_takes_medians_and_ratios_to_the_floor_of_each_round() -> None:
     rounds = [
         {"floor": wrk_result(600, 10), "check": wrk_result(300, 20)},
-        {"floor": wrk_result(400, 12), "check": wrk_result(100, 60)},  # a slow round
+        {"floor": wrk_result(1000, 12), "check": wrk_result(100, 60)},  # an odd round
         {"floor": wrk_result(500, 11), "check": wrk_result(200, 30)},
     ]
     summary = runner.summarize(rounds)
@@ -166,12 +166,22 @@ def test_bench_run_takes_medians_and_ratios_to_the_floor_of_each_round() -> None
     assert summary["check"]["rps"] == 200
     assert summary["check"]["p50_ms"] == 30
     assert summary["check"]["p99_ms"] == 90
-    # ratios per round 0.5, 0.25, 0.4: the median, not median(rps) / median(floor rps)
+    # ratios per round 0.5, 0.1, 0.4: their median, not median(rps) / median(floor rps),
+    # which would be 200 / 600
     assert summary["check"]["ratio"] == pytest.approx(0.4)
     assert summary["check"]["cpu_ms"] == 3
     text_report = runner.report({"summary": summary, "paced": {}, "statements": {}})
     assert "POST authorization-checks" in text_report
     assert "0.40" in text_report
+    large = {"summary": runner.summarize([{"floor": wrk_result(500, 11),
+                                           "check": wrk_result(190, 33)}]),
+             "patients": 1_000_000}
+    both = runner.report({"summary": summary, "paced": {}, "statements": {},
+                          "patients": 10_000}, large)
+    assert "p50 at 1,000,000 patients vs 10,000" in both
+    check_line = next(line for line in both.splitlines()[-3:]
+                      if line.startswith("POST authorization-checks"))
+    assert check_line.split()[4] == "1.10"  # p50 33 ms there vs 30 ms here
 
 
 def test_bench_run_counts_statements_per_request(tmp_path: Path) -> None:
