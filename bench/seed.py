@@ -40,7 +40,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -322,19 +322,6 @@ class AuditCloner:
         # generated values of the templates (registry ID -> patient id, RMA -> auth id)
         self.template_values = template_values
 
-    def _id(self, table: str | None, value: Any, k: int) -> Any:
-        span = self.spans.get(table or "")
-        if span is None or value is None:
-            return value
-        try:
-            n = int(value)
-        except (TypeError, ValueError):
-            return value
-        if n <= span.lo:
-            return value
-        moved = n + k * span.size
-        return str(moved) if isinstance(value, str) else moved
-
     def _fk_target(self, table: str | None, key: str) -> str | None:
         t = self.tables.get(table or "")
         if t is not None and key in t.c:
@@ -343,23 +330,36 @@ class AuditCloner:
                 return str(fk.column.table.name)
         return self.ID_KEYS.get(key)
 
-    def _value(self, table: str | None, key: str, value: Any, k: int) -> Any:
-        if key == "id":
-            return self._id(table, value, k)
-        if key.endswith("_id") and key != "registry_id":
-            return self._id(self._fk_target(table, key), value, k)
-        if key == "registry_id" and isinstance(value, str):
-            tid = self.template_values[("patients", "registry_id")].get(value)
-            return value if tid is None else registry_id_for(
-                tid + k * self.spans["patients"].size)
-        if key == "rma" and isinstance(value, str):
-            tid = self.template_values[("authorizations", "rma")].get(value)
-            return value if tid is None else rma_for(tid + k * self.spans["authorizations"].size)
+    def _mover(self, table: str | None, key: str, value: Any) -> Callable[[int], Any] | None:
+        """How ``value`` (under ``key``, in a record of ``table``) reads in clone k; None
+        when it is the same in every clone."""
+        if isinstance(value, dict | list) or value is None:
+            return None
+        if key == "id" or (key.endswith("_id") and key != "registry_id"):
+            span = self.spans.get((table if key == "id" else self._fk_target(table, key)) or "")
+            try:
+                n = int(value)
+            except (TypeError, ValueError):
+                return None
+            if span is None or n <= span.lo:
+                return None
+            size = span.size
+            if isinstance(value, str):
+                return lambda k: str(n + k * size)
+            return lambda k: n + k * size
+        if key in ("registry_id", "rma") and isinstance(value, str):
+            table_of = "patients" if key == "registry_id" else "authorizations"
+            tid = self.template_values[(table_of, key)].get(value)
+            if tid is None:
+                return None
+            size = self.spans[table_of].size
+            make = registry_id_for if key == "registry_id" else rma_for
+            return lambda k: make(tid + k * size)
         if key == "email" and isinstance(value, str):
-            return f"c{k}.{value}"
+            return lambda k: f"c{k}.{value}"
         if key == "last_name" and isinstance(value, str):
-            return f"{value}c{k}"
-        return value
+            return lambda k: f"{value}c{k}"
+        return None
 
     def _mark(self, table: str | None, data: Any, funcs: list[Any]) -> Any:
         """``data`` with every value that changes per clone replaced by a marker."""
@@ -367,10 +367,11 @@ class AuditCloner:
             return data
         out = {}
         for key, v in data.items():
+            mover = self._mover(table, key, v)
             if isinstance(v, dict):
                 out[key] = self._mark(table, v, funcs)
-            elif self._value(table, key, v, 1) != v:
-                funcs.append(lambda k, key=key, v=v: self._value(table, key, v, k))
+            elif mover is not None:
+                funcs.append(mover)
                 out[key] = f"@@S{len(funcs) - 1}@@"
             else:
                 out[key] = v
@@ -382,21 +383,22 @@ class AuditCloner:
         funcs: list[Any] = []
         before = self._mark(data_table, e.before, funcs)
         after = self._mark(data_table, e.after, funcs)
-        user_id = e.user_id
-        if self._id("users", user_id, 1) != user_id:
-            funcs.append(lambda k, v=user_id: self._id("users", v, k))
-            user_id = f"@@S{len(funcs) - 1}@@"
-        subject_id = e.subject_id
-        if self._id(table, subject_id, 1) != subject_id:
-            funcs.append(lambda k, v=subject_id, t=table: self._id(t, v, k))
-            subject_id = f"@@S{len(funcs) - 1}@@"
-        content = {"occurred_at": e.occurred_at.isoformat(), "user_id": user_id,
+        marked = {}
+        for name, value, of in (("user_id", e.user_id, "users"),
+                                ("subject_id", e.subject_id, table)):
+            mover = self._mover(of, "id", value)
+            if mover is None:
+                marked[name] = (None, value)
+            else:
+                funcs.append(mover)
+                marked[name] = (len(funcs) - 1, f"@@S{len(funcs) - 1}@@")
+        content = {"occurred_at": e.occurred_at.isoformat(), "user_id": marked["user_id"][1],
                    "role": e.role, "action": e.action, "subject_type": e.subject_type,
-                   "subject_id": subject_id, "before": before, "after": after}
-        return (e, funcs, Template(canonical_json(content)), Template(canonical_json(before))
-                if before is not None else None,
+                   "subject_id": marked["subject_id"][1], "before": before, "after": after}
+        return (e, funcs, Template(canonical_json(content)),
+                Template(canonical_json(before)) if before is not None else None,
                 Template(canonical_json(after)) if after is not None else None,
-                Template(json.dumps(user_id)), Template(json.dumps(subject_id)))
+                marked["user_id"][0], marked["subject_id"][0])
 
     def rows(self, k: int) -> Iterator[tuple[tuple[Any, ...], str]]:
         """((id, occurred_at, user_id, role, action, subject_type, subject_id, before JSON,
@@ -404,29 +406,29 @@ class AuditCloner:
         if not hasattr(self, "_compiled"):
             self._compiled = [self._compile(e) for e in self.entries]
         size = self.spans["audit_entries"].size
-        for e, funcs, content, before, after, user_id, subject_id in self._compiled:
-            values = [json.dumps(f(k)) for f in funcs]
-            yield ((e.id + k * size, e.occurred_at, json.loads(user_id.render(values)),
-                    e.role, e.action, e.subject_type, json.loads(subject_id.render(values)),
-                    before.render(values) if before else None,
-                    after.render(values) if after else None), content.render(values))
+        dumps = json.dumps
+        for e, funcs, content, before, after, user_at, subject_at in self._compiled:
+            values = [f(k) for f in funcs]
+            texts = [str(v) if type(v) is int else dumps(v) for v in values]
+            yield ((e.id + k * size, e.occurred_at,
+                    e.user_id if user_at is None else values[user_at],
+                    e.role, e.action, e.subject_type,
+                    e.subject_id if subject_at is None else values[subject_at],
+                    before.render(texts) if before else None,
+                    after.render(texts) if after else None), content.render(texts))
 
 
 class Template:
-    """A JSON text with markers where a clone's values go."""
+    """A JSON text with markers where a clone's values go (JSON texts themselves)."""
 
     def __init__(self, text: str) -> None:
-        self.parts = re.split(r'"@@S(\d+)@@"', text)
+        parts = re.split(r'"@@S(\d+)@@"', text)
+        literal = [p.replace("{", "{{").replace("}", "}}") for p in parts[0::2]]
+        fields = [f"{{{i}}}" for i in parts[1::2]]
+        self.format = "".join(a + b for a, b in zip(literal, [*fields, ""], strict=True))
 
     def render(self, values: list[str]) -> str:
-        parts = self.parts
-        if len(parts) == 1:
-            return parts[0]
-        out = [parts[0]]
-        for i in range(1, len(parts), 2):
-            out.append(values[int(parts[i])])
-            out.append(parts[i + 1])
-        return "".join(out)
+        return self.format.format(*values)
 
 
 @dataclass
