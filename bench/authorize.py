@@ -1,6 +1,7 @@
 """Benchmark: the pharmacy counter.
 
-Builds N patients ready for their first prescription, then measures, per request,
+Builds a registry with bench/seed.py in which N patients are ready for their first
+prescription, then measures, per request,
 the authorization decision (request + commit), a status evaluation, and a denial
 (patient not found); and the peak Python memory while doing so.
 
@@ -17,32 +18,24 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from alembic import command
+from sqlalchemy import select
 
-from registry import clock, create_app, db
+from registry import create_app, db
 from registry.accounts.models import User
 from registry.authorizations.operations import request_authorization
-from registry.cli import alembic_config
-from registry.cycles.operations import (
-    attest_contraception,
-    comprehension_questions,
-    confirm_counseling,
-    load_question_bank,
-    take_comprehension,
-)
 from registry.patients.models import Patient
-from registry.patients.operations import activate_patient, register_patient
 from registry.patients.queries import status
-from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
-from registry.pregnancies.operations import record_pregnancy_test
-from registry.prescribers.operations import attest_prescriber, enroll_prescriber
-from registry.rules.identifiers import npi_with_check_digit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed import ready_cases, seed
 
 PW = "bench-password-1"
 
@@ -58,49 +51,6 @@ def timed(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def build(n: int) -> tuple[Any, list[Any]]:
-    session = db.session()
-    load_question_bank(session)
-    with clock.travel(-31):
-        dr = enroll_prescriber(session, email="bench-dr@example.org", password=PW,
-                               first_name="B", last_name="Dr",
-                               npi=npi_with_check_digit("199999999"))
-        attest_prescriber(session, dr.user, dr)
-        ph = register_pharmacy(session, name="Bench", ncpdp_id="7654321",
-                               npi=npi_with_check_digit("188888888"),
-                               rsp={"email": "bench-rsp@example.org", "password": PW,
-                                    "first_name": "R", "last_name": "S", "license_number": "1"})
-        rsp = ph.pharmacists[0].user
-        activate_pharmacy(session, rsp, ph, staff_trained=True)
-        rph = add_pharmacist(session, rsp, ph, email="bench-rph@example.org", password=PW,
-                             first_name="P", last_name="H", license_number="2",
-                             training_completed_on=clock.today())
-        patients = []
-        for i in range(n):
-            p, code, _ = register_patient(
-                session, dr.user, first_name="Pat", last_name=f"Bench{i}",
-                date_of_birth="1990-01-01", email=f"bench{i}@example.org",
-                risk_category="can_get_pregnant", consent_signed_on=clock.today(),
-                contraception_start_date=clock.today())
-            activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                             activation_code=code, password=PW)
-            record_pregnancy_test(session, dr.user, p, specimen_collected_on=clock.today(),
-                                  result="negative", setting="lab")
-            patients.append(p)
-        db.commit_request()
-    for p in patients:
-        record_pregnancy_test(session, dr.user, p, specimen_collected_on=clock.today(),
-                              result="negative", setting="lab")
-        confirm_counseling(session, dr.user, p, counseled_on=clock.today(),
-                           contraception={"methods": ["iud", "male_latex_condom"]})
-        _, qs = comprehension_questions(session, p.user)
-        take_comprehension(session, p.user, answers={str(q.id): q.correct_choice for q in qs})
-        attest_contraception(session, p.user,
-                             contraception={"methods": ["iud", "male_latex_condom"]})
-    db.commit_request()
-    return rph, patients
-
-
 def _issue(user_id: int, body: dict[str, Any], expect: bool = True) -> None:
     session = db.session()
     outcome = request_authorization(session, session.get(User, user_id), **body)
@@ -114,22 +64,26 @@ def main() -> None:
     args = parser.parse_args()
     tmp = tempfile.mkdtemp()
     url = os.environ.get("REGISTRY_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "ARGON2_TIME_COST": 1,
-                      "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1})
+    cheap = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+    # bench/seed.py: half the patients are ready for their first RMA today.
+    t0 = time.perf_counter()
+    seed(url, args.patients * 2, Path(tmp) / "audit", prescribers=1, config=cheap)
+    build_s = time.perf_counter() - t0
+    pharmacists, bodies = ready_cases(url, args.patients)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", **cheap,
+                      "AUDIT_SIGNING_KEY_FILE": f"{tmp}/audit/audit-signing-key.pem",
+                      "AUDIT_CHECKPOINT_FILE": f"{tmp}/audit/audit-checkpoints.jsonl"})
     with app.app_context():
-        command.downgrade(alembic_config(url), "base")
-        command.upgrade(alembic_config(url), "head")
-        t0 = time.perf_counter()
-        rph, patients = build(args.patients)
-        build_s = time.perf_counter() - t0
-        rph_user_id = rph.user_id
-        cases = [(p.id, p.registry_id, p.prescriber.npi) for p in patients]
+        session = db.session()
+        rph_user_id = session.scalars(
+            select(User.id).where(User.email == pharmacists[0])).one()
+        ids = dict(session.execute(select(Patient.registry_id, Patient.id)).all())
+        cases = [(ids[b["registry_id"]], b) for b in bodies]
+        db.rollback_request()
 
     issue_ms, status_ms, deny_ms = [], [], []
     tracemalloc.start()
-    for patient_id, registry_id, npi in cases:
-        body = {"registry_id": registry_id, "date_of_birth": "1990-01-01",
-                "prescriber_npi": npi, "days_supply": 30, "quantity": 60, "refills": 0}
+    for patient_id, body in cases:
         with app.app_context():
             issue_ms.append(timed(lambda body=body: _issue(rph_user_id, body)))
         with app.app_context():
@@ -142,7 +96,7 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    print(f"database: {url.split(':')[0]}   patients: {args.patients}   build: {build_s:.1f} s")
+    print(f"database: {url.split(':')[0]}   patients: {len(cases)}   build: {build_s:.1f} s")
     for name, values in (("authorize (issue + commit)", issue_ms),
                          ("status evaluation", status_ms),
                          ("denial (patient not found)", deny_ms)):

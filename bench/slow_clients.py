@@ -6,14 +6,14 @@ off, it connects again. Meanwhile pharmacy threads keep POSTing /api/v1/authoriz
 for an eligible patient and we measure how fast they are answered, first without the slow
 clients (baseline), then with them.
 
-It sets up its own data (a prescriber, a pharmacy, a trained pharmacist and a patient ready
-for an authorization today, all with fresh names) directly in the server's database, so
-start the server on a migrated database first. One pharmacist token asks far more than the
-60 lookups a minute a token may make, so raise that limit for the bench's server:
+It runs on a database built by bench/seed.py (a pharmacist and a patient eligible today are
+taken from it). One pharmacist token asks far more than the 60 lookups a minute a token may
+make, so raise that limit for the bench's server:
 
-    export REGISTRY_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/registry_bench
+    export REGISTRY_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/registry_bench_10k
     export REGISTRY_API_RATELIMIT_LOOKUPS='100000 per minute'
-    .venv/bin/registry db upgrade
+    .venv/bin/python bench/seed.py --database-url $REGISTRY_DATABASE_URL --patients 1000 \\
+        --audit-dir instance/bench/slow
     # the old recipe: sync workers, nothing in front
     .venv/bin/gunicorn --bind 127.0.0.1:8000 --workers 4 'registry:create_app()' &
     # or the new one: nginx + gunicorn + worker
@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
+import os
 import socket
 import statistics
+import sys
 import threading
 import time
 import urllib.error
@@ -40,76 +41,19 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
-PW = "bench-password-1"
+PW = "bench-password-1"  # bench/seed.py's accounts
 
 
 def seed(database_url: str) -> tuple[str, dict[str, Any]]:
-    """A pharmacist (email) and an authorization-check body for a patient eligible today."""
-    from registry import clock, create_app, db
-    from registry.cycles.operations import (
-        attest_contraception,
-        comprehension_questions,
-        confirm_counseling,
-        take_comprehension,
-    )
-    from registry.patients.operations import activate_patient, register_patient
-    from registry.pharmacies.operations import (
-        activate_pharmacy,
-        add_pharmacist,
-        register_pharmacy,
-    )
-    from registry.pregnancies.operations import record_pregnancy_test
-    from registry.prescribers.operations import attest_prescriber, enroll_prescriber
-    from registry.rules.identifiers import npi_with_check_digit
+    """A pharmacist (email) and an authorization-check body for a patient eligible today,
+    from a database built by bench/seed.py."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from seed import ready_cases
 
-    tag = secrets.token_hex(4)
-
-    def npi() -> str:
-        return npi_with_check_digit("1" + "".join(secrets.choice("0123456789") for _ in range(8)))
-
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench-seed",
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
-                      "ARGON2_PARALLELISM": 1})
-    methods = {"methods": ["iud", "male_latex_condom"]}
-    with app.app_context():
-        session = db.session()
-        with clock.travel(-31):
-            dr = enroll_prescriber(session, email=f"slow-dr-{tag}@example.org", password=PW,
-                                   first_name="Slow", last_name="Doctor", npi=npi())
-            attest_prescriber(session, dr.user, dr)
-            ph = register_pharmacy(
-                session, name=f"Slow Bench {tag}",
-                ncpdp_id="".join(secrets.choice("0123456789") for _ in range(7)), npi=npi(),
-                rsp={"email": f"slow-rsp-{tag}@example.org", "password": PW,
-                     "first_name": "R", "last_name": "S", "license_number": "1"})
-            rsp = ph.pharmacists[0].user
-            activate_pharmacy(session, rsp, ph, staff_trained=True)
-            email = f"slow-rph-{tag}@example.org"
-            add_pharmacist(session, rsp, ph, email=email, password=PW, first_name="P",
-                           last_name="H", license_number="2",
-                           training_completed_on=clock.today())
-            p, code, _ = register_patient(
-                session, dr.user, first_name="Pat", last_name=f"Slow{tag}",
-                date_of_birth="1990-01-01", email=f"slow-pt-{tag}@example.org",
-                risk_category="can_get_pregnant", consent_signed_on=clock.today(),
-                contraception_start_date=clock.today())
-            activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                             activation_code=code, password=PW)
-            record_pregnancy_test(session, dr.user, p, specimen_collected_on=clock.today(),
-                                  result="negative", setting="lab")
-            db.commit_request()
-        record_pregnancy_test(session, dr.user, p, specimen_collected_on=clock.today(),
-                              result="negative", setting="lab")
-        confirm_counseling(session, dr.user, p, counseled_on=clock.today(), contraception=methods)
-        _, questions = comprehension_questions(session, p.user)
-        take_comprehension(session, p.user,
-                           answers={str(q.id): q.correct_choice for q in questions})
-        attest_contraception(session, p.user, contraception=methods)
-        db.commit_request()
-        body = {"registry_id": p.registry_id, "date_of_birth": "1990-01-01",
-                "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0}
-    app.extensions["registry.engine"].dispose()
-    return email, body
+    pharmacists, bodies = ready_cases(database_url, 1)
+    if not pharmacists or not bodies:
+        raise SystemExit(f"no eligible patient in {database_url}: build it with bench/seed.py")
+    return pharmacists[0], bodies[0]
 
 
 def call(url: str, body: dict[str, Any], token: str | None = None,
