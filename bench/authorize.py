@@ -28,6 +28,7 @@ from alembic import command
 from registry import clock, create_app, db
 from registry.accounts.models import User
 from registry.authorizations.operations import request_authorization
+from registry.authorizations.schemas import AuthorizationRequest
 from registry.cli import alembic_config
 from registry.cycles.operations import (
     attest_contraception,
@@ -40,8 +41,10 @@ from registry.patients.models import Patient
 from registry.patients.operations import activate_patient, register_patient
 from registry.patients.queries import status
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
+from registry.pharmacies.schemas import PharmacistAddition, PharmacyActivation, PharmacyRegistration
 from registry.pregnancies.operations import record_pregnancy_test
 from registry.prescribers.operations import attest_prescriber, enroll_prescriber
+from registry.prescribers.schemas import PrescriberEnrollment
 from registry.rules.identifiers import npi_with_check_digit
 
 PW = "bench-password-1"
@@ -62,19 +65,19 @@ def build(n: int) -> tuple[Any, list[Any]]:
     session = db.session()
     load_question_bank(session)
     with clock.travel(-31):
-        dr = enroll_prescriber(session, email="bench-dr@example.org", password=PW,
-                               first_name="B", last_name="Dr",
-                               npi=npi_with_check_digit("199999999"))
+        dr = enroll_prescriber(session, PrescriberEnrollment(
+            email="bench-dr@example.org", password=PW, first_name="B", last_name="Dr",
+            npi=npi_with_check_digit("199999999")))
         attest_prescriber(session, dr.user, dr)
-        ph = register_pharmacy(session, name="Bench", ncpdp_id="7654321",
-                               npi=npi_with_check_digit("188888888"),
-                               rsp={"email": "bench-rsp@example.org", "password": PW,
-                                    "first_name": "R", "last_name": "S", "license_number": "1"})
+        ph = register_pharmacy(session, PharmacyRegistration.model_validate({
+            "name": "Bench", "ncpdp_id": "7654321", "npi": npi_with_check_digit("188888888"),
+            "rsp": {"email": "bench-rsp@example.org", "password": PW, "first_name": "R",
+                    "last_name": "S", "license_number": "1"}}))
         rsp = ph.pharmacists[0].user
-        activate_pharmacy(session, rsp, ph, staff_trained=True)
-        rph = add_pharmacist(session, rsp, ph, email="bench-rph@example.org", password=PW,
-                             first_name="P", last_name="H", license_number="2",
-                             training_completed_on=clock.today())
+        activate_pharmacy(session, rsp, ph, PharmacyActivation(staff_trained=True))
+        rph = add_pharmacist(session, rsp, ph, PharmacistAddition(
+            email="bench-rph@example.org", password=PW, first_name="P", last_name="H",
+            license_number="2", training_completed_on=clock.today()))
         patients = []
         for i in range(n):
             p, code, _ = register_patient(
@@ -103,7 +106,8 @@ def build(n: int) -> tuple[Any, list[Any]]:
 
 def _issue(user_id: int, body: dict[str, Any], expect: bool = True) -> None:
     session = db.session()
-    outcome = request_authorization(session, session.get(User, user_id), **body)
+    outcome = request_authorization(session, session.get(User, user_id),
+                                    AuthorizationRequest.model_validate(body))
     assert (outcome.authorization is not None) == expect, outcome.reasons
     db.commit_request()
 

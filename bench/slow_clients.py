@@ -58,8 +58,14 @@ def seed(database_url: str) -> tuple[str, dict[str, Any]]:
         add_pharmacist,
         register_pharmacy,
     )
+    from registry.pharmacies.schemas import (
+        PharmacistAddition,
+        PharmacyActivation,
+        PharmacyRegistration,
+    )
     from registry.pregnancies.operations import record_pregnancy_test
     from registry.prescribers.operations import attest_prescriber, enroll_prescriber
+    from registry.prescribers.schemas import PrescriberEnrollment
     from registry.rules.identifiers import npi_with_check_digit
 
     tag = secrets.token_hex(4)
@@ -74,20 +80,23 @@ def seed(database_url: str) -> tuple[str, dict[str, Any]]:
     with app.app_context():
         session = db.session()
         with clock.travel(-31):
-            dr = enroll_prescriber(session, email=f"slow-dr-{tag}@example.org", password=PW,
-                                   first_name="Slow", last_name="Doctor", npi=npi())
+            dr = enroll_prescriber(session, PrescriberEnrollment(
+                email=f"slow-dr-{tag}@example.org", password=PW, first_name="Slow",
+                last_name="Doctor", npi=npi()))
             attest_prescriber(session, dr.user, dr)
             ph = register_pharmacy(
-                session, name=f"Slow Bench {tag}",
-                ncpdp_id="".join(secrets.choice("0123456789") for _ in range(7)), npi=npi(),
-                rsp={"email": f"slow-rsp-{tag}@example.org", "password": PW,
-                     "first_name": "R", "last_name": "S", "license_number": "1"})
+                session, PharmacyRegistration.model_validate({
+                    "name": f"Slow Bench {tag}",
+                    "ncpdp_id": "".join(secrets.choice("0123456789") for _ in range(7)),
+                    "npi": npi(), "rsp": {"email": f"slow-rsp-{tag}@example.org",
+                                          "password": PW, "first_name": "R",
+                                          "last_name": "S", "license_number": "1"}}))
             rsp = ph.pharmacists[0].user
-            activate_pharmacy(session, rsp, ph, staff_trained=True)
+            activate_pharmacy(session, rsp, ph, PharmacyActivation(staff_trained=True))
             email = f"slow-rph-{tag}@example.org"
-            add_pharmacist(session, rsp, ph, email=email, password=PW, first_name="P",
-                           last_name="H", license_number="2",
-                           training_completed_on=clock.today())
+            add_pharmacist(session, rsp, ph, PharmacistAddition(
+                email=email, password=PW, first_name="P", last_name="H", license_number="2",
+                training_completed_on=clock.today()))
             p, code, _ = register_patient(
                 session, dr.user, first_name="Pat", last_name=f"Slow{tag}",
                 date_of_birth="1990-01-01", email=f"slow-pt-{tag}@example.org",
