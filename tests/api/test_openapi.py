@@ -40,7 +40,7 @@ def test_every_route_is_documented_and_every_documented_path_exists(app):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
             path = rule.rule.removeprefix("/api/v1")
-            for name in ("prescriber_id", "designee_id", "pharmacy_id"):
+            for name in ("prescriber_id", "designee_id", "pharmacy_id", "pharmacist_id"):
                 path = path.replace(f"<int:{name}>", "{" + name + "}")
             path = path.replace("<registry_id>", "{registry_id}").replace("<rma>", "{rma}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
