@@ -101,8 +101,8 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, Strict(), StringConstraints(max_length=254), AfterValidator(_email),
                   WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
-Password = Annotated[str, Strict(), StringConstraints(min_length=12, max_length=256),
-                     AfterValidator(lambda v: v if "\x00" not in v else _nul()),
+Password = Annotated[str, Strict(), StringConstraints(max_length=256),
+                     AfterValidator(lambda v: _password(v)),
                      WithJsonSchema({"type": "string", "format": "password", "minLength": 12,
                                      "maxLength": 256,
                                      "description": "At least 12 characters, not easy to "
@@ -111,6 +111,15 @@ Password = Annotated[str, Strict(), StringConstraints(min_length=12, max_length=
 
 def _nul() -> str:
     raise _fail("nul", NUL_MESSAGE)
+
+
+def _password(value: str) -> str:
+    """minLength 12, in the words the pages have always used."""
+    if "\x00" in value:
+        raise _fail("nul", NUL_MESSAGE)
+    if len(value) < 12:
+        raise _fail("password", "Use at least 12 characters.")
+    return value
 
 
 def _registry_id(value: str) -> str:
@@ -216,6 +225,8 @@ _PLAIN: dict[str, str] = {
 def _message(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
+    if "input" in error and error["input"] is None:
+        return MISSING  # null, or a form's empty field, where a value is needed
     if kind == "string_too_long":
         return f"Must be at most {ctx.get('max_length')} characters."
     if kind == "string_too_short" and ctx.get("min_length", 1) > 1:

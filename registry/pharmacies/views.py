@@ -85,6 +85,7 @@ def _back() -> Response:
 @requires(Permission.PHARMACIES_ACTIVATE)
 def activate() -> Any:
     _, pharmacy = _mine()
+    require_rsp(db.session(), actor(), pharmacy)  # before the form is read: 403, not errors
     form = ActivateForm()
     sent = run_form(form, PharmacyActivation,
                     lambda s, data: activate_pharmacy(s, actor(), pharmacy, data),
@@ -103,6 +104,7 @@ def activate() -> Any:
 @requires(Permission.PHARMACISTS_MANAGE)
 def add() -> Any:
     _, pharmacy = _mine()
+    require_rsp(db.session(), actor(), pharmacy)
     form = PharmacistForm()
     sent = run_form(form, PharmacistAddition,
                     lambda s, data: add_pharmacist(s, actor(), pharmacy, data),
@@ -128,6 +130,7 @@ def _pharmacist(pharmacist_id: int) -> Pharmacist:
 @requires(Permission.PHARMACISTS_MANAGE)
 def training(pharmacist_id: int) -> Any:
     p = _pharmacist(pharmacist_id)
+    require_rsp(db.session(), actor(), p.pharmacy)
     form = TrainingForm(prefix=f"t{p.id}")
     sent = run_form(form, TrainingRecord,
                     lambda s, data: record_training(s, actor(), p, data),

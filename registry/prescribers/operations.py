@@ -78,11 +78,7 @@ def link_designee(session: Session, actor: User, prescriber: Prescriber,
         created = True
         record(session, actor, "designee:create", "designee", designee.id,
                after={**snapshot(designee), "email": account.email})
-    link = session.execute(
-        select(DesigneeLink).where(
-            DesigneeLink.designee_id == designee.id, DesigneeLink.prescriber_id == prescriber.id
-        )
-    ).scalar()
+    link = _lock_link(session, designee.id, prescriber.id)
     if link is not None and link.unlinked_on is None:
         if not created:
             raise ValidationError(designee_id="This designee is already linked to you.")
@@ -100,19 +96,23 @@ def link_designee(session: Session, actor: User, prescriber: Prescriber,
     return designee
 
 
+def _lock_link(session: Session, designee_id: int, prescriber_id: int) -> DesigneeLink | None:
+    """The link row, locked and re-read: a second unlink (or relink) at once waits, then sees
+    what the first did (PostgreSQL; SQLite runs writers one at a time)."""
+    return session.execute(
+        select(DesigneeLink).where(DesigneeLink.designee_id == designee_id,
+                                   DesigneeLink.prescriber_id == prescriber_id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar()
+
+
 def unlink_designee(session: Session, actor: User, prescriber: Prescriber,
                     designee: Designee) -> DesigneeLink:
     own = prescriber_for_user(session, actor)
     if own is None or own.id != prescriber.id:
         raise PermissionDenied("Only the prescriber can manage their designees.")
-    link = session.execute(
-        select(DesigneeLink).where(
-            DesigneeLink.designee_id == designee.id,
-            DesigneeLink.prescriber_id == prescriber.id,
-            DesigneeLink.unlinked_on.is_(None),
-        )
-    ).scalar()
-    if link is None:
+    link = _lock_link(session, designee.id, prescriber.id)
+    if link is None or link.unlinked_on is not None:
         raise NotFound("This designee is not linked to you.")
     before = snapshot(link)
     link.unlinked_on = clock.today()
