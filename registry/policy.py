@@ -49,6 +49,7 @@ class Permission(StrEnum):
     PATIENTS_REGISTER = "patients:register"
     PATIENTS_ACTIVATE = "patients:activate"
     PATIENTS_READ = "patients:read"
+    CARE_RECORD_READ = "care-record:read"  # the care team's pages of a patient's record
     PATIENTS_UPDATE = "patients:update"
     PATIENTS_ACTIVATION_CODES_ISSUE = "patients:activation-codes:issue"
     PATIENTS_RISK_CATEGORY_CHANGE = "patients:risk-category:change"
@@ -63,6 +64,7 @@ class Permission(StrEnum):
     CONTRACEPTION_ATTEST = "contraception:attest"
     # pregnancies (rules §8)
     PREGNANCY_REPORTS_CREATE = "pregnancy-reports:create"
+    PREGNANCY_SELF_REPORT = "pregnancy-reports:self-report"
     PREGNANCY_REPORTS_READ = "pregnancy-reports:read"
     PREGNANCY_REGISTRY_READ = "pregnancy-registry:read"
     PREGNANCY_FOLLOW_UPS_RECORD = "pregnancy-follow-ups:record"
@@ -108,6 +110,7 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.PATIENTS_REGISTER: CARE,
     P.PATIENTS_ACTIVATE: ANYONE,
     P.PATIENTS_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.PATIENT, Role.STAFF}),
+    P.CARE_RECORD_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF}),
     P.PATIENTS_UPDATE: CARE,
     P.PATIENTS_ACTIVATION_CODES_ISSUE: CARE,
     P.PATIENTS_RISK_CATEGORY_CHANGE: PRESCRIBER,
@@ -120,6 +123,7 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.COMPREHENSION_TAKE: PATIENT,
     P.CONTRACEPTION_ATTEST: PATIENT,
     P.PREGNANCY_REPORTS_CREATE: SIGNED_IN,  # rules §8: anyone who learns of it, on a record
+    P.PREGNANCY_SELF_REPORT: PATIENT,
     P.PREGNANCY_REPORTS_READ: SIGNED_IN,  # staff, or the reporter: the operation checks
     P.PREGNANCY_REGISTRY_READ: STAFF,
     P.PREGNANCY_FOLLOW_UPS_RECORD: STAFF,

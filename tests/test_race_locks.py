@@ -25,6 +25,8 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.errors import Conflict
 from registry.models import (
     AuditEntry,
@@ -45,6 +47,7 @@ from registry.patients.operations import (
 )
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 from tests.races import (
     NOT_POSTGRES,
@@ -74,8 +77,9 @@ def _compliance(subject_type: str, key: str, action: str) -> Callable[..., Any]:
     def change(session: Session, w: dict[str, Any]) -> Any:
         until = registry_clock.today() + timedelta(days=30) if action == "suspension" else None
         return record_compliance_action(
-            session, _actor(session, w, "staff_user"), subject_type=subject_type,
-            subject_id=w[key], action=action, reason="Compliance review", until=until)
+            session, _actor(session, w, "staff_user"), ComplianceActionInput(
+                subject_type=subject_type, subject_id=w[key], action=action,
+                reason="Compliance review", until=until))
     return change
 
 
@@ -92,7 +96,7 @@ def _positive_test(session: Session, w: dict[str, Any]) -> Any:
 
 def _report(session: Session, w: dict[str, Any]) -> Any:
     return report_pregnancy(session, _actor(session, w, "dr_user"), _patient(session, w),
-                            reported_on=registry_clock.today())
+                            parse(PregnancyReportInput, reported_on=registry_clock.today()))
 
 
 def _end(session: Session, w: dict[str, Any]) -> Any:

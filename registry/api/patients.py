@@ -15,16 +15,15 @@ from registry.cycles.operations import (
     confirm_counseling,
     take_comprehension,
 )
-from registry.errors import NotFound
 from registry.patients.operations import (
     activate_patient,
     change_risk_category,
     end_treatment,
     register_patient,
 )
-from registry.patients.queries import by_registry_id, visible_patient
 from registry.patients.queries import status as patient_status
-from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
+from registry.patients.queries import visible_patient
+from registry.pregnancies.operations import record_pregnancy_test
 
 REGISTRATION_FIELDS = (
     "prescriber_id", "first_name", "last_name", "date_of_birth", "email", "risk_category",
@@ -143,17 +142,3 @@ def set_treatment_end(registry_id: str) -> Any:
     patient = visible_patient(session, user, registry_id)
     end_treatment(session, user, patient, last_dose_on=body.get("last_dose_on"))
     return serializers.patient(patient), 200
-
-
-@bp.post("/patients/<registry_id>/pregnancy-reports")
-@idempotent
-def create_pregnancy_report(registry_id: str) -> Any:
-    user = current_user()
-    body = json_body()
-    session = db.session()
-    patient = by_registry_id(session, registry_id)
-    if patient is None:
-        raise NotFound("No such patient.")
-    report = report_pregnancy(session, user, patient, reported_on=body.get("reported_on"),
-                              notes=body.get("notes"))
-    return serializers.pregnancy_report(report), 201

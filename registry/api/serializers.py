@@ -6,8 +6,6 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from registry.audit.models import AuditEntry
-from registry.compliance.models import ComplianceAction
 from registry.cycles.models import (
     ComprehensionAttempt,
     ComprehensionQuestion,
@@ -16,7 +14,7 @@ from registry.cycles.models import (
     Cycle,
 )
 from registry.patients.models import Patient
-from registry.pregnancies.models import PregnancyReport, PregnancyTest
+from registry.pregnancies.models import PregnancyTest
 from registry.rules import (
     Decision,
 )
@@ -87,10 +85,6 @@ def contraception(entry: ContraceptionEntry) -> dict[str, Any]:
     return {"matches_prescriber": entry.matches_prescriber, "cycle_id": entry.cycle_id}
 
 
-def pregnancy_report(report: PregnancyReport) -> dict[str, Any]:
-    return {"id": report.id, "reported_on": iso(report.reported_on)}
-
-
 def reason(r: dict[str, Any]) -> dict[str, Any]:
     return {"code": r["code"], "message": r["message"], "action": r.get("action"),
             "actor": r.get("actor"), "due_on": r.get("due_on")}
@@ -116,20 +110,3 @@ def status(decision: Decision) -> dict[str, Any]:
                               list(v) if isinstance(v, tuple) else v)
                           for k, v in asdict(end).items()} if end is not None else None,
     }
-
-
-def compliance_action(row: ComplianceAction) -> dict[str, Any]:
-    return {"id": row.id, "subject_type": row.subject_type, "subject_id": row.subject_id,
-            "action": row.action, "reason": row.reason, "until": iso(row.until),
-            "recorded_on": iso(row.recorded_on)}
-
-
-def audit_page(entries: list[AuditEntry], next_before_id: int | None) -> dict[str, Any]:
-    return {"entries": [audit_entry(e) for e in entries], "next_before_id": next_before_id}
-
-
-def audit_entry(e: AuditEntry) -> dict[str, Any]:
-    return {"id": e.id, "occurred_at": iso(e.occurred_at), "user_id": e.user_id,
-            "role": e.role, "action": e.action, "subject_type": e.subject_type,
-            "subject_id": e.subject_id, "before": e.before, "after": e.after,
-            "seq": e.seq, "hash": e.hash}  # both null until the entry is sealed
