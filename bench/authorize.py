@@ -53,7 +53,8 @@ def timed(fn: Callable[[], Any]) -> float:
 
 def _issue(user_id: int, body: dict[str, Any], expect: bool = True) -> None:
     session = db.session()
-    outcome = request_authorization(session, session.get(User, user_id), **body)
+    outcome = request_authorization(session, session.get(User, user_id),
+                                    AuthorizationRequest.model_validate(body))
     assert (outcome.authorization is not None) == expect, outcome.reasons
     db.commit_request()
 

@@ -113,8 +113,8 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, Strict(), StringConstraints(max_length=254), AfterValidator(_email),
                   WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
-Password = Annotated[str, Strict(), StringConstraints(min_length=12, max_length=256),
-                     AfterValidator(lambda v: v if "\x00" not in v else _nul()),
+Password = Annotated[str, Strict(), StringConstraints(max_length=256),
+                     AfterValidator(lambda v: _password(v)),
                      WithJsonSchema({"type": "string", "format": "password", "minLength": 12,
                                      "maxLength": 256, "pattern": "^[^\\x00]*$",
                                      "description": "At least 12 characters, not easy to "
@@ -123,6 +123,15 @@ Password = Annotated[str, Strict(), StringConstraints(min_length=12, max_length=
 
 def _nul() -> str:
     raise _fail("nul", NUL_MESSAGE)
+
+
+def _password(value: str) -> str:
+    """minLength 12, in the words the pages have always used."""
+    if "\x00" in value:
+        raise _fail("nul", NUL_MESSAGE)
+    if len(value) < 12:
+        raise _fail("password", "Use at least 12 characters.")
+    return value
 
 
 def _visible(value: str) -> str:

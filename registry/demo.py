@@ -25,6 +25,7 @@ from registry.accounts.models import User
 from registry.accounts.operations import create_staff
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import record_dispense, request_authorization
+from registry.authorizations.schemas import AuthorizationRequest, Dispensation
 from registry.cycles.operations import (
     attest_contraception,
     comprehension_questions,
@@ -37,6 +38,7 @@ from registry.patients.models import Patient
 from registry.patients.operations import activate_patient, end_treatment, register_patient
 from registry.pharmacies.models import Pharmacist
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
+from registry.pharmacies.schemas import PharmacistAddition, PharmacyActivation, PharmacyRegistration
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Prescriber
@@ -46,6 +48,7 @@ from registry.prescribers.operations import (
     enroll_prescriber,
     link_designee,
 )
+from registry.prescribers.schemas import DesigneeLinking, PrescriberEnrollment
 from registry.security import cheap_hashing
 
 PASSWORD = "demo-password"  # noqa: S105 - printed for people trying the demo
@@ -286,15 +289,15 @@ def _act(session: Session, cast: Cast, story: Story, action: str, kw: dict[str, 
         assert patient.user is not None
         attest_contraception(session, patient.user, contraception=CONTRACEPTION)
     elif action == "authorize":
-        outcome = request_authorization(
-            session, cast.pharmacist.user, registry_id=patient.registry_id,
-            date_of_birth=patient.date_of_birth.isoformat(),
-            prescriber_npi=cast.rivera.npi, days_supply=30, quantity=60, refills=0)
+        outcome = request_authorization(session, cast.pharmacist.user, AuthorizationRequest(
+            registry_id=patient.registry_id, date_of_birth=patient.date_of_birth,
+            prescriber_npi=cast.rivera.npi, days_supply=30, quantity=60, refills=0))
         story.rma = outcome.authorization
     elif action == "dispense":
         assert story.rma is not None, f"{story.first} {story.last}: no RMA to dispense"
-        record_dispense(session, cast.pharmacist.user, story.rma, dispensed_on=today,
-                        quantity=story.rma.quantity, days_supply=story.rma.days_supply)
+        record_dispense(session, cast.pharmacist.user, story.rma, Dispensation(
+            dispensed_on=today, quantity=story.rma.quantity,
+            days_supply=story.rma.days_supply))
     elif action == "report_pregnancy":
         report_pregnancy(session, cast.rivera.user, patient, PregnancyReportInput(
             reported_on=today, notes="Reported by the patient by phone."))
@@ -319,30 +322,29 @@ def _load(session: Session) -> list[tuple[str, str, str]]:
     logins.append(("staff", staff.email, "program staff"))
 
     with clock.travel(-SETUP_DAYS_AGO):
-        dr_rivera = enroll_prescriber(session, email="rivera@demo.example", password=PASSWORD,
-                                      first_name="Ana", last_name="Rivera", npi="1234567893",
-                                      license_state="NY")
+        dr_rivera = enroll_prescriber(session, PrescriberEnrollment(
+            email="rivera@demo.example", password=PASSWORD, first_name="Ana",
+            last_name="Rivera", npi="1234567893", license_state="NY"))
         attest_prescriber(session, dr_rivera.user, dr_rivera)
-        dr_chen = enroll_prescriber(session, email="chen@demo.example", password=PASSWORD,
-                                    first_name="Wei", last_name="Chen", npi="1245319599",
-                                    license_state="NJ")
+        dr_chen = enroll_prescriber(session, PrescriberEnrollment(
+            email="chen@demo.example", password=PASSWORD, first_name="Wei", last_name="Chen",
+            npi="1245319599", license_state="NJ"))
         attest_prescriber(session, dr_chen.user, dr_chen)
-        designee = link_designee(session, dr_rivera.user, dr_rivera,
-                                 email="frontdesk@demo.example", password=PASSWORD,
-                                 first_name="Sam", last_name="Ortiz")
+        designee = link_designee(session, dr_rivera.user, dr_rivera, DesigneeLinking(
+            email="frontdesk@demo.example", password=PASSWORD, first_name="Sam",
+            last_name="Ortiz"))
         attest_designee(session, designee.user, designee)
-        pharmacy = register_pharmacy(
-            session, name="Main Street Pharmacy", ncpdp_id="1234567", npi="1679576722",
-            address="12 Main Street, Albany NY",
-            rsp={"email": "rsp@demo.example", "password": PASSWORD, "first_name": "Jordan",
-                 "last_name": "Blake", "license_number": "NY-RPH-0001"},
-        )
+        pharmacy = register_pharmacy(session, PharmacyRegistration.model_validate({
+            "name": "Main Street Pharmacy", "ncpdp_id": "1234567", "npi": "1679576722",
+            "address": "12 Main Street, Albany NY",
+            "rsp": {"email": "rsp@demo.example", "password": PASSWORD, "first_name": "Jordan",
+                    "last_name": "Blake", "license_number": "NY-RPH-0001"}}))
         rsp_user = pharmacy.pharmacists[0].user
-        activate_pharmacy(session, rsp_user, pharmacy, staff_trained=True)
-        pharmacist = add_pharmacist(session, rsp_user, pharmacy, email="pharmacist@demo.example",
-                                    password=PASSWORD, first_name="Lee", last_name="Morgan",
-                                    license_number="NY-RPH-0002",
-                                    training_completed_on=clock.today())
+        activate_pharmacy(session, rsp_user, pharmacy, PharmacyActivation(staff_trained=True))
+        pharmacist = add_pharmacist(session, rsp_user, pharmacy, PharmacistAddition(
+            email="pharmacist@demo.example", password=PASSWORD, first_name="Lee",
+            last_name="Morgan", license_number="NY-RPH-0002",
+            training_completed_on=clock.today()))
 
     cast = Cast(dr_rivera, designee.user, pharmacist)
     stories = _stories()

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     PRESCRIBERS_PATIENTS_LIST = "prescribers:patients:list"
     DESIGNEES_MANAGE = "designees:manage"
     DESIGNEES_ATTEST = "designees:attest"
+    DESIGNEES_ACT_FOR = "designees:act-for"
     PHARMACIES_ENROLL = "pharmacies:enroll"
     PHARMACIES_ACTIVATE = "pharmacies:activate"
     PHARMACISTS_MANAGE = "pharmacists:manage"
@@ -101,6 +102,7 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.PRESCRIBERS_PATIENTS_LIST: CARE,
     P.DESIGNEES_MANAGE: PRESCRIBER,
     P.DESIGNEES_ATTEST: frozenset({Role.DESIGNEE}),
+    P.DESIGNEES_ACT_FOR: frozenset({Role.DESIGNEE}),  # choose the prescriber they act for
     P.PHARMACIES_ENROLL: ANYONE,
     P.PHARMACIES_ACTIVATE: PHARMACIST,  # the pharmacy's RSP: the operation checks which
     P.PHARMACISTS_MANAGE: PHARMACIST,  # the RSP, likewise

@@ -12,6 +12,8 @@ from registry import clock
 from registry.accounts.models import User
 from registry.accounts.operations import create_staff
 from registry.authorizations.operations import Outcome, record_dispense, request_authorization
+from registry.authorizations.schemas import AuthorizationRequest, Dispensation, ReversalReason
+from registry.contract import parse
 from registry.cycles.operations import (
     attest_contraception,
     comprehension_questions,
@@ -23,6 +25,12 @@ from registry.patients.operations import activate_patient, register_patient
 from registry.patients.operations import end_treatment as end_patient_treatment
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
+from registry.pharmacies.schemas import (
+    PharmacistAddition,
+    PharmacyActivation,
+    PharmacyRegistration,
+    TrainingRecord,
+)
 from registry.pregnancies.operations import record_pregnancy_test
 from registry.prescribers.models import Designee, Prescriber
 from registry.prescribers.operations import (
@@ -31,6 +39,7 @@ from registry.prescribers.operations import (
     enroll_prescriber,
     link_designee,
 )
+from registry.prescribers.schemas import DesigneeLinking, PrescriberEnrollment
 from registry.rules.identifiers import npi_with_check_digit
 
 PASSWORD = "correct-horse-battery"
@@ -56,11 +65,11 @@ def staff(session: Session) -> User:
 
 def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescriber:
     n = _n()
-    p = enroll_prescriber(
-        session, email=kw.get("email", f"dr{n}@example.org"), password=PASSWORD,
+    p = enroll_prescriber(session, PrescriberEnrollment(
+        email=kw.get("email", f"dr{n}@example.org"), password=PASSWORD,
         first_name=kw.get("first_name", "Ada"), last_name=kw.get("last_name", f"Doctor{n}"),
         npi=kw.get("npi") or npi(), license_state="NY",
-    )
+    ))
     if attest:
         attest_prescriber(session, p.user, p)
     return p
@@ -68,8 +77,9 @@ def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescribe
 
 def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Designee:
     n = _n()
-    d = link_designee(session, of.user, of, email=f"staff{n}@clinic.example.org",
-                      password=PASSWORD, first_name="Dee", last_name=f"Signee{n}")
+    d = link_designee(session, of.user, of, DesigneeLinking(
+        email=f"staff{n}@clinic.example.org", password=PASSWORD, first_name="Dee",
+        last_name=f"Signee{n}"))
     if attest:
         attest_designee(session, d.user, d)
     return d
@@ -77,14 +87,23 @@ def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Design
 
 def pharmacy(session: Session, *, activate: bool = True) -> Pharmacy:
     n = _n()
-    ph = register_pharmacy(
-        session, name=f"Pharmacy {n}", ncpdp_id=ncpdp(), npi=npi(), address="1 Main St",
-        rsp={"email": f"rsp{n}@pharmacy.example.org", "password": PASSWORD,
-             "first_name": "Rita", "last_name": f"Responsible{n}", "license_number": f"L{n}"},
-    )
+    ph = register_pharmacy(session, PharmacyRegistration.model_validate({
+        "name": f"Pharmacy {n}", "ncpdp_id": ncpdp(), "npi": npi(), "address": "1 Main St",
+        "rsp": {"email": f"rsp{n}@pharmacy.example.org", "password": PASSWORD,
+                "first_name": "Rita", "last_name": f"Responsible{n}",
+                "license_number": f"L{n}"},
+    }))
     if activate:
-        activate_pharmacy(session, rsp_of(ph).user, ph, staff_trained=True)
+        activate_by_rsp(session, ph)
     return ph
+
+
+def activate_by_rsp(session: Session, ph: Pharmacy) -> Pharmacy:
+    """The pharmacy's RSP activates it, certifying staff training."""
+    return activate_pharmacy(session, rsp_of(ph).user, ph, CERTIFIED)
+
+
+CERTIFIED = PharmacyActivation(staff_trained=True)
 
 
 def rsp_of(ph: Pharmacy) -> Pharmacist:
@@ -93,11 +112,11 @@ def rsp_of(ph: Pharmacy) -> Pharmacist:
 
 def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None) -> Pharmacist:
     n = _n()
-    return add_pharmacist(
-        session, rsp_of(ph).user, ph, email=f"rph{n}@pharmacy.example.org", password=PASSWORD,
-        first_name="Phil", last_name=f"Pharmacist{n}", license_number=f"P{n}",
+    return add_pharmacist(session, rsp_of(ph).user, ph, PharmacistAddition(
+        email=f"rph{n}@pharmacy.example.org", password=PASSWORD, first_name="Phil",
+        last_name=f"Pharmacist{n}", license_number=f"P{n}",
         training_completed_on=trained_on or clock.today(),
-    )
+    ))
 
 
 def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
@@ -186,15 +205,55 @@ def authorize(session: Session, rph: Pharmacist, p: Patient, **kw: Any) -> Outco
         "prescriber_npi": p.prescriber.npi, "days_supply": 30, "quantity": 60, "refills": 0,
     }
     data.update(kw)
-    return request_authorization(session, rph.user, **data)
+    return request_authorization(session, rph.user, request(**data))
+
+
+# Typed inputs as a page or the API builds them: bad values raise the same ValidationError,
+# naming the field.
+
+
+def request(**data: Any) -> AuthorizationRequest:
+    return parse(AuthorizationRequest, data)
+
+
+def dispensation(**data: Any) -> Dispensation:
+    return parse(Dispensation, data)
+
+
+def reversal_of(**data: Any) -> ReversalReason:
+    return parse(ReversalReason, data)
+
+
+def training(**data: Any) -> TrainingRecord:
+    return parse(TrainingRecord, data)
+
+
+def certification(**data: Any) -> PharmacyActivation:
+    return parse(PharmacyActivation, data)
+
+
+def linking(**data: Any) -> DesigneeLinking:
+    return parse(DesigneeLinking, data)
+
+
+def enrollment(**data: Any) -> PrescriberEnrollment:
+    return parse(PrescriberEnrollment, data)
+
+
+def registration(**data: Any) -> PharmacyRegistration:
+    return parse(PharmacyRegistration, data)
+
+
+def addition(**data: Any) -> PharmacistAddition:
+    return parse(PharmacistAddition, data)
 
 
 def dispense(session: Session, rph: Pharmacist, outcome: Outcome, *,
              on: date | None = None, days: int = 30) -> Any:
     assert outcome.authorization is not None
     auth = outcome.authorization
-    return record_dispense(session, rph.user, auth, dispensed_on=on or clock.today(),
-                           quantity=auth.quantity, days_supply=days)
+    return record_dispense(session, rph.user, auth, Dispensation(
+        dispensed_on=on or clock.today(), quantity=auth.quantity, days_supply=days))
 
 
 def days(n: int) -> timedelta:

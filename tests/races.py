@@ -155,7 +155,8 @@ def hold_patient_lock(w: dict[str, Any]) -> Callable[[Session], Any]:
 
 def authorize(w: dict[str, Any]) -> Callable[[Session], Any]:
     def work(session: Session) -> Any:
-        return request_authorization(session, session.get(User, w["rph_user"]), **w["body"])
+        return request_authorization(session, session.get(User, w["rph_user"]),
+            f.request(**w["body"]))
     return work
 
 

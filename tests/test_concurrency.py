@@ -73,7 +73,7 @@ def test_twenty_simultaneous_requests_issue_exactly_one_rma(committing_app, cloc
     def work(i: int) -> Any:
         session = db.session()
         user = session.get(User, users[i])
-        return _summary(request_authorization(session, user, **body))
+        return _summary(request_authorization(session, user, f.request(**body)))
 
     results = _run_at_once(committing_app, work)
 
@@ -106,7 +106,7 @@ def test_same_idempotency_key_twenty_times_gives_every_caller_the_same_rma(commi
     def work(i: int) -> Any:
         session = db.session()
         user = session.get(User, users[0])  # one pharmacist's system retrying
-        outcome = request_authorization(session, user, idempotency_key="retry-7", **body)
+        outcome = request_authorization(session, user, f.request(**body), idempotency_key="retry-7")
         return _summary(outcome)
 
     results = _run_at_once(committing_app, work)

@@ -48,6 +48,7 @@ from registry.patients.operations import (
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
+from tests import factories as f
 from tests.races import (
     NOT_POSTGRES,
     ON_POSTGRES,
@@ -227,8 +228,8 @@ def _dispense(w: dict[str, Any], rma: str, user_key: str = "rph_user") -> Callab
     def work(session: Session) -> Any:
         auth = session.execute(select(Authorization).where(Authorization.rma == rma)).scalar_one()
         return record_dispense(session, _actor(session, w, user_key), auth,
-                               dispensed_on=registry_clock.today(), quantity=auth.quantity,
-                               days_supply=auth.days_supply)
+            f.dispensation(dispensed_on=registry_clock.today(), quantity=auth.quantity,
+                           days_supply=auth.days_supply))
     return work
 
 
@@ -236,7 +237,7 @@ def _reverse(w: dict[str, Any], rma: str, user_key: str = "rph_user") -> Callabl
     def work(session: Session) -> Any:
         auth = session.execute(select(Authorization).where(Authorization.rma == rma)).scalar_one()
         return reverse_authorization(session, _actor(session, w, user_key), auth,
-                                     reason="Not picked up")
+            f.reversal_of(reason="Not picked up"))
     return work
 
 

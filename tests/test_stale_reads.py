@@ -19,6 +19,7 @@ from registry.authorizations.operations import record_dispense, reverse_authoriz
 from registry.errors import Conflict
 from registry.models import Authorization, Dispense, Patient, User
 from registry.patients.operations import change_risk_category
+from tests import factories as f
 from tests.races import authorize, issue, world
 
 
@@ -52,8 +53,7 @@ def test_dispense_of_an_rma_closed_since_it_was_loaded_is_a_409(committing_app, 
 
     def dispense(session: Any, auth: Authorization, user: str) -> Any:
         return record_dispense(session, session.get(User, w[user]), auth,
-                               dispensed_on=registry_clock.today(), quantity=60,
-                               days_supply=30)
+            f.dispensation(dispensed_on=registry_clock.today(), quantity=60, days_supply=30))
 
     with committing_app.app_context():
         session = db.session()
@@ -65,7 +65,7 @@ def test_dispense_of_an_rma_closed_since_it_was_loaded_is_a_409(committing_app, 
                 select(Authorization).where(Authorization.rma == rma)).scalar_one()
             if first == "reverse":
                 reverse_authorization(other, other.get(User, w["rph2_user"]), theirs,
-                                      reason="Not picked up")
+                    f.reversal_of(reason="Not picked up"))
             else:
                 dispense(other, theirs, "rph2_user")
             db.commit_request()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from registry import clock, db
 from registry.accounts.models import Role, User, UserSession
+from registry.accounts.schemas import NewAccount
 from registry.audit.operations import record, snapshot
 from registry.errors import Errors, PermissionDenied
 from registry.security import (
@@ -47,6 +48,16 @@ def validate_new_user(
     first = text_value(errors, prefix + "first_name", first_name, max_length=100)
     last = text_value(errors, prefix + "last_name", last_name, max_length=100)
     return mail, pw, first, last
+
+
+def check_new_account(session: Session, errors: Errors, account: NewAccount,
+                      prefix: str = "") -> None:
+    """What a new account's typed fields cannot say alone: the email is free and the
+    password is not easy to guess. ``prefix`` names nested fields (``rsp.``)."""
+    if email_taken(session, account.email):
+        errors.add(prefix + "email", "An account with this email already exists.")
+    for problem in password_problems(account.password):
+        errors.add(prefix + "password", problem)
 
 
 def new_user(session: Session, *, email: str, password: str, role: Role,

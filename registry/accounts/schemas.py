@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, Strict, StringConstraints
 
 from registry.accounts.models import Role
-from registry.contract import Input, Output, Text
+from registry.contract import Email, Input, Name, Output, Password, Text
 
 Totp = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"),
                  Field(description="The 6-digit code of the authenticator app.")]
@@ -28,3 +28,12 @@ class TokenOut(Output):
     expires_at: datetime
     role: Role
     user_id: int
+
+
+class NewAccount(Input):
+    """The four fields every new account has (a prescriber, designee or pharmacist)."""
+
+    email: Email
+    password: Password
+    first_name: Name
+    last_name: Name

@@ -1,10 +1,13 @@
 """Importing this module declares every ``/api/v1`` endpoint on the blueprint."""
 
 from registry.accounts import api as accounts_api
-from registry.api import authorizations, enrollment, patients
+from registry.api import patients
+from registry.authorizations import api as authorizations_api
 from registry.compliance import api as compliance_api
+from registry.pharmacies import api as pharmacies_api
 from registry.pregnancies import api as pregnancies_api
+from registry.prescribers import api as prescribers_api
 from registry.staff import api as staff_api
 
-__all__ = ["accounts_api", "authorizations", "compliance_api", "enrollment", "patients",
-           "pregnancies_api", "staff_api"]
+__all__ = ["accounts_api", "authorizations_api", "compliance_api", "patients",
+           "pharmacies_api", "pregnancies_api", "prescribers_api", "staff_api"]

@@ -23,11 +23,6 @@ PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256, "format": "pass
             "example": "correct-horse-battery"}
 EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 NAME = {"type": "string", "minLength": 1, "maxLength": 100}
-NPI = {"type": "string", "pattern": "^[0-9]{10}$", "format": "npi",
-       "description": "10 digits; the last is a Luhn check digit over \"80840\" and the first "
-       "nine.", "example": "1234567893"}
-STANDING = {"type": "string", "enum": ["pending", "active", "lapsed", "suspended",
-                                        "deactivated", "removed"]}
 METHODS = ["tubal_sterilization", "partner_vasectomy", "iud", "hormonal_combination_pill",
            "hormonal_patch", "hormonal_injection", "hormonal_implant", "hormonal_vaginal_ring",
            "male_latex_condom", "diaphragm_with_spermicide", "cervical_cap_with_spermicide",
@@ -78,18 +73,6 @@ SCHEMAS: dict[str, Any] = {
                                       "validation-error", "title": "Invalid request",
                                       "status": 422, "detail": "npi: This field is required.",
                                       "errors": {"npi": ["This field is required."]}}},
-    "AuthorizationDenied": {
-        "allOf": [ref("Problem"), obj({"ruleset": {"type": "string", "enum": ["2021", "2026"]}},
-                                      ["reasons"])],
-        "example": {"type": "https://registry.example/api/problems/authorization-denied",
-                    "title": "Authorization denied", "status": 422,
-                    "detail": "The dispensing authorization was denied; see `reasons`.",
-                    "ruleset": "2026",
-                    "reasons": [{"code": "COMPREHENSION_NOT_PASSED",
-                                 "message": REASON_CODES["COMPREHENSION_NOT_PASSED"],
-                                 "action": "The patient answers the comprehension questions.",
-                                 "actor": "patient", "due_on": "2026-03-08"}]},
-    },
     "ReasonCode": {"type": "string", "enum": sorted(REASON_CODES),
                    "description": "Stable reason codes (program rules §6)."},
     "Reason": obj({
@@ -100,61 +83,6 @@ SCHEMAS: dict[str, Any] = {
                            "patient, pharmacy, program_staff."}),
         "due_on": nullable(DATE),
     }, ["code", "message", "action"]),
-    "PrescriberEnrollment": obj({
-        "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME, "npi": NPI,
-        "license_state": {"type": "string", "minLength": 2, "maxLength": 2, "example": "NY"},
-    }, ["email", "password", "first_name", "last_name", "npi"],
-        example={"email": "dr.lee@clinic.example", "password": "correct-horse-battery",
-                 "first_name": "Jo", "last_name": "Lee", "npi": "1234567893",
-                 "license_state": "NY"}),
-    "PrescriberStatus": obj({"id": {"type": "integer"}, "status": STANDING, "npi": NPI,
-                             "attested_on": nullable(DATE), "expires_on": nullable(DATE)},
-                            ["id", "status"]),
-    "DesigneeRequest": obj({
-        "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME,
-        "designee_id": {"type": "integer", "minimum": 1,
-                        "description": "Link an existing designee instead of creating one."},
-    }, description="Either email, password, first_name and last_name (a new designee), or "
-        "designee_id (link an existing one).",
-        example={"email": "desk@clinic.example", "password": "correct-horse-battery",
-                 "first_name": "Sam", "last_name": "Ortiz"}),
-    "DesigneeStatus": obj({"id": {"type": "integer"}, "status": STANDING,
-                           "attested_on": nullable(DATE), "expires_on": nullable(DATE)},
-                          ["id", "status"]),
-    "PharmacyRegistration": obj({
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "ncpdp_id": {"type": "string", "pattern": "^[0-9]{7}$", "example": "1234567"},
-        "npi": NPI,
-        "address": {"type": "string", "maxLength": 500},
-        "rsp": obj({"email": EMAIL, "password": PASSWORD, "first_name": NAME,
-                    "last_name": NAME,
-                    "license_number": {"type": "string", "minLength": 1, "maxLength": 50}},
-                   ["email", "password", "first_name", "last_name", "license_number"],
-                   description="The Responsible Site Pharmacist."),
-    }, ["name", "ncpdp_id", "npi", "rsp"],
-        example={"name": "Main Street Pharmacy", "ncpdp_id": "7654321", "npi": "1679576722",
-                 "address": "12 Main Street", "rsp": {
-                     "email": "rsp@pharmacy.example", "password": "correct-horse-battery",
-                     "first_name": "Jordan", "last_name": "Blake",
-                     "license_number": "NY-RPH-1"}}),
-    "PharmacyStatus": obj({"id": {"type": "integer"}, "status": STANDING,
-                           "name": {"type": "string"}, "ncpdp_id": {"type": "string"},
-                           "npi": {"type": "string"}, "activated_on": nullable(DATE),
-                           "expires_on": nullable(DATE),
-                           "rsp_pharmacist_id": nullable({"type": "integer"})},
-                          ["id", "status"]),
-    "PharmacyActivation": obj({"staff_trained": {"type": "boolean", "const": True}},
-                              ["staff_trained"], example={"staff_trained": True}),
-    "PharmacistRequest": obj({
-        "email": EMAIL, "password": PASSWORD, "first_name": NAME, "last_name": NAME,
-        "license_number": {"type": "string", "minLength": 1, "maxLength": 50},
-        "training_completed_on": DATE,
-    }, ["email", "password", "first_name", "last_name", "license_number",
-        "training_completed_on"]),
-    "PharmacistStatus": obj({"id": {"type": "integer"}, "status": STANDING,
-                             "pharmacy_id": {"type": "integer"},
-                             "training_completed_on": nullable(DATE),
-                             "expires_on": nullable(DATE)}, ["id", "status"]),
     "RiskCategory": {"type": "string", "enum": ["can_get_pregnant", "cannot_get_pregnant"]},
     "PatientRegistration": obj({
         "prescriber_id": {"type": "integer", "description": "Required for designees: the "
@@ -271,61 +199,6 @@ SCHEMAS: dict[str, Any] = {
                                           "maxLength": 1000}},
                               ["risk_category", "reason"]),
     "TreatmentEnd": obj({"last_dose_on": DATE}, ["last_dose_on"]),
-    "AuthorizationRequest": obj({
-        "registry_id": REGISTRY_ID, "date_of_birth": DATE, "prescriber_npi": NPI,
-        "days_supply": {"type": "integer", "minimum": 1, "maximum": 366, "example": 30},
-        "quantity": {"type": "integer", "minimum": 1, "maximum": 100000, "example": 60},
-        "refills": {"type": "integer", "minimum": 0, "maximum": 99, "example": 0},
-    }, ["registry_id", "date_of_birth", "prescriber_npi", "days_supply", "quantity",
-        "refills"],
-        example={"registry_id": "4031975528", "date_of_birth": "2008-05-14",
-                 "prescriber_npi": "1234567893", "days_supply": 30, "quantity": 60,
-                 "refills": 0}),
-    "AuthorizationCheck": obj({"eligible": {"type": "boolean"},
-                               "reasons": {"type": "array", "items": ref("Reason")},
-                               "ruleset": {"type": "string", "enum": ["2021", "2026"]},
-                               "do_not_dispense_after": nullable(DATE)},
-                              ["eligible", "reasons", "ruleset"]),
-    "AuthorizationStatus": {"type": "string", "enum": ["authorized", "dispensed", "reversed",
-                                                       "expired", "cancelled"]},
-    "AuthorizationIssued": obj({
-        "rma": {"type": "string", "minLength": 12, "maxLength": 12},
-        "status": {"type": "string", "const": "authorized"},
-        "do_not_dispense_after": DATE,
-        "ruleset": {"type": "string", "enum": ["2021", "2026"]},
-        "issued_on": DATE, "days_supply": {"type": "integer"}, "quantity": {"type": "integer"},
-        "refills": {"type": "integer"},
-        "patient": obj({"first_name": {"type": "string"}, "last_name": {"type": "string"}},
-                       ["first_name", "last_name"]),
-    }, ["rma", "status", "do_not_dispense_after", "ruleset", "patient"],
-        example={"rma": "K7MPX3RT9QWA", "status": "authorized",
-                 "do_not_dispense_after": "2026-03-08", "ruleset": "2026",
-                 "issued_on": "2026-03-03", "days_supply": 30, "quantity": 60, "refills": 0,
-                 "patient": {"first_name": "Alex", "last_name": "Kim"}}),
-    "Authorization": obj({
-        "rma": {"type": "string"}, "status": ref("AuthorizationStatus"),
-        "do_not_dispense_after": DATE, "ruleset": {"type": "string"},
-        "issued_on": DATE, "issued_at": DATETIME, "days_supply": {"type": "integer"},
-        "quantity": {"type": "integer"}, "refills": {"type": "integer"},
-        "patient": obj({"registry_id": {"type": "string"}, "first_name": {"type": "string"},
-                        "last_name": {"type": "string"}}),
-        "pharmacy": obj({"id": {"type": "integer"}, "name": {"type": "string"},
-                         "ncpdp_id": {"type": "string"}}),
-        "dispense": nullable(obj({"dispensed_on": DATE, "quantity": {"type": "integer"},
-                                  "days_supply": {"type": "integer"}})),
-        "reversal": nullable(obj({"reason": {"type": "string"}, "reversed_at": DATETIME})),
-    }, ["rma", "status", "do_not_dispense_after"]),
-    "DispenseRequest": obj({"dispensed_on": DATE,
-                            "quantity": {"type": "integer", "minimum": 1},
-                            "days_supply": {"type": "integer", "minimum": 1}},
-                           ["dispensed_on", "quantity", "days_supply"]),
-    "Dispensed": obj({"rma": {"type": "string"}, "status": {"type": "string",
-                                                           "const": "dispensed"},
-                      "dispensed_on": nullable(DATE)}, ["status"]),
-    "ReversalRequest": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 1000}},
-                           ["reason"], example={"reason": "Patient did not pick it up."}),
-    "Reversed": obj({"rma": {"type": "string"},
-                     "status": {"type": "string", "const": "reversed"}}, ["status"]),
 }
 
 ERROR_TEXT = {
@@ -401,48 +274,9 @@ def query_param(name: str, schema: dict[str, Any], description: str) -> dict[str
 
 RID = path_param("registry_id", {"type": "string", "maxLength": 20}, "The patient's "
                  "registry ID.")
-RMA = path_param("rma", {"type": "string", "maxLength": 20}, "The RMA number.")
 
-
-def _id(name: str) -> dict[str, Any]:
-    return path_param(name, {"type": "integer", "minimum": 1}, "Record id.")
-
-
-DENIED = {"422": {"description": "Denied (with `reasons`), invalid (with `errors`), or the "
-                  "Idempotency-Key was used for another request. A registry ID or NPI whose "
-                  "check digit is wrong is invalid (`errors` names `registry_id` or "
-                  "`prescriber_npi`), not a denial: no decision is stored.",
-                  "content": {PROBLEM: {"schema": {"anyOf": [ref("AuthorizationDenied"),
-                                                             ref("ValidationProblem")]}}}}}
 
 PATHS: dict[str, Any] = {
-    "/prescribers": {"post": operation(
-        "Enroll as a prescriber", "Enrollment", ok=201, ok_schema="PrescriberStatus",
-        body="PrescriberEnrollment", auth=False, who="anyone",
-        ok_description="Enrolled, status `pending` until they attest.")},
-    "/prescribers/{prescriber_id}/attestations": {"post": operation(
-        "Attest to the program requirements (yearly)", "Enrollment", ok=201,
-        ok_schema="PrescriberStatus", who="that prescriber", errors=(403, 404),
-        idempotent=True, parameters=[_id("prescriber_id")])},
-    "/prescribers/{prescriber_id}/designees": {"post": operation(
-        "Create and link a designee, or link an existing one", "Enrollment", ok=201,
-        ok_schema="DesigneeStatus", body="DesigneeRequest", who="that prescriber",
-        errors=(403, 404), idempotent=True, parameters=[_id("prescriber_id")])},
-    "/designees/{designee_id}/attestations": {"post": operation(
-        "Designee attests (yearly)", "Enrollment", ok=201, ok_schema="DesigneeStatus",
-        who="that designee", errors=(403, 404), idempotent=True,
-        parameters=[_id("designee_id")])},
-    "/pharmacies": {"post": operation(
-        "Register a pharmacy with its Responsible Site Pharmacist", "Enrollment", ok=201,
-        ok_schema="PharmacyStatus", body="PharmacyRegistration", auth=False, who="anyone")},
-    "/pharmacies/{pharmacy_id}/activations": {"post": operation(
-        "Activate the pharmacy (yearly), certifying staff training", "Enrollment", ok=201,
-        ok_schema="PharmacyStatus", body="PharmacyActivation", who="its RSP",
-        errors=(403, 404), idempotent=True, parameters=[_id("pharmacy_id")])},
-    "/pharmacies/{pharmacy_id}/pharmacists": {"post": operation(
-        "Add a pharmacist", "Enrollment", ok=201, ok_schema="PharmacistStatus",
-        body="PharmacistRequest", who="its RSP", errors=(403, 404), idempotent=True,
-        parameters=[_id("pharmacy_id")])},
     "/patients": {"post": operation(
         "Register a patient", "Patients", ok=201, ok_schema="PatientRegistered",
         body="PatientRegistration", who="prescriber; designee with prescriber_id",
@@ -487,29 +321,6 @@ PATHS: dict[str, Any] = {
         "Enter my contraception for the current cycle", "Me", ok=201,
         ok_schema="ContraceptionEntered", body="Contraception", who="patient",
         errors=(403,), idempotent=True)},
-    "/authorization-checks": {"post": operation(
-        "Check an authorization without issuing it", "Authorizations", ok=200,
-        ok_schema="AuthorizationCheck", body="AuthorizationRequest", who="pharmacist",
-        errors=(403,), ok_description="The same reasons a request would get; nothing is "
-        "issued or stored but the audit of the check.")},
-    "/authorizations": {"post": operation(
-        "Request a dispensing authorization (RMA)", "Authorizations", ok=201,
-        ok_schema="AuthorizationIssued", body="AuthorizationRequest",
-        who="pharmacist of an active pharmacy", errors=(403,), idempotent=True,
-        ok_description="Issued. With the same Idempotency-Key the same RMA is returned.",
-        extra_responses=DENIED)},
-    "/authorizations/{rma}": {"get": operation(
-        "An authorization", "Authorizations", ok=200, ok_schema="Authorization",
-        who="the issuing pharmacy, prescriber of record, staff", errors=(404,),
-        parameters=[RMA])},
-    "/authorizations/{rma}/dispensation": {"post": operation(
-        "Record the dispense", "Authorizations", ok=200, ok_schema="Dispensed",
-        body="DispenseRequest", who="the issuing pharmacy's pharmacists",
-        errors=(403, 404, 409), idempotent=True, parameters=[RMA])},
-    "/authorizations/{rma}/reversal": {"post": operation(
-        "Reverse (not dispensed, or returned to stock)", "Authorizations", ok=200,
-        ok_schema="Reversed", body="ReversalRequest", who="the issuing pharmacy's "
-        "pharmacists", errors=(403, 404, 409), idempotent=True, parameters=[RMA])},
     "/openapi.json": {"get": {
         "summary": "This document", "tags": ["Docs"], "security": [],
         "responses": {"200": {"description": "The OpenAPI 3.1 document.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import clock, locks
+from registry import clock, locks, policy
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import (
@@ -21,9 +20,9 @@ from registry.authorizations.models import (
     Dispense,
     Reversal,
 )
+from registry.authorizations.schemas import AuthorizationRequest, Dispensation, ReversalReason
 from registry.cycles.models import CycleKind
 from registry.cycles.operations import open_cycle
-from registry.db import canonical_json
 from registry.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
 from registry.patients.facts import load_facts
@@ -31,6 +30,7 @@ from registry.patients.models import Patient
 from registry.patients.queries import by_registry_id_and_dob
 from registry.permissions import can_view_patient, pharmacist_for_user
 from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.policy import Permission
 from registry.rules import (
     Decision,
     Reason,
@@ -44,36 +44,6 @@ from registry.rules import (
 from registry.rules.identifiers import new_rma
 from registry.rules.reasons import REASON_CODES
 from registry.rules.vocabulary import Actor, ReasonCode
-from registry.validation import (
-    date_value,
-    int_value,
-    npi_value,
-    registry_id_value,
-    text_value,
-)
-
-
-@dataclass(frozen=True)
-class AuthorizationRequest:
-    registry_id: str
-    date_of_birth: date
-    prescriber_npi: str
-    days_supply: int
-    quantity: int
-    refills: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "registry_id": self.registry_id,
-            "date_of_birth": self.date_of_birth.isoformat(),
-            "prescriber_npi": self.prescriber_npi,
-            "days_supply": self.days_supply,
-            "quantity": self.quantity,
-            "refills": self.refills,
-        }
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(canonical_json(self.as_dict()).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -93,21 +63,8 @@ class Outcome:
         return list(self.decision.reasons)
 
 
-def parse_request(data: dict[str, Any]) -> AuthorizationRequest:
-    errors = Errors()
-    rid = registry_id_value(errors, "registry_id", data.get("registry_id"))
-    dob = date_value(errors, "date_of_birth", data.get("date_of_birth"))
-    npi = npi_value(errors, "prescriber_npi", data.get("prescriber_npi"))
-    days = int_value(errors, "days_supply", data.get("days_supply"), minimum=1, maximum=366)
-    qty = int_value(errors, "quantity", data.get("quantity"), minimum=1, maximum=100000)
-    refills = int_value(errors, "refills", data.get("refills"), minimum=0, maximum=99)
-    errors.raise_if_any()
-    assert rid and dob and npi and days and qty and refills is not None
-    return AuthorizationRequest(rid, dob, npi, days, qty, refills)
-
-
 def requesting_pharmacist(session: Session, actor: User) -> Pharmacist:
-    if actor.role != Role.PHARMACIST:
+    if not policy.holds(actor.role, Permission.AUTHORIZATIONS_REQUEST):
         raise PermissionDenied("Only pharmacists can request dispensing authorizations.")
     pharmacist = pharmacist_for_user(session, actor)
     if pharmacist is None:  # pragma: no cover
@@ -169,9 +126,8 @@ def _evaluate(session: Session, actor: User, req: AuthorizationRequest,
     return pharmacist, patient, decision
 
 
-def check_authorization(session: Session, actor: User, **data: Any) -> Decision:
+def check_authorization(session: Session, actor: User, req: AuthorizationRequest) -> Decision:
     """Answer as a request would, issuing and storing nothing but the audit of the check."""
-    req = parse_request(data)
     pharmacist, patient, decision = _evaluate(session, actor, req, lock=False)
     record(session, actor, "authorization:check", "patient",
            patient.id if patient else None,
@@ -195,15 +151,14 @@ def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Outcom
     return Outcome(previous, previous.authorization, replayed=True)
 
 
-def request_authorization(session: Session, actor: User, *, idempotency_key: str | None = None,
-                          **data: Any) -> Outcome:
+def request_authorization(session: Session, actor: User, req: AuthorizationRequest, *,
+                          idempotency_key: str | None = None) -> Outcome:
     """Decide, store the decision, and issue an RMA when every check passes.
 
     Safe under concurrency: the patient's row is locked (PostgreSQL) or the transaction
     holds the write lock (SQLite), and the database's unique indexes stop a second open
     authorization per patient or per cycle. Retrying with the same key replays the answer.
     """
-    req = parse_request(data)
     key = (idempotency_key or "").strip() or None
     if key is not None and len(key) > 255:
         raise ValidationError({"Idempotency-Key": "Must be at most 255 characters."})
@@ -384,32 +339,28 @@ def _refuse_if_lost_race(session: Session, auth: Authorization, seen: str, allow
                        f"it cannot be {attempted}.")
 
 
-def record_dispense(session: Session, actor: User, auth: Authorization, *,
-                    dispensed_on: object, quantity: object, days_supply: object) -> Dispense:
+def record_dispense(session: Session, actor: User, auth: Authorization,
+                    data: Dispensation) -> Dispense:
     me, seen = _lock_rma(session, actor, auth)
     _refuse_if_lost_race(session, auth, seen, {AuthorizationStatus.AUTHORIZED}, "dispensed")
     errors = Errors()
     today = clock.today()
-    on = date_value(errors, "dispensed_on", dispensed_on)
-    qty = int_value(errors, "quantity", quantity, minimum=1)
-    days = int_value(errors, "days_supply", days_supply, minimum=1)
+    on, qty, days = data.dispensed_on, data.quantity, data.days_supply
     status = effective_status(auth, today)
     if status != AuthorizationStatus.AUTHORIZED:
         errors.add("rma", f"This authorization is {status}; it cannot be dispensed against.")
-    if on:
-        if on > today:
-            errors.add("dispensed_on", "The dispense date cannot be in the future.")
-        if on > auth.do_not_dispense_after:
-            errors.add("dispensed_on", "Is after the do-not-dispense-after date "
-                       f"({fmt(auth.do_not_dispense_after)}).")
-        if on < auth.issued_on:
-            errors.add("dispensed_on", "Is before the authorization was issued.")
-    if qty and qty > auth.quantity:
+    if on > today:
+        errors.add("dispensed_on", "The dispense date cannot be in the future.")
+    if on > auth.do_not_dispense_after:
+        errors.add("dispensed_on", "Is after the do-not-dispense-after date "
+                   f"({fmt(auth.do_not_dispense_after)}).")
+    if on < auth.issued_on:
+        errors.add("dispensed_on", "Is before the authorization was issued.")
+    if qty > auth.quantity:
         errors.add("quantity", f"Is more than the {auth.quantity} authorized.")
-    if days and days > auth.days_supply:
+    if days > auth.days_supply:
         errors.add("days_supply", f"Is more than the {auth.days_supply} days authorized.")
     errors.raise_if_any()
-    assert on and qty and days
     dispense = Dispense(authorization_id=auth.id, patient_id=auth.patient_id, dispensed_on=on,
                         quantity=qty, days_supply=days, pharmacist_id=me.id,
                         recorded_at=clock.now())
@@ -423,20 +374,17 @@ def record_dispense(session: Session, actor: User, auth: Authorization, *,
     return dispense
 
 
-def reverse_authorization(session: Session, actor: User, auth: Authorization, *,
-                          reason: object) -> Reversal:
+def reverse_authorization(session: Session, actor: User, auth: Authorization,
+                          data: ReversalReason) -> Reversal:
     """Not dispensed, or returned to stock: the cycle is free again while its window is open."""
     me, seen = _lock_rma(session, actor, auth)
     # A dispense that won the race makes this a return to stock (rules §6), not a conflict.
     _refuse_if_lost_race(session, auth, seen,
                          {AuthorizationStatus.AUTHORIZED, AuthorizationStatus.DISPENSED},
                          "reversed")
-    errors = Errors()
-    why = text_value(errors, "reason", reason, max_length=1000)
+    why = data.reason
     if auth.status not in (AuthorizationStatus.AUTHORIZED, AuthorizationStatus.DISPENSED):
-        errors.add("rma", f"This authorization is {auth.status}; it cannot be reversed.")
-    errors.raise_if_any()
-    assert why
+        raise ValidationError(rma=f"This authorization is {auth.status}; it cannot be reversed.")
     before = {"status": auth.status}
     reversal = Reversal(authorization_id=auth.id, reason=why, pharmacist_id=me.id,
                         reversed_at=clock.now())

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, selectinload
 
+from registry.accounts.models import User
 from registry.audit.models import AuditEntry
 from registry.authorizations.models import Authorization, AuthorizationStatus, Reversal
 from registry.authorizations.operations import effective_status
+from registry.errors import NotFound, ValidationError
+from registry.permissions import pharmacist_for_user
 from registry.rules import fmt
 
 # What cancelled the RMA (the ``why`` of its authorization:cancel entry), in plain words.
@@ -82,3 +85,42 @@ def do_not_dispense(session: Session, auth: Authorization,
             "Ask for a new authorization.",
             auth.do_not_dispense_after + timedelta(days=1))
     return None
+
+
+@dataclass(frozen=True)
+class AuthorizationsPage:
+    items: list[Authorization]
+    next_cursor: str | None
+
+
+def pharmacy_authorizations(session: Session, actor: User, pharmacy_id: int, *,
+                            since: date | None = None, cursor: str | None = None,
+                            limit: int = 50) -> AuthorizationsPage:
+    """The pharmacy's RMAs, newest first, ``limit`` at a time (keyset on when they were
+    issued: the cursor is the last RMA of the previous page). Its pharmacists only: anyone
+    else gets NotFound. Patient, dispense and reversal come in the same few statements."""
+    me = pharmacist_for_user(session, actor)
+    if me is None or me.pharmacy_id != pharmacy_id:
+        raise NotFound("No such pharmacy.")
+    statement = select(Authorization).where(Authorization.pharmacy_id == pharmacy_id)
+    if since is not None:
+        statement = statement.where(Authorization.issued_on >= since)
+    if cursor:
+        after = session.execute(
+            select(Authorization.issued_at, Authorization.id).where(
+                Authorization.rma == cursor.strip().upper(),
+                Authorization.pharmacy_id == pharmacy_id)
+        ).first()
+        if after is None:
+            raise ValidationError(cursor="Not a cursor of this list: start again without it.")
+        statement = statement.where(tuple_(Authorization.issued_at, Authorization.id)
+                                    < tuple_(after.issued_at, after.id))
+    items = list(session.execute(
+        statement.order_by(Authorization.issued_at.desc(), Authorization.id.desc())
+        .limit(limit + 1)
+        .options(selectinload(Authorization.patient), selectinload(Authorization.pharmacy),
+                 selectinload(Authorization.dispense), selectinload(Authorization.reversal))
+    ).scalars())
+    more = len(items) > limit
+    items = items[:limit]
+    return AuthorizationsPage(items, items[-1].rma if more else None)

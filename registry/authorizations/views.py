@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from registry import clock, db
-from registry.accounts.models import Role
 from registry.authorizations.forms import AuthorizeForm, DispenseForm, ReverseForm
 from registry.authorizations.models import Authorization, AuthorizationDecision
 from registry.authorizations.operations import (
@@ -18,32 +18,34 @@ from registry.authorizations.operations import (
     request_authorization,
     reverse_authorization,
 )
-from registry.authorizations.queries import do_not_dispense, open_authorization_at
+from registry.authorizations.queries import (
+    do_not_dispense,
+    open_authorization_at,
+    pharmacy_authorizations,
+)
+from registry.authorizations.schemas import AuthorizationRequest, Dispensation, ReversalReason
+from registry.contract import parse
 from registry.errors import Conflict, NotFound, ValidationError
 from registry.patients.models import Patient
 from registry.permissions import pharmacist_for_user
+from registry.policy import Permission
 from registry.prescribers.models import Prescriber
 from registry.rules import fmt
 from registry.web.support import (
     actor,
-    already_sent,
     apply_errors,
-    claim_submission,
     confirm_page,
     confirmed,
     form_data,
-    role_required,
+    requires,
+    run_form,
     went_back,
 )
 
 bp = Blueprint("authorizations", __name__, url_prefix="/pharmacy")
 
-FIELDS = ("registry_id", "date_of_birth", "prescriber_npi", "days_supply", "quantity",
-          "refills")
-
-
 @bp.route("/authorize", methods=["GET", "POST"])
-@role_required(Role.PHARMACIST)
+@requires(Permission.AUTHORIZATIONS_REQUEST)
 def authorize() -> Any:
     """One form; the answer is an RMA in large type or every reason in plain words.
 
@@ -55,8 +57,10 @@ def authorize() -> Any:
     if form.validate_on_submit():
         s = db.session()
         try:
-            outcome = request_authorization(s, actor(), idempotency_key=form.form_token.data,
-                                            **form_data(form, *FIELDS))
+            req = parse(AuthorizationRequest,
+                        form_data(form, *AuthorizationRequest.model_fields))
+            outcome = request_authorization(s, actor(), req,
+                                            idempotency_key=form.form_token.data)
         except ValidationError as exc:
             apply_errors(form, exc.errors)
     dispense_form = None
@@ -87,7 +91,7 @@ def _mine(rma: str) -> Authorization:
 
 
 @bp.get("/authorizations")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACIES_AUTHORIZATIONS_LIST)
 def recent() -> Any:
     s = db.session()
     rma = (request.args.get("rma") or "").strip()
@@ -100,10 +104,7 @@ def recent() -> Any:
             return redirect(url_for("authorizations.detail", rma=auth.rma))
     me = pharmacist_for_user(s, actor())
     assert me is not None
-    auths = s.execute(
-        select(Authorization).where(Authorization.pharmacy_id == me.pharmacy_id)
-        .order_by(Authorization.issued_at.desc()).limit(50)
-    ).scalars().all()
+    auths = pharmacy_authorizations(s, actor(), me.pharmacy_id, limit=50).items
     denials = s.execute(
         select(AuthorizationDecision).where(
             AuthorizationDecision.pharmacy_id == me.pharmacy_id,
@@ -118,7 +119,7 @@ def recent() -> Any:
 
 
 @bp.get("/authorizations/<rma>")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACIES_AUTHORIZATIONS_LIST)
 def detail(rma: str) -> Any:
     auth = _mine(rma)
     return _detail(auth)
@@ -145,25 +146,23 @@ def _detail(auth: Authorization, dispense_form: DispenseForm | None = None,
 
 
 @bp.post("/authorizations/<rma>/dispense")
-@role_required(Role.PHARMACIST)
+@requires(Permission.DISPENSES_RECORD)
 def dispense(rma: str) -> Any:
     auth = _mine(rma)
     form = DispenseForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("authorizations.detail", rma=auth.rma))
-        try:
-            record_dispense(s, actor(), auth, **form_data(form, "dispensed_on", "quantity",
-                                                          "days_supply"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors, {"rma": "dispensed_on"})
-            return _detail(auth, dispense_form=form)
-        except Conflict as exc:
-            return _lost_race(rma, exc)
-        flash(f"Dispense recorded against RMA {auth.rma}.", "success")
-        return redirect(url_for("authorizations.detail", rma=auth.rma))
-    return _detail(auth, dispense_form=form)
+    try:
+        sent = run_form(form, Dispensation,
+                        lambda s, data: record_dispense(s, actor(), auth, data),
+                        sent_to=url_for("authorizations.detail", rma=auth.rma),
+                        aliases={"rma": "dispensed_on"})
+    except Conflict as exc:
+        return _lost_race(rma, exc)
+    if isinstance(sent, Response):
+        return sent
+    if sent is None:
+        return _detail(auth, dispense_form=form)
+    flash(f"Dispense recorded against RMA {auth.rma}.", "success")
+    return redirect(url_for("authorizations.detail", rma=auth.rma))
 
 
 def _confirm_reversal(auth: Authorization, form: ReverseForm) -> str:
@@ -182,23 +181,24 @@ def _confirm_reversal(auth: Authorization, form: ReverseForm) -> str:
 
 
 @bp.post("/authorizations/<rma>/reverse")
-@role_required(Role.PHARMACIST)
+@requires(Permission.DISPENSES_REVERSE)
 def reverse(rma: str) -> Any:
     auth = _mine(rma)
     form = ReverseForm()
-    if form.validate_on_submit() and not went_back():
-        if not confirmed():
-            return _confirm_reversal(auth, form)
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("authorizations.detail", rma=auth.rma))
-        try:
-            reverse_authorization(s, actor(), auth, **form_data(form, "reason"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors, {"rma": "reason"})
-            return _detail(auth, reverse_form=form)
-        except Conflict as exc:
-            return _lost_race(rma, exc)
-        flash(f"RMA {auth.rma} is reversed.", "success")
-        return redirect(url_for("authorizations.detail", rma=auth.rma))
-    return _detail(auth, reverse_form=form)
+    if went_back():
+        return _detail(auth, reverse_form=form)
+    if form.validate_on_submit() and not confirmed():
+        return _confirm_reversal(auth, form)
+    try:
+        sent = run_form(form, ReversalReason,
+                        lambda s, data: reverse_authorization(s, actor(), auth, data),
+                        sent_to=url_for("authorizations.detail", rma=auth.rma),
+                        aliases={"rma": "reason"})
+    except Conflict as exc:
+        return _lost_race(rma, exc)
+    if isinstance(sent, Response):
+        return sent
+    if sent is None:
+        return _detail(auth, reverse_form=form)
+    flash(f"RMA {auth.rma} is reversed.", "success")
+    return redirect(url_for("authorizations.detail", rma=auth.rma))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -14,7 +15,6 @@ from sqlalchemy import (
     Select,
     String,
     cast,
-    exists,
     literal_column,
     null,
     select,
@@ -47,17 +47,19 @@ def has_open_pregnancy_report(session: Session, patient_id: int) -> bool:
     ).first() is not None
 
 
-# One statement for every row a decision needs: each part of the UNION ALL is tagged with
-# what it is and fills the same typed slots (the first part's types decode every row, so
-# it names them all). Plain column reads: always what the database holds now, never a copy
-# the session loaded before the caller's lock.
+# One statement for every row the decisions need, for one patient or a page of them: each
+# part of the UNION ALL is tagged with what it is and fills the same typed slots (the first
+# part's types decode every row, so it names them all). Plain column reads: always what the
+# database holds now, never a copy the session loaded before the caller's lock.
 _SLOTS: tuple[tuple[str, Any], ...] = (
+    ("pid", Integer), ("course", Integer),
     ("id", Integer), ("i1", Integer), ("i2", Integer),
     ("d1", Date), ("d2", Date), ("d3", Date),
     ("s1", String), ("s2", String), ("s3", String),
     ("b1", Boolean), ("j1", JSON),
 )
-PRESCRIBER, TEST, CYCLE, COUNSELING, PASSED, CONTRACEPTION, AUTHORIZATION, DISPENSE = range(8)
+(PRESCRIBER, REPORT, TEST, CYCLE, COUNSELING, PASSED, CONTRACEPTION, AUTHORIZATION,
+ DISPENSE) = range(9)
 
 
 def _part(tag: int, **values: Any) -> Select[Any]:
@@ -72,40 +74,42 @@ def _part(tag: int, **values: Any) -> Select[Any]:
     return select(*columns)
 
 
-def _facts_statement(patient: Patient) -> Any:
-    pid, course = patient.id, patient.course_number
-    open_report = exists().where(PregnancyReport.patient_id == pid,
-                                 PregnancyReport.lifted_at.is_(None))
+def _facts_statement(ids: list[int], prescriber_ids: set[int]) -> Any:
     return union_all(
         _part(PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
-              d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on, b1=open_report)
-        .where(Prescriber.id == patient.prescriber_id),
-        _part(TEST, id=PregnancyTest.id, d1=PregnancyTest.specimen_collected_on,
+              d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on)
+        .where(Prescriber.id.in_(prescriber_ids)),
+        _part(REPORT, pid=PregnancyReport.patient_id, id=PregnancyReport.id)
+        .where(PregnancyReport.patient_id.in_(ids), PregnancyReport.lifted_at.is_(None)),
+        _part(TEST, pid=PregnancyTest.patient_id, course=PregnancyTest.course_number,
+              id=PregnancyTest.id, d1=PregnancyTest.specimen_collected_on,
               s1=PregnancyTest.result, s2=PregnancyTest.setting, s3=PregnancyTest.purpose)
-        .where(PregnancyTest.patient_id == pid, PregnancyTest.course_number == course),
-        _part(CYCLE, id=Cycle.id, i1=Cycle.number, i2=Cycle.pregnancy_test_id, s1=Cycle.kind,
-              d1=Cycle.opened_on, d2=Cycle.closes_on)
-        .where(Cycle.patient_id == pid, Cycle.course_number == course),
-        _part(COUNSELING, id=Counseling.id, i1=Counseling.cycle_id, d1=Counseling.counseled_on,
+        .where(PregnancyTest.patient_id.in_(ids)),
+        _part(CYCLE, pid=Cycle.patient_id, course=Cycle.course_number, id=Cycle.id,
+              i1=Cycle.number, i2=Cycle.pregnancy_test_id, s1=Cycle.kind, d1=Cycle.opened_on,
+              d2=Cycle.closes_on)
+        .where(Cycle.patient_id.in_(ids)),
+        _part(COUNSELING, pid=Counseling.patient_id, course=Counseling.course_number,
+              id=Counseling.id, i1=Counseling.cycle_id, d1=Counseling.counseled_on,
               j1=Counseling.methods, b1=Counseling.abstinence)
-        .where(Counseling.patient_id == pid, Counseling.course_number == course),
-        _part(PASSED, id=ComprehensionAttempt.id, i1=ComprehensionAttempt.cycle_id)
-        .where(ComprehensionAttempt.patient_id == pid, ComprehensionAttempt.passed.is_(True)),
-        _part(CONTRACEPTION, id=ContraceptionEntry.id, i1=ContraceptionEntry.cycle_id,
-              d1=ContraceptionEntry.entered_on, j1=ContraceptionEntry.methods,
-              b1=ContraceptionEntry.abstinence)
-        .where(ContraceptionEntry.patient_id == pid),
-        _part(AUTHORIZATION, id=Authorization.id, i1=Authorization.cycle_id,
-              s1=Authorization.status, d1=Authorization.issued_on,
+        .where(Counseling.patient_id.in_(ids)),
+        _part(PASSED, pid=ComprehensionAttempt.patient_id, id=ComprehensionAttempt.id,
+              i1=ComprehensionAttempt.cycle_id)
+        .where(ComprehensionAttempt.patient_id.in_(ids), ComprehensionAttempt.passed.is_(True)),
+        _part(CONTRACEPTION, pid=ContraceptionEntry.patient_id, id=ContraceptionEntry.id,
+              i1=ContraceptionEntry.cycle_id, d1=ContraceptionEntry.entered_on,
+              j1=ContraceptionEntry.methods, b1=ContraceptionEntry.abstinence)
+        .where(ContraceptionEntry.patient_id.in_(ids)),
+        _part(AUTHORIZATION, pid=Authorization.patient_id, id=Authorization.id,
+              i1=Authorization.cycle_id, s1=Authorization.status, d1=Authorization.issued_on,
               d2=Authorization.do_not_dispense_after)
-        .where(Authorization.patient_id == pid),
-        _part(DISPENSE, id=Dispense.id, i1=Dispense.days_supply, d1=Dispense.dispensed_on,
-              s1=Cycle.kind)
+        .where(Authorization.patient_id.in_(ids)),
+        _part(DISPENSE, pid=Dispense.patient_id, course=Cycle.course_number, id=Dispense.id,
+              i1=Dispense.days_supply, d1=Dispense.dispensed_on, s1=Cycle.kind)
         .select_from(Dispense)
         .join(Authorization, Authorization.id == Dispense.authorization_id)
         .join(Cycle, Cycle.id == Authorization.cycle_id)
-        .where(Dispense.patient_id == pid, Authorization.status == "dispensed",
-               Cycle.course_number == course),
+        .where(Dispense.patient_id.in_(ids), Authorization.status == "dispensed"),
     )
 
 
@@ -113,26 +117,46 @@ def load_facts(session: Session, patient: Patient) -> PatientFacts:
     """Every fact is read from the database now, in one statement, even rows the session
     already holds (a caller that locked the patient decides on what was committed before
     its lock). The patient's own columns come from ``patient``, which the caller re-read."""
-    rows: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(_facts_statement(patient)):
-        rows[row.tag].append(row)
+    return load_facts_of(session, [patient])[patient.id]
+
+
+def load_facts_of(session: Session, patients: Sequence[Patient]) -> dict[int, PatientFacts]:
+    """The facts of many patients (a page of a list) in the same one statement, whatever
+    their number."""
+    if not patients:
+        return {}
+    rows: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
+    statement = _facts_statement([p.id for p in patients], {p.prescriber_id for p in patients})
+    for row in session.execute(statement):
+        rows[(row.tag, row.id if row.tag == PRESCRIBER else row.pid)].append(row)
     for part in rows.values():
         part.sort(key=lambda r: r.id)
-    prescriber = rows[PRESCRIBER][0]
-    tests = sorted(rows[TEST], key=lambda t: (t.d1, t.id))
-    cycles = sorted(rows[CYCLE], key=lambda c: c.i1)
+    return {p.id: _facts(p, rows) for p in patients}
+
+
+def _facts(patient: Patient, all_rows: dict[tuple[int, int | None], list[Any]]) -> PatientFacts:
+    pid, course = patient.id, patient.course_number
+
+    def part(tag: int) -> list[Any]:
+        return [r for r in all_rows.get((tag, pid), ())
+                if r.course is None or r.course == course]
+
+    prescriber = all_rows[(PRESCRIBER, patient.prescriber_id)][0]
+    tests = sorted(part(TEST), key=lambda t: (t.d1, t.id))
+    cycles = sorted(part(CYCLE), key=lambda c: c.i1)
+    passed = part(PASSED)
 
     counseling_by_cycle: dict[int, CounselingFact] = {}
     counseling_facts = []
-    for c in rows[COUNSELING]:
+    for c in part(COUNSELING):
         fact = CounselingFact(c.id, c.d1, c.i1, frozenset(c.j1 or ()), c.b1)
         counseling_facts.append(fact)
         if c.i1 is not None:
             counseling_by_cycle[c.i1] = fact  # the latest confirmation counts
-    passed_cycles = {a.i1 for a in rows[PASSED] if a.i1 is not None}
+    passed_cycles = {a.i1 for a in passed if a.i1 is not None}
     cycle_ids = {c.id for c in cycles}
     contraception_by_cycle: dict[int, ContraceptionFact] = {}
-    for e in rows[CONTRACEPTION]:
+    for e in part(CONTRACEPTION):
         if e.i1 in cycle_ids:
             contraception_by_cycle[e.i1] = ContraceptionFact(frozenset(e.j1 or ()), e.b1, e.d1)
     return PatientFacts(
@@ -142,7 +166,7 @@ def load_facts(session: Session, patient: Patient) -> PatientFacts:
         status=patient.status,
         prescriber_npi=prescriber.s1,
         prescriber=StakeholderFacts(prescriber.d1, prescriber.d2, prescriber.d3),
-        pregnancy_reported=bool(prescriber.b1),
+        pregnancy_reported=bool(part(REPORT)),
         home_tests_allowed=patient.home_tests_allowed,
         contraception_start_on=patient.contraception_start_on,
         course_started_on=patient.course_started_on,
@@ -158,8 +182,8 @@ def load_facts(session: Session, patient: Patient) -> PatientFacts:
         counselings=tuple(counseling_facts),
         authorizations=tuple(
             AuthorizationFact(a.id, a.i1, a.s1, a.d1, a.d2)
-            for a in rows[AUTHORIZATION] if a.i1 in cycle_ids or a.s1 == "authorized"
+            for a in part(AUTHORIZATION) if a.i1 in cycle_ids or a.s1 == "authorized"
         ),
-        dispenses=tuple(DispenseFact(d.d1, d.i1, d.s1) for d in rows[DISPENSE]),
-        comprehension_passed_ever=bool(rows[PASSED]),
+        dispenses=tuple(DispenseFact(d.d1, d.i1, d.s1) for d in part(DISPENSE)),
+        comprehension_passed_ever=bool(passed),
     )

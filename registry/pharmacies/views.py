@@ -9,7 +9,6 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from registry import clock, db
-from registry.accounts.models import Role
 from registry.errors import ValidationError
 from registry.params import current as current_params
 from registry.permissions import pharmacist_for_user
@@ -22,17 +21,18 @@ from registry.pharmacies.operations import (
     remove_pharmacist,
     require_rsp,
 )
+from registry.pharmacies.schemas import PharmacistAddition, PharmacyActivation, TrainingRecord
+from registry.policy import Permission
 from registry.rules import StakeholderFacts, pharmacist_standing, pharmacy_standing
 from registry.rules.stakeholders import reminder_due
 from registry.web.support import (
     actor,
     already_sent,
-    apply_errors,
     claim_submission,
     confirm_page,
     confirmed,
-    form_data,
-    role_required,
+    requires,
+    run_form,
     went_back,
 )
 
@@ -72,7 +72,7 @@ def _page(activate: ActivateForm | None = None, add: PharmacistForm | None = Non
 
 
 @bp.get("/")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACIES_AUTHORIZATIONS_LIST)
 def manage() -> Any:
     return _page()
 
@@ -82,40 +82,39 @@ def _back() -> Response:
 
 
 @bp.post("/activate")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACIES_ACTIVATE)
 def activate() -> Any:
     _, pharmacy = _mine()
+    require_rsp(db.session(), actor(), pharmacy)  # before the form is read: 403, not errors
     form = ActivateForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("pharmacies.manage"))
-        try:
-            activate_pharmacy(s, actor(), pharmacy, staff_trained=bool(form.staff_trained.data))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-            return _page(activate=form)
+    sent = run_form(form, PharmacyActivation,
+                    lambda s, data: activate_pharmacy(s, actor(), pharmacy, data),
+                    sent_to=url_for("pharmacies.manage"),
+                    extra={"staff_trained": bool(form.staff_trained.data)})
+    if isinstance(sent, Response):
+        return sent
+    if sent is None and form.errors:
+        return _page(activate=form)
+    if sent is not None:
         flash("The pharmacy is activated for a year.", "success")
     return _back()
 
 
 @bp.post("/pharmacists")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACISTS_MANAGE)
 def add() -> Any:
     _, pharmacy = _mine()
+    require_rsp(db.session(), actor(), pharmacy)
     form = PharmacistForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("pharmacies.manage"))
-        try:
-            p = add_pharmacist(s, actor(), pharmacy, **form_data(
-                form, "email", "password", "first_name", "last_name", "license_number",
-                "training_completed_on"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-            return _page(add=form)
-        flash(f"{p.name} is added.", "success")
+    sent = run_form(form, PharmacistAddition,
+                    lambda s, data: add_pharmacist(s, actor(), pharmacy, data),
+                    sent_to=url_for("pharmacies.manage"))
+    if isinstance(sent, Response):
+        return sent
+    if sent is None and form.errors:
+        return _page(add=form)
+    if sent is not None:
+        flash(f"{sent.value.name} is added.", "success")
     return _back()
 
 
@@ -128,25 +127,25 @@ def _pharmacist(pharmacist_id: int) -> Pharmacist:
 
 
 @bp.post("/pharmacists/<int:pharmacist_id>/training")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACISTS_MANAGE)
 def training(pharmacist_id: int) -> Any:
     p = _pharmacist(pharmacist_id)
+    require_rsp(db.session(), actor(), p.pharmacy)
     form = TrainingForm(prefix=f"t{p.id}")
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("pharmacies.manage"))
-        try:
-            record_training(s, actor(), p, **form_data(form, "training_completed_on"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-            return _page(training={p.id: form})
+    sent = run_form(form, TrainingRecord,
+                    lambda s, data: record_training(s, actor(), p, data),
+                    sent_to=url_for("pharmacies.manage"))
+    if isinstance(sent, Response):
+        return sent
+    if sent is None and form.errors:
+        return _page(training={p.id: form})
+    if sent is not None:
         flash(f"Training date recorded for {p.name}.", "success")
     return _back()
 
 
 @bp.post("/pharmacists/<int:pharmacist_id>/remove")
-@role_required(Role.PHARMACIST)
+@requires(Permission.PHARMACISTS_MANAGE)
 def remove(pharmacist_id: int) -> Any:
     p = _pharmacist(pharmacist_id)
     form = RemoveForm()

@@ -7,53 +7,29 @@ from sqlalchemy.orm import Session
 
 from registry import clock
 from registry.accounts.models import Role, User
-from registry.accounts.operations import new_user, validate_new_user
+from registry.accounts.operations import check_new_account, new_user
 from registry.audit.operations import record, snapshot
+from registry.contract import MISSING
 from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
 from registry.permissions import designee_for_user, prescriber_for_user
 from registry.prescribers.models import Designee, DesigneeLink, Prescriber
-from registry.rules.identifiers import npi_is_valid
-from registry.validation import int_value, text_value
-
-US_STATES = frozenset({
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX",
-    "UT", "VT", "VA", "VI", "WA", "WV", "WI", "WY", "GU", "AS", "MP",
-})
+from registry.prescribers.schemas import DesigneeLinking, PrescriberEnrollment
 
 
-def enroll_prescriber(
-    session: Session, *, email: object, password: object, first_name: object,
-    last_name: object, npi: object, license_state: object = None,
-) -> Prescriber:
+def enroll_prescriber(session: Session, data: PrescriberEnrollment) -> Prescriber:
     """Anyone may enroll as a prescriber; they become active when they attest."""
     errors = Errors()
-    mail, pw, first, last = validate_new_user(
-        session, errors, email=email, password=password, first_name=first_name,
-        last_name=last_name,
-    )
-    npi_text = text_value(errors, "npi", npi if not isinstance(npi, int) else str(npi),
-                          max_length=20)
-    if npi_text is not None:
-        if not npi_is_valid(npi_text):
-            errors.add("npi", "Not a valid NPI: 10 digits with a correct check digit.")
-        elif session.execute(select(Prescriber.id).where(Prescriber.npi == npi_text)).first():
-            errors.add("npi", "A prescriber with this NPI is already enrolled.")
-    state = text_value(errors, "license_state", license_state, required=False, max_length=2)
-    if state is not None:
-        state = state.upper()
-        if state not in US_STATES:
-            errors.add("license_state", "Must be a two-letter US state code.")
+    check_new_account(session, errors, data)
+    if session.execute(select(Prescriber.id).where(Prescriber.npi == data.npi)).first():
+        errors.add("npi", "A prescriber with this NPI is already enrolled.")
     errors.raise_if_any()
-    assert mail and pw and first and last and npi_text
-    user = new_user(session, email=mail, password=pw, role=Role.PRESCRIBER,
-                    first_name=first, last_name=last)
-    prescriber = Prescriber(user_id=user.id, npi=npi_text, license_state=state)
+    user = new_user(session, email=data.email, password=data.password, role=Role.PRESCRIBER,
+                    first_name=data.first_name, last_name=data.last_name)
+    prescriber = Prescriber(user_id=user.id, npi=data.npi, license_state=data.license_state)
     session.add(prescriber)
     session.flush()
     record(session, user, "prescriber:enroll", "prescriber", prescriber.id,
-           after={**snapshot(prescriber), "email": mail})
+           after={**snapshot(prescriber), "email": data.email})
     return prescriber
 
 
@@ -72,44 +48,37 @@ def attest_prescriber(session: Session, actor: User, prescriber: Prescriber) -> 
     return prescriber
 
 
-def link_designee(
-    session: Session, actor: User, prescriber: Prescriber, *, designee_id: object = None,
-    email: object = None, password: object = None, first_name: object = None,
-    last_name: object = None,
-) -> Designee:
+def link_designee(session: Session, actor: User, prescriber: Prescriber,
+                  data: DesigneeLinking) -> Designee:
     """Create a designee account and link it, or link an existing designee by id."""
     own = prescriber_for_user(session, actor)
     if own is None or own.id != prescriber.id:
         raise PermissionDenied("Only the prescriber can manage their designees.")
-    errors = Errors()
     today = clock.today()
-    if designee_id is not None:
-        did = int_value(errors, "designee_id", designee_id, minimum=1)
-        errors.raise_if_any()
-        designee = session.get(Designee, did)
+    if data.designee_id is not None:
+        designee = session.get(Designee, data.designee_id)
         if designee is None:
             raise ValidationError(designee_id="No designee with this id.")
         created = False
     else:
-        mail, pw, first, last = validate_new_user(
-            session, errors, email=email, password=password, first_name=first_name,
-            last_name=last_name,
-        )
+        account = data.account()
+        if account is None:
+            raise ValidationError({name: MISSING for name in
+                                   ("email", "password", "first_name", "last_name")
+                                   if getattr(data, name) is None})
+        errors = Errors()
+        check_new_account(session, errors, account)
         errors.raise_if_any()
-        assert mail and pw and first and last
-        user = new_user(session, email=mail, password=pw, role=Role.DESIGNEE,
-                        first_name=first, last_name=last)
+        user = new_user(session, email=account.email, password=account.password,
+                        role=Role.DESIGNEE, first_name=account.first_name,
+                        last_name=account.last_name)
         designee = Designee(user_id=user.id)
         session.add(designee)
         session.flush()
         created = True
         record(session, actor, "designee:create", "designee", designee.id,
-               after={**snapshot(designee), "email": mail})
-    link = session.execute(
-        select(DesigneeLink).where(
-            DesigneeLink.designee_id == designee.id, DesigneeLink.prescriber_id == prescriber.id
-        )
-    ).scalar()
+               after={**snapshot(designee), "email": account.email})
+    link = _lock_link(session, designee.id, prescriber.id)
     if link is not None and link.unlinked_on is None:
         if not created:
             raise ValidationError(designee_id="This designee is already linked to you.")
@@ -127,19 +96,23 @@ def link_designee(
     return designee
 
 
+def _lock_link(session: Session, designee_id: int, prescriber_id: int) -> DesigneeLink | None:
+    """The link row, locked and re-read: a second unlink (or relink) at once waits, then sees
+    what the first did (PostgreSQL; SQLite runs writers one at a time)."""
+    return session.execute(
+        select(DesigneeLink).where(DesigneeLink.designee_id == designee_id,
+                                   DesigneeLink.prescriber_id == prescriber_id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar()
+
+
 def unlink_designee(session: Session, actor: User, prescriber: Prescriber,
                     designee: Designee) -> DesigneeLink:
     own = prescriber_for_user(session, actor)
     if own is None or own.id != prescriber.id:
         raise PermissionDenied("Only the prescriber can manage their designees.")
-    link = session.execute(
-        select(DesigneeLink).where(
-            DesigneeLink.designee_id == designee.id,
-            DesigneeLink.prescriber_id == prescriber.id,
-            DesigneeLink.unlinked_on.is_(None),
-        )
-    ).scalar()
-    if link is None:
+    link = _lock_link(session, designee.id, prescriber.id)
+    if link is None or link.unlinked_on is not None:
         raise NotFound("This designee is not linked to you.")
     before = snapshot(link)
     link.unlinked_on = clock.today()

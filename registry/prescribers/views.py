@@ -13,13 +13,13 @@ from registry import clock, db
 from registry.accounts.models import Role
 from registry.errors import ValidationError
 from registry.params import current as current_params
-from registry.patients.queries import for_prescriber, status
 from registry.permissions import (
     designee_for_user,
     linked_prescriber_ids,
     prescriber_for_user,
     stakeholder_facts,
 )
+from registry.policy import Permission
 from registry.prescribers.forms import ActForForm, AttestForm, DesigneeForm, UnlinkForm
 from registry.prescribers.models import Designee, DesigneeLink, Prescriber
 from registry.prescribers.operations import (
@@ -28,17 +28,17 @@ from registry.prescribers.operations import (
     link_designee,
     unlink_designee,
 )
+from registry.prescribers.queries import patient_page
+from registry.prescribers.schemas import DesigneeLinking
 from registry.rules import designee_standing, fmt, prescriber_standing
-from registry.rules.identifiers import normalize_registry_id
 from registry.rules.stakeholders import Standing, reminder_due
 from registry.web.support import (
     actor,
     already_sent,
-    apply_errors,
     choices,
     claim_submission,
-    form_data,
-    role_required,
+    requires,
+    run_form,
 )
 
 bp = Blueprint("prescribers", __name__, url_prefix="/prescriber")
@@ -154,39 +154,36 @@ SORTS = {
 }
 
 
+PAGE_SIZE = 100
+
+
 @bp.get("/")
-@role_required(Role.PRESCRIBER, Role.DESIGNEE)
+@requires(Permission.PRESCRIBERS_PATIENTS_LIST)
 def patients() -> Any:
+    """The same list as the API's, a page at a time; the sort orders the page shown."""
     prescriber = need_prescriber()
     if isinstance(prescriber, Response):
         return prescriber
-    s = db.session()
-    q = (request.args.get("q") or "").strip()
+    q = (request.args.get("q") or "").strip()[:100]
     mine_only = request.args.get("mine") == "1"
     sort = request.args.get("sort", "due")
     if sort not in SORTS:
         sort = "due"
     descending = request.args.get("dir") == "desc"
+    cursor = (request.args.get("after") or "").strip()[:40] or None
+    try:
+        page = patient_page(db.session(), prescriber.id, q=q or None, needs_action=mine_only,
+                            cursor=cursor, limit=PAGE_SIZE)
+    except ValidationError:
+        return redirect(url_for("prescribers.patients", q=q or None,
+                                mine="1" if mine_only else None, sort=sort))
     rows = []
-    for patient in for_prescriber(s, prescriber.id):
-        if q:
-            rid = normalize_registry_id(q)
-            if q.lower() not in patient.full_name.lower() and (not rid or rid not in
-                                                               patient.registry_id):
-                continue
-        decision = status(s, patient)
-        mine = next((st for st in decision.next_steps if st.actor == "prescriber"), None)
-        needs_me = mine is not None
-        if mine_only and not needs_me:
-            continue
-        # "Needs my action" lists what the prescriber has to do and by when, even when the
-        # patient's own step comes first.
-        step = mine if mine_only else (decision.next_steps[0] if decision.next_steps else None)
-        due = (step.due_on or step.not_before) if step else None
+    for row in page.rows:
+        due = (row.step.due_on or row.step.not_before) if row.step else None
         rows.append({
-            "patient": patient, "decision": decision, "step": step, "due": due,
-            "needs_me": needs_me,
-            "window_close": decision.window.closes_on if decision.window else None,
+            "patient": row.patient, "decision": row.decision, "step": row.step, "due": due,
+            "needs_me": row.needs_me,
+            "window_close": row.decision.window.closes_on if row.decision.window else None,
         })
     rows.sort(key=SORTS[sort], reverse=descending)
     standing = prescriber_standing(stakeholder_facts(prescriber), clock.today(), current_params())
@@ -194,11 +191,12 @@ def patients() -> Any:
         "prescribers/patients.html", prescriber=prescriber, rows=rows, q=q, mine=mine_only,
         sort=sort, descending=descending, standing=standing, blocked=blocked(prescriber),
         reminder=reminder_due(standing, clock.today(), current_params()),
+        next_cursor=page.next_cursor, after=cursor,
     )
 
 
 @bp.route("/attest", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER)
+@requires(Permission.PRESCRIBERS_ATTEST)
 def attest() -> Any:
     s = db.session()
     prescriber = prescriber_for_user(s, actor())
@@ -223,7 +221,7 @@ def attest() -> Any:
 
 
 @bp.route("/designee-attest", methods=["GET", "POST"])
-@role_required(Role.DESIGNEE)
+@requires(Permission.DESIGNEES_ATTEST)
 def designee_attest() -> Any:
     s = db.session()
     designee = designee_for_user(s, actor())
@@ -245,7 +243,7 @@ def designee_attest() -> Any:
 
 
 @bp.route("/act-for", methods=["GET", "POST"])
-@role_required(Role.DESIGNEE)
+@requires(Permission.DESIGNEES_ACT_FOR)
 def act_for() -> Any:
     s = db.session()
     designee = designee_for_user(s, actor())
@@ -265,24 +263,22 @@ def act_for() -> Any:
 
 
 @bp.route("/designees", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER)
+@requires(Permission.DESIGNEES_MANAGE)
 def designees() -> Any:
     s = db.session()
     prescriber = prescriber_for_user(s, actor())
     assert prescriber is not None
     form = DesigneeForm()
-    if form.validate_on_submit():
-        if not claim_submission(s, form):
-            return already_sent(url_for("prescribers.designees"))
-        try:
-            d = link_designee(s, actor(), prescriber, **form_data(
-                form, "email", "password", "first_name", "last_name"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            flash(f"{d.name} is now your designee. They sign in with {d.user.email} and "
-                  "attest before acting for you.", "success")
-            return redirect(url_for("prescribers.designees"))
+    sent = run_form(form, DesigneeLinking,
+                    lambda session, data: link_designee(session, actor(), prescriber, data),
+                    sent_to=url_for("prescribers.designees"))
+    if isinstance(sent, Response):
+        return sent
+    if sent is not None:
+        d = sent.value
+        flash(f"{d.name} is now your designee. They sign in with {d.user.email} and "
+              "attest before acting for you.", "success")
+        return redirect(url_for("prescribers.designees"))
     links = s.query(DesigneeLink).filter(DesigneeLink.prescriber_id == prescriber.id,
                                          DesigneeLink.unlinked_on.is_(None)).all()
     return render_template("prescribers/designees.html", form=form, links=links,
@@ -290,7 +286,7 @@ def designees() -> Any:
 
 
 @bp.post("/designees/<int:designee_id>/unlink")
-@role_required(Role.PRESCRIBER)
+@requires(Permission.DESIGNEES_MANAGE)
 def unlink(designee_id: int) -> Any:
     s = db.session()
     prescriber = prescriber_for_user(s, actor())

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
 
 from registry import db
 from registry.accounts.models import Role, User
@@ -14,7 +15,10 @@ from registry.errors import ValidationError
 from registry.extensions import limiter
 from registry.patients.operations import activate_patient
 from registry.pharmacies.operations import register_pharmacy
+from registry.pharmacies.schemas import PharmacistAccount, PharmacyRegistration
+from registry.policy import Permission
 from registry.prescribers.operations import enroll_prescriber
+from registry.prescribers.schemas import PrescriberEnrollment
 from registry.web.forms import ActivationForm, EnrollForm, LoginForm, PharmacyRegistrationForm
 from registry.web.support import (
     SESSION_ID,
@@ -24,6 +28,8 @@ from registry.web.support import (
     apply_errors,
     claim_submission,
     form_data,
+    requires,
+    run_form,
     safe_next,
 )
 
@@ -104,44 +110,38 @@ def activate() -> Any:
 
 
 @bp.route("/enroll", methods=["GET", "POST"])
+@requires(Permission.PRESCRIBERS_ENROLL)
 def enroll() -> Any:
     form = EnrollForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("auth.login"))
-        try:
-            prescriber = enroll_prescriber(s, **form_data(
-                form, "email", "password", "first_name", "last_name", "npi", "license_state"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            start_session(prescriber.user)
-            flash("You are enrolled. Attest to the program requirements to become active.",
-                  "success")
-            return redirect(url_for("prescribers.attest"))
+    state = (form.license_state.data or "").strip().upper() or None
+    sent = run_form(form, PrescriberEnrollment, enroll_prescriber,
+                    sent_to=url_for("auth.login"), extra={"license_state": state})
+    if isinstance(sent, Response):
+        return sent
+    if sent is not None:
+        start_session(sent.value.user)
+        flash("You are enrolled. Attest to the program requirements to become active.",
+              "success")
+        return redirect(url_for("prescribers.attest"))
     return render_template("auth/enroll.html", form=form)
 
 
 @bp.route("/register-pharmacy", methods=["GET", "POST"])
+@requires(Permission.PHARMACIES_ENROLL)
 def register_pharmacy_page() -> Any:
     """A pharmacy registers with its Responsible Site Pharmacist, then activates (RSP page)."""
     form = PharmacyRegistrationForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("auth.login"))
-        data = form_data(form, "name", "ncpdp_id", "npi", "address", "rsp_first_name",
-                         "rsp_last_name", "rsp_email", "rsp_password", "rsp_license_number")
-        rsp = {key.removeprefix("rsp_"): data.pop(key) for key in list(data)
-               if key.startswith("rsp_")}
-        try:
-            pharmacy = register_pharmacy(s, rsp=rsp, **data)
-        except ValidationError as exc:
-            apply_errors(form, exc.errors, {"rsp": "rsp_email"})
-        else:
-            start_session(pharmacy.pharmacists[0].user)
-            flash(f"{pharmacy.name} is registered. Activate it below to start asking for "
-                  "authorizations.", "success")
-            return redirect(url_for("pharmacies.manage"))
+    rsp = {name: form_data(form, f"rsp_{name}")[f"rsp_{name}"]
+           for name in PharmacistAccount.model_fields}
+    sent = run_form(form, PharmacyRegistration, register_pharmacy,
+                    sent_to=url_for("auth.login"), extra={"rsp": rsp},
+                    aliases={"rsp": "rsp_email"})
+    if isinstance(sent, Response):
+        return sent
+    if sent is not None:
+        pharmacy = sent.value
+        start_session(pharmacy.pharmacists[0].user)
+        flash(f"{pharmacy.name} is registered. Activate it below to start asking for "
+              "authorizations.", "success")
+        return redirect(url_for("pharmacies.manage"))
     return render_template("auth/register_pharmacy.html", form=form)

@@ -73,6 +73,7 @@ def build_world(session: Any, clock: Any) -> World:
     for role in ("pharmacist", "rsp"):
         secrets[role] += [p.email, q.email]
     ids = {"dr": dr.id, "dr_email": dr.user.email, "designee": des.id, "pharmacy": ph.id,
+           "rph": rph.id,
            "p": p.registry_id, "q": q.registry_id, "r": r.registry_id,
            "rma": outcome.authorization.rma, "q_request": {
                "registry_id": q.registry_id, "date_of_birth": q.date_of_birth.isoformat(),
@@ -132,15 +133,21 @@ ENDPOINTS: dict[str, Endpoint] = {
         "last_name": "P", "npi": f.npi()}, everyone(201)),
     "POST /prescribers/{id}/attestations": Endpoint(
         "POST", lambda w: f"/prescribers/{w.ids['dr']}/attestations", None,
-        only(201, ["prescriber"], others=404, staff=403)),
+        only(201, ["prescriber"], other_prescriber=404)),
     "POST /prescribers/{id}/designees": Endpoint(
         "POST", lambda w: f"/prescribers/{w.ids['dr']}/designees", lambda w, a: {
             "email": unique("new-des") + "@example.org", "password": PASSWORD,
             "first_name": "D", "last_name": "E"},
-        only(201, ["prescriber"], others=404, staff=403)),
+        only(201, ["prescriber"], other_prescriber=404)),
+    "DELETE /prescribers/{id}/designees/{id}": Endpoint(
+        "DELETE", lambda w: f"/prescribers/{w.ids['dr']}/designees/{w.ids['designee']}", None,
+        only(204, ["prescriber"], other_prescriber=404)),
+    "GET /prescribers/{id}/patients": Endpoint(
+        "GET", lambda w: f"/prescribers/{w.ids['dr']}/patients", None,
+        only(200, ["prescriber", "designee"], other_prescriber=404)),
     "POST /designees/{id}/attestations": Endpoint(
         "POST", lambda w: f"/designees/{w.ids['designee']}/attestations", None,
-        only(201, ["designee"], others=404, staff=403, prescriber=403)),
+        only(201, ["designee"])),
     "POST /pharmacies": Endpoint("POST", lambda w: "/pharmacies", lambda w, a: {
         "name": "New", "ncpdp_id": f.ncpdp(), "npi": f.npi(), "rsp": {
             "email": unique("new-rsp") + "@example.org", "password": PASSWORD,
@@ -148,13 +155,23 @@ ENDPOINTS: dict[str, Endpoint] = {
     "POST /pharmacies/{id}/activations": Endpoint(
         "POST", lambda w: f"/pharmacies/{w.ids['pharmacy']}/activations",
         lambda w, a: {"staff_trained": True},
-        only(201, ["rsp"], others=404, pharmacist=403)),
+        only(201, ["rsp"], other_pharmacist=404)),
     "POST /pharmacies/{id}/pharmacists": Endpoint(
         "POST", lambda w: f"/pharmacies/{w.ids['pharmacy']}/pharmacists", lambda w, a: {
             "email": unique("new-rph") + "@example.org", "password": PASSWORD,
             "first_name": "P", "last_name": "H", "license_number": "L2",
             "training_completed_on": today()},
-        only(201, ["rsp"], others=404, pharmacist=403)),
+        only(201, ["rsp"], other_pharmacist=404)),
+    "PATCH /pharmacies/{id}/pharmacists/{pharmacist_id}": Endpoint(
+        "PATCH", lambda w: f"/pharmacies/{w.ids['pharmacy']}/pharmacists/{w.ids['rph']}",
+        lambda w, a: {"training_completed_on": today()},
+        only(200, ["rsp"], other_pharmacist=404)),
+    "DELETE /pharmacies/{id}/pharmacists/{pharmacist_id}": Endpoint(
+        "DELETE", lambda w: f"/pharmacies/{w.ids['pharmacy']}/pharmacists/{w.ids['rph']}",
+        None, only(204, ["rsp"], other_pharmacist=404)),
+    "GET /pharmacies/{id}/authorizations": Endpoint(
+        "GET", lambda w: f"/pharmacies/{w.ids['pharmacy']}/authorizations", None,
+        only(200, ["pharmacist", "rsp"], other_pharmacist=404)),
     "POST /patients": Endpoint("POST", lambda w: "/patients", lambda w, a: {
         "prescriber_id": w.ids["dr"], "first_name": "New", "last_name": "Patient",
         "date_of_birth": "1990-01-01", "email": unique("new-pt") + "@example.org",
@@ -205,17 +222,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         only(201, ["pharmacist", "rsp", "other_pharmacist"])),
     "GET /authorizations/{rma}": Endpoint(
         "GET", lambda w: f"/authorizations/{w.ids['rma']}", None,
-        only(200, ["prescriber", "designee", "pharmacist", "rsp", "staff"], others=404)),
+        only(200, ["prescriber", "designee", "pharmacist", "rsp", "staff"], others=404,
+             patient=403)),
     "POST /authorizations/{rma}/dispensation": Endpoint(
         "POST", lambda w: f"/authorizations/{w.ids['rma']}/dispensation",
         lambda w, a: {"dispensed_on": today(), "quantity": 60, "days_supply": 30},
-        only(200, ["pharmacist", "rsp"], others=404, prescriber=403, designee=403,
-             staff=403)),
+        only(200, ["pharmacist", "rsp"], other_pharmacist=404)),
     "POST /authorizations/{rma}/reversal": Endpoint(
         "POST", lambda w: f"/authorizations/{w.ids['rma']}/reversal",
         lambda w, a: {"reason": "Not picked up"},
-        only(200, ["pharmacist", "rsp"], others=404, prescriber=403, designee=403,
-             staff=403)),
+        only(200, ["pharmacist", "rsp"], other_pharmacist=404)),
     "POST /compliance-actions": Endpoint(
         "POST", lambda w: "/compliance-actions", lambda w, a: {
             "subject_type": "prescriber", "subject_id": w.ids["dr"], "action": "notice",

@@ -84,7 +84,7 @@ def test_stakeholder_operations_write_one_entry_each(session, clock):
     assert "password_hash" not in entries[0].after
     rsp = f.rsp_of(ph).user
     _, entries = tagged(session, lambda: record_training(session, rsp, rph,
-                                                         training_completed_on=today()))
+        f.training(training_completed_on=today())))
     assert tags(entries) == ["pharmacist:train"]
     _, entries = tagged(session, lambda: remove_pharmacist(session, rsp, rph))
     assert tags(entries) == ["pharmacist:remove"]
@@ -138,7 +138,7 @@ def test_patient_lifecycle_entries(session, clock):
 
     req = {"registry_id": p.registry_id, "date_of_birth": p.date_of_birth.isoformat(),
            "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0}
-    _, entries = tagged(session, lambda: check_authorization(session, rph.user, **req))
+    _, entries = tagged(session, lambda: check_authorization(session, rph.user, f.request(**req)))
     assert tags(entries) == ["authorization:check"]
     outcome, entries = tagged(session, lambda: f.authorize(session, rph, p))
     assert tags(entries) == ["authorization:issue"]
@@ -146,7 +146,7 @@ def test_patient_lifecycle_entries(session, clock):
     _, entries = tagged(session, lambda: f.authorize(session, rph, p))
     assert tags(entries) == ["authorization:deny"]
     _, entries = tagged(session, lambda: reverse_authorization(
-        session, rph.user, outcome.authorization, reason="Not picked up"))
+        session, rph.user, outcome.authorization, f.reversal_of(reason="Not picked up")))
     assert tags(entries) == ["authorization:reverse"]
     outcome, _ = tagged(session, lambda: f.authorize(session, rph, p))
     _, entries = tagged(session, lambda: f.dispense(session, rph, outcome))

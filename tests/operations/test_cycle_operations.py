@@ -217,7 +217,7 @@ def test_ruleset_switch_on_the_effective_date(session, clock, day, ruleset):
     f.pass_questions(session, p)
     clock.to(day)
     attest_prescriber(session, dr.user, dr)  # a yearly re-attestation keeps them active
-    activate_pharmacy(session, f.rsp_of(ph).user, ph, staff_trained=True)
+    activate_pharmacy(session, f.rsp_of(ph).user, ph, f.certification(staff_trained=True))
     rph = f.pharmacist(session, ph)
     outcome = f.authorize(session, rph, p)
     assert outcome.decision.ruleset == ruleset
@@ -253,7 +253,8 @@ def test_cannot_get_pregnant_2021_window_day_30_and_31(session, cast, clock):
     outcome = f.authorize(session, cast.rph, p)
     assert outcome.eligible, outcome.reasons
     assert outcome.authorization.do_not_dispense_after == today()
-    reverse_authorization(session, cast.rph.user, outcome.authorization, reason="Not needed")
+    reverse_authorization(session, cast.rph.user, outcome.authorization,
+        f.reversal_of(reason="Not needed"))
     clock.forward(days=1)
     assert codes(f.authorize(session, cast.rph, p)) == ["WINDOW_EXPIRED"]
 

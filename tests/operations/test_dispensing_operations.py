@@ -115,7 +115,7 @@ def test_typos_are_field_errors_and_store_no_decision(session, cast, ready):
 def test_reversal_frees_the_cycle_while_the_window_is_open(session, cast, ready, clock):
     first = f.authorize(session, cast.rph, ready).authorization
     clock.forward(days=3)
-    reverse_authorization(session, cast.rph.user, first, reason="Not picked up")
+    reverse_authorization(session, cast.rph.user, first, f.reversal_of(reason="Not picked up"))
     assert first.status == "reversed"
     again = f.authorize(session, cast.rph, ready)
     assert again.eligible, again.reasons
@@ -126,7 +126,7 @@ def test_reversal_frees_the_cycle_while_the_window_is_open(session, cast, ready,
 def test_reversal_after_the_window_does_not_free_the_cycle(session, cast, ready, clock):
     first = f.authorize(session, cast.rph, ready).authorization
     clock.forward(days=6)  # day 7: last day
-    reverse_authorization(session, cast.rph.user, first, reason="Returned to stock")
+    reverse_authorization(session, cast.rph.user, first, f.reversal_of(reason="Returned to stock"))
     clock.forward(days=1)  # day 8
     outcome = f.authorize(session, cast.rph, ready)
     assert not outcome.eligible
@@ -136,7 +136,8 @@ def test_reversal_after_the_window_does_not_free_the_cycle(session, cast, ready,
 def test_dispense_reversed_returned_to_stock_frees_the_cycle(session, cast, ready):
     outcome = f.authorize(session, cast.rph, ready)
     f.dispense(session, cast.rph, outcome)
-    reverse_authorization(session, cast.rph.user, outcome.authorization, reason="Returned")
+    reverse_authorization(session, cast.rph.user, outcome.authorization,
+        f.reversal_of(reason="Returned"))
     assert f.authorize(session, cast.rph, ready).eligible
 
 
@@ -149,8 +150,8 @@ def test_dispense_on_the_do_not_dispense_after_day(session, cast, ready, clock):
     auth = f.authorize(session, cast.rph, ready, quantity=60, days_supply=30).authorization
     clock.forward(days=6)
     assert today() == auth.do_not_dispense_after
-    dispense = record_dispense(session, cast.rph.user, auth, dispensed_on=today(),
-                               quantity=59, days_supply=29)
+    dispense = record_dispense(session, cast.rph.user, auth,
+        f.dispensation(dispensed_on=today(), quantity=59, days_supply=29))
     assert (dispense.quantity, dispense.days_supply) == (59, 29)
     assert auth.status == "dispensed"
     assert session.execute(select(func.count(Dispense.id))).scalar_one() == 1
@@ -160,8 +161,8 @@ def test_dispense_after_the_do_not_dispense_after_day_is_refused(session, cast, 
     auth = f.authorize(session, cast.rph, ready).authorization
     clock.forward(days=7)
     with pytest.raises(ValidationError) as exc:
-        record_dispense(session, cast.rph.user, auth, dispensed_on=today(), quantity=60,
-                        days_supply=30)
+        record_dispense(session, cast.rph.user, auth,
+            f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
     assert {"rma", "dispensed_on"} <= set(exc.value.errors)
     assert session.get(Authorization, auth.id).status == "authorized"  # expires when asked
 
@@ -172,8 +173,8 @@ def test_dispense_above_what_was_authorized_is_refused(session, cast, ready, qua
                                                        field):
     auth = f.authorize(session, cast.rph, ready).authorization
     with pytest.raises(ValidationError) as exc:
-        record_dispense(session, cast.rph.user, auth, dispensed_on=today(), quantity=quantity,
-                        days_supply=days)
+        record_dispense(session, cast.rph.user, auth,
+            f.dispensation(dispensed_on=today(), quantity=quantity, days_supply=days))
     assert list(exc.value.errors) == [field]
 
 
@@ -245,8 +246,8 @@ def test_suspended_pharmacy_cannot_dispense_an_earlier_rma(session, cast, ready)
     auth = f.authorize(session, cast.rph, ready).authorization
     _act(session, cast, "pharmacy", cast.pharmacy.id, "suspension")
     with pytest.raises(PermissionDenied):
-        record_dispense(session, cast.rph.user, auth, dispensed_on=today(), quantity=60,
-                        days_supply=30)
+        record_dispense(session, cast.rph.user, auth,
+            f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
 
 
 def test_deactivated_prescriber_cannot_re_attest(session, cast):
@@ -262,9 +263,9 @@ def test_pharmacist_removed_or_training_lapsed(session, cast, ready, clock):
     assert f.authorize(session, rph2, ready).eligible  # training exactly 365 days old
     reverse_authorization(session, rph2.user, session.execute(
         select(Authorization).where(Authorization.status == "authorized")).scalar_one(),
-        reason="test")
+            f.reversal_of(reason="test"))
     record_training(session, f.rsp_of(cast.pharmacy).user, rph2,
-                    training_completed_on=today() - timedelta(days=366))
+        f.training(training_completed_on=today() - timedelta(days=366)))
     assert codes(f.authorize(session, rph2, ready)) == ["PHARMACIST_NOT_AUTHORIZED"]
     remove_pharmacist(session, f.rsp_of(cast.pharmacy).user, cast.rph)
     assert codes(f.authorize(session, cast.rph, ready)) == ["PHARMACIST_NOT_AUTHORIZED"]
@@ -284,7 +285,7 @@ def test_prescriber_attestation_364_days_ok_365_not(session, clock):
     clock.forward(days=4)  # day 364
     outcome = f.authorize(session, rph, p)
     assert outcome.eligible, outcome.reasons
-    reverse_authorization(session, rph.user, outcome.authorization, reason="test")
+    reverse_authorization(session, rph.user, outcome.authorization, f.reversal_of(reason="test"))
     clock.forward(days=1)  # day 365
     assert codes(f.authorize(session, rph, p)) == ["PRESCRIBER_NOT_ACTIVE"]
 
@@ -321,8 +322,8 @@ def test_cannot_get_pregnant_2026_dispense_after_day_7_is_refused(session, clock
     auth = f.authorize(session, rph, p).authorization
     clock.forward(days=8)
     with pytest.raises(ValidationError) as exc:
-        record_dispense(session, rph.user, auth, dispensed_on=today(), quantity=60,
-                        days_supply=30)
+        record_dispense(session, rph.user, auth,
+            f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
     assert "dispensed_on" in exc.value.errors
 
 
@@ -339,10 +340,10 @@ def test_pharmacy_activation_364_days_ok_365_lapsed_until_the_rsp_renews(session
     clock.forward(days=4)  # day 364
     outcome = f.authorize(session, rph, p)
     assert outcome.eligible, outcome.reasons
-    reverse_authorization(session, rph.user, outcome.authorization, reason="test")
+    reverse_authorization(session, rph.user, outcome.authorization, f.reversal_of(reason="test"))
     clock.forward(days=1)  # day 365 (the pharmacist's training, 365 days old, still counts)
     assert codes(f.authorize(session, rph, p)) == ["PHARMACY_NOT_ACTIVE"]
-    activate_pharmacy(session, f.rsp_of(ph).user, ph, staff_trained=True)
+    activate_pharmacy(session, f.rsp_of(ph).user, ph, f.certification(staff_trained=True))
     assert f.authorize(session, rph, p).eligible
 
 

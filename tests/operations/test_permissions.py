@@ -159,18 +159,19 @@ def test_prescriber_attests_only_for_themselves(session, cast):
 
 def test_prescriber_manages_only_their_own_designees(session, cast):
     refused(session, PermissionDenied, link_designee, session, cast.other_dr.user, cast.dr,
-            email="x@example.org", password=f.PASSWORD, first_name="X", last_name="Y")
+            f.linking(email="x@example.org", password=f.PASSWORD, first_name="X",
+                      last_name="Y"))
 
 
 def test_only_the_rsp_runs_the_pharmacy(session, cast):
     refused(session, PermissionDenied, activate_pharmacy, session, cast.rph.user,
-            cast.pharmacy, staff_trained=True)
+            cast.pharmacy, f.CERTIFIED)
     other = f.pharmacy(session)
     refused(session, NotFound, activate_pharmacy, session, f.rsp_of(other).user,
-            cast.pharmacy, staff_trained=True)
+            cast.pharmacy, f.CERTIFIED)
     refused(session, PermissionDenied, add_pharmacist, session, cast.rph.user, cast.pharmacy,
-            email="z@example.org", password=f.PASSWORD, first_name="Z", last_name="Z",
-            license_number="1", training_completed_on=today())
+            f.addition(email="z@example.org", password=f.PASSWORD, first_name="Z",
+                       last_name="Z", license_number="1", training_completed_on=today()))
 
 
 def _request(p):
@@ -184,8 +185,10 @@ def test_only_pharmacists_ask_for_authorizations(session, cast, who):
     p = f.patient(session, cast.dr)
     actor = {"dr": cast.dr.user, "designee": cast.designee.user, "staff": cast.staff,
              "patient": p.user}[who]
-    refused(session, PermissionDenied, request_authorization, session, actor, **_request(p))
-    refused(session, PermissionDenied, check_authorization, session, actor, **_request(p))
+    refused(session, PermissionDenied, request_authorization, session, actor,
+            f.request(**_request(p)))
+    refused(session, PermissionDenied, check_authorization, session, actor,
+            f.request(**_request(p)))
 
 
 def test_dispense_and_reversal_only_by_the_issuing_pharmacy(session, cast, clock):
@@ -194,10 +197,11 @@ def test_dispense_and_reversal_only_by_the_issuing_pharmacy(session, cast, clock
     auth = f.authorize(session, cast.rph, p).authorization
     other = f.pharmacist(session, f.pharmacy(session))
     refused(session, NotFound, record_dispense, session, other.user, auth,
-            dispensed_on=today(), quantity=60, days_supply=30)
-    refused(session, NotFound, reverse_authorization, session, other.user, auth, reason="x")
+            f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
+    refused(session, NotFound, reverse_authorization, session, other.user, auth,
+            f.reversal_of(reason="x"))
     refused(session, PermissionDenied, record_dispense, session, cast.dr.user, auth,
-            dispensed_on=today(), quantity=60, days_supply=30)
+            f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
 
 
 def test_only_staff_record_compliance_actions_and_lift_blocks(session, cast):

@@ -94,39 +94,41 @@ def _prescriber_data(**kw: Any) -> dict[str, Any]:
 
 @case("npi", "missing", "bad-check-digit", "nine-digits", "list")
 def enroll_bad_npi(session, cast, clock, value):
-    return lambda: enroll_prescriber(session, **_prescriber_data(npi=bad(value)))
+    return lambda: enroll_prescriber(session, f.enrollment(**_prescriber_data(npi=bad(value))))
 
 
 @case("email", "missing", "text", "number")
 def enroll_bad_email(session, cast, clock, value):
-    return lambda: enroll_prescriber(session, **_prescriber_data(email=bad(value)))
+    return lambda: enroll_prescriber(session, f.enrollment(**_prescriber_data(email=bad(value))))
 
 
 @case("license_state", "text", "number")
 def enroll_bad_state(session, cast, clock, value):
-    return lambda: enroll_prescriber(session, **_prescriber_data(license_state=bad(value)))
+    return lambda: enroll_prescriber(session,
+        f.enrollment(**_prescriber_data(license_state=bad(value))))
 
 
 @case("password", "missing", "number")
 def enroll_bad_password(session, cast, clock, value):
-    return lambda: enroll_prescriber(session, **_prescriber_data(password=bad(value)))
+    return lambda: enroll_prescriber(session, f.enrollment(**_prescriber_data(password=bad(value))))
 
 
 @case("npi", "duplicate")
 def enroll_duplicate_npi(session, cast, clock, value):
-    return lambda: enroll_prescriber(session, **_prescriber_data(npi=cast.dr.npi))
+    return lambda: enroll_prescriber(session, f.enrollment(**_prescriber_data(npi=cast.dr.npi)))
 
 
 @case("email", "missing", "text")
 def link_designee_bad_email(session, cast, clock, value):
-    return lambda: link_designee(session, cast.dr.user, cast.dr, email=bad(value),
-                                 password=f.PASSWORD, first_name="A", last_name="B")
+    return lambda: link_designee(session, cast.dr.user, cast.dr,
+        f.linking(email=bad(value), password=f.PASSWORD, first_name="A", last_name="B"))
 
 
 @case("staff_trained", "missing", "text")
 def activate_pharmacy_not_certified(session, cast, clock, value):
     ph = f.pharmacy(session, activate=False)
-    return lambda: activate_pharmacy(session, f.rsp_of(ph).user, ph, staff_trained=bad(value))
+    return lambda: activate_pharmacy(session, f.rsp_of(ph).user, ph,
+        f.certification(staff_trained=bad(value)))
 
 
 def _pharmacy_data(**kw: Any) -> dict[str, Any]:
@@ -141,39 +143,38 @@ def _pharmacy_data(**kw: Any) -> dict[str, Any]:
 
 @case("ncpdp_id", "missing", "nine-digits", "text")
 def register_pharmacy_bad_ncpdp(session, cast, clock, value):
-    return lambda: register_pharmacy(session, **_pharmacy_data(ncpdp_id=bad(value)))
+    return lambda: register_pharmacy(session, f.registration(**_pharmacy_data(ncpdp_id=bad(value))))
 
 
 @case("npi", "bad-check-digit", "missing")
 def register_pharmacy_bad_npi(session, cast, clock, value):
-    return lambda: register_pharmacy(session, **_pharmacy_data(npi=bad(value)))
+    return lambda: register_pharmacy(session, f.registration(**_pharmacy_data(npi=bad(value))))
 
 
 @case("rsp", "missing", "text")
 def register_pharmacy_no_rsp(session, cast, clock, value):
-    return lambda: register_pharmacy(session, **_pharmacy_data(rsp=bad(value)))
+    return lambda: register_pharmacy(session, f.registration(**_pharmacy_data(rsp=bad(value))))
 
 
 @case("rsp.license_number", "missing")
 def register_pharmacy_rsp_licence(session, cast, clock, value):
     data = _pharmacy_data()
     data["rsp"]["license_number"] = bad(value)
-    return lambda: register_pharmacy(session, **data)
+    return lambda: register_pharmacy(session, f.registration(**data))
 
 
 @case("training_completed_on", "missing", TOMORROW, "not-a-date", "bad-date")
 def add_pharmacist_bad_training(session, cast, clock, value):
     return lambda: add_pharmacist(
-        session, f.rsp_of(cast.pharmacy).user, cast.pharmacy, email="new.rph@example.org",
-        password=f.PASSWORD, first_name="P", last_name="H", license_number="P-9",
-        training_completed_on=bad(value),
-    )
+        session, f.rsp_of(cast.pharmacy).user, cast.pharmacy, f.addition(
+            email="new.rph@example.org", password=f.PASSWORD, first_name="P", last_name="H",
+            license_number="P-9", training_completed_on=bad(value)))
 
 
 @case("training_completed_on", TOMORROW, "missing")
 def record_training_bad_date(session, cast, clock, value):
     return lambda: record_training(session, f.rsp_of(cast.pharmacy).user, cast.rph,
-                                   training_completed_on=bad(value))
+        f.training(training_completed_on=bad(value)))
 
 
 # --- patients -------------------------------------------------------------------------
@@ -441,43 +442,43 @@ def _request(p, **kw: Any) -> dict[str, Any]:
 @case("registry_id", "missing", "nine-digits", "list")
 def request_bad_registry_id(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: request_authorization(session, cast.rph.user, **_request(
-        p, registry_id=bad(value)))
+    return lambda: request_authorization(session, cast.rph.user, f.request(**_request(
+        p, registry_id=bad(value))))
 
 
 @case("date_of_birth", "missing", "not-a-date", "bad-date")
 def request_bad_dob(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: request_authorization(session, cast.rph.user, **_request(
-        p, date_of_birth=bad(value)))
+    return lambda: request_authorization(session, cast.rph.user, f.request(**_request(
+        p, date_of_birth=bad(value))))
 
 
 @case("prescriber_npi", "missing", "nine-digits")
 def request_bad_npi(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: request_authorization(session, cast.rph.user, **_request(
-        p, prescriber_npi=bad(value)))
+    return lambda: request_authorization(session, cast.rph.user, f.request(**_request(
+        p, prescriber_npi=bad(value))))
 
 
 @case("days_supply", "missing", "zero", "negative", "text", "bool")
 def request_bad_days(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: request_authorization(session, cast.rph.user, **_request(
-        p, days_supply=bad(value)))
+    return lambda: request_authorization(session, cast.rph.user, f.request(**_request(
+        p, days_supply=bad(value))))
 
 
 @case("quantity", "missing", "zero", "text")
 def request_bad_quantity(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: request_authorization(session, cast.rph.user, **_request(
-        p, quantity=bad(value)))
+    return lambda: request_authorization(session, cast.rph.user, f.request(**_request(
+        p, quantity=bad(value))))
 
 
 @case("refills", "missing", "negative", "text")
 def request_bad_refills(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: request_authorization(session, cast.rph.user, **_request(
-        p, refills=bad(value)))
+    return lambda: request_authorization(session, cast.rph.user, f.request(**_request(
+        p, refills=bad(value))))
 
 
 def _issued(session, cast, clock):
@@ -498,50 +499,52 @@ def dispense_bad_date(session, cast, clock, value):
         on = auth.issued_on - timedelta(days=1)
     else:
         on = bad(value)
-    return lambda: record_dispense(session, cast.rph.user, auth, dispensed_on=on, quantity=60,
-                                   days_supply=30)
+    return lambda: record_dispense(session, cast.rph.user, auth,
+        f.dispensation(dispensed_on=on, quantity=60, days_supply=30))
 
 
 @case("quantity", "above-authorized", "zero", "text")
 def dispense_bad_quantity(session, cast, clock, value):
     auth = _issued(session, cast, clock)
     qty = 61 if value == "above-authorized" else bad(value)
-    return lambda: record_dispense(session, cast.rph.user, auth, dispensed_on=today(),
-                                   quantity=qty, days_supply=30)
+    return lambda: record_dispense(session, cast.rph.user, auth,
+        f.dispensation(dispensed_on=today(), quantity=qty, days_supply=30))
 
 
 @case("days_supply", "above-authorized", "missing")
 def dispense_bad_days(session, cast, clock, value):
     auth = _issued(session, cast, clock)
     days = 31 if value == "above-authorized" else bad(value)
-    return lambda: record_dispense(session, cast.rph.user, auth, dispensed_on=today(),
-                                   quantity=60, days_supply=days)
+    return lambda: record_dispense(session, cast.rph.user, auth,
+        f.dispensation(dispensed_on=today(), quantity=60, days_supply=days))
 
 
 @case("rma", "already-dispensed")
 def dispense_twice(session, cast, clock, value):
     auth = _issued(session, cast, clock)
-    record_dispense(session, cast.rph.user, auth, dispensed_on=today(), quantity=60,
-                    days_supply=30)
-    return lambda: record_dispense(session, cast.rph.user, auth, dispensed_on=today(),
-                                   quantity=60, days_supply=30)
+    record_dispense(session, cast.rph.user, auth,
+        f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
+    return lambda: record_dispense(session, cast.rph.user, auth,
+        f.dispensation(dispensed_on=today(), quantity=60, days_supply=30))
 
 
 @case("rma", "already-reversed", "cancelled")
 def reverse_twice(session, cast, clock, value):
     auth = _issued(session, cast, clock)
     if value == "already-reversed":
-        reverse_authorization(session, cast.rph.user, auth, reason="Not picked up")
+        reverse_authorization(session, cast.rph.user, auth, f.reversal_of(reason="Not picked up"))
     else:
         report_pregnancy(session, cast.dr.user, auth.patient,
                 parse(PregnancyReportInput, reported_on=today()))
-    return lambda: reverse_authorization(session, cast.rph.user, auth, reason="Again")
+    return lambda: reverse_authorization(session, cast.rph.user, auth,
+        f.reversal_of(reason="Again"))
 
 
 @case("reason", "missing", "blank")
 def reverse_without_reason(session, cast, clock, value):
     auth = _issued(session, cast, clock)
-    return lambda: reverse_authorization(session, cast.rph.user, auth, reason=bad(value))
+    return lambda: reverse_authorization(session, cast.rph.user, auth,
+        f.reversal_of(reason=bad(value)))
 
 
 # --- pregnancy reports and compliance -------------------------------------------------

@@ -131,7 +131,8 @@ def test_a_cancelled_reversed_or_expired_rma_says_do_not_dispense(
 
     clock.forward(days=-7)
     login(client, world.rph1.user)
-    reverse_authorization(session, world.rph1.user, world.rma1, reason="Not picked up")
+    reverse_authorization(session, world.rph1.user, world.rma1,
+        f.reversal_of(reason="Not picked up"))
     box = _stop_box(client.get(url).get_data(as_text=True))
     assert "DO NOT DISPENSE: this RMA is reversed" in box
     assert "The pharmacy reversed it: Not picked up" in box

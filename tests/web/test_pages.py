@@ -54,7 +54,7 @@ def test_designee_chooses_whom_they_act_for(app: Any, session: Any, clock: Any) 
     des = f.designee(session, dr_a)
     from registry.prescribers.operations import link_designee
 
-    link_designee(session, dr_b.user, dr_b, designee_id=des.id)
+    link_designee(session, dr_b.user, dr_b, f.linking(designee_id=des.id))
     client = app.test_client()
     login(client, des.user)
     response = client.get("/prescriber/")
