@@ -15,7 +15,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -63,7 +63,9 @@ def email_message(message: Outgoing, sender: str) -> EmailMessage:
     mail["To"] = message.address
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime(clock.now())
-    mail["Message-ID"] = make_msgid(idstring=f"notification-{message.id}")
+    # The sender's domain, not socket.getfqdn() (a DNS lookup for every message).
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "registry.invalid"
+    mail["Message-ID"] = make_msgid(idstring=f"notification-{message.id}", domain=domain)
     mail["Content-Language"] = message.lang
     mail["X-Registry-Notification"] = str(message.id)
     mail["X-Registry-Kind"] = message.kind
