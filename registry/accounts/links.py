@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from registry import clock
-from registry.accounts.models import AccountLink, AccountLinkPurpose, Role, User
+from registry.accounts.models import AccountLink, AccountLinkPurpose, User
 from registry.accounts.operations import address_owner, end_every_sign_in
 from registry.audit.operations import record
 from registry.errors import ValidationError
@@ -172,7 +172,3 @@ def confirm_email(session: Session, *, token: object) -> User:
                before={"email_confirmed_at": None},
                after={"email_confirmed_at": user.email_confirmed_at.isoformat()})
     return user
-
-
-def needs_confirmation(user: User) -> bool:
-    return user.email_confirmed_at is None and user.role != Role.PATIENT.value
