@@ -130,15 +130,19 @@ class SmtpTransport:
             if self._smtp is None:
                 self._smtp = self._connect()
             self._smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            # Refused for good (5xx) only if the address itself is refused.
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryFailed(f"Recipient refused: {exc.recipients!r}",
+                                 permanent=all(code >= 500 for code in codes)) from exc
+        except smtplib.SMTPDataError as exc:  # the message itself refused (5xx: for good)
+            raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+                                 permanent=exc.smtp_code >= 500) from exc
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code >= 500:  # refused for good: do not keep trying
-                raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
-                                     permanent=True) from exc
+            # The server refused us (STARTTLS or login required, busy...): a configuration
+            # to fix or a moment to wait, never a reason to drop the message.
             self._close()
             raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"Recipient refused: {exc.recipients!r}",
-                                 permanent=True) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._smtp = None  # broken: a new connection for the next message
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
