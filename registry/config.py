@@ -69,6 +69,31 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CHECKPOINT_SECONDS": 60,  # `registry worker`: sign a checkpoint this often
     "AUDIT_SEAL_SECONDS": 5,  # `registry worker`: seal unsealed entries this often
     "AUDIT_SEAL_GRACE_SECONDS": 300,  # `audit verify`: unsealed longer than this is a fault
+    # Email. With no MAIL_SERVER, messages are written as .eml files to MAIL_FOLDER
+    # (default instance/mail/) and listed for program staff at /staff/mail.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 587,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_STARTTLS": True,  # STARTTLS before logging in (required when MAIL_USERNAME is set)
+    "MAIL_TIMEOUT": 30,  # seconds for the SMTP server to answer
+    "MAIL_FROM": "Registry <registry@localhost>",
+    "MAIL_FOLDER": None,
+    # Links in messages point here (https://registry.example.org); default: the request's.
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    # `registry worker`: look for messages due this often; retry a failed one after
+    # NOTIFY_RETRY_SECONDS * 2**(attempts-1) (at most NOTIFY_RETRY_MAX_SECONDS), give up after
+    # NOTIFY_MAX_ATTEMPTS. A worker holds the messages it claimed for NOTIFY_LEASE_SECONDS.
+    "NOTIFY_DELIVERY_SECONDS": 5,
+    "NOTIFY_BATCH": 50,
+    "NOTIFY_RETRY_SECONDS": 60,
+    "NOTIFY_RETRY_MAX_SECONDS": 3600,
+    "NOTIFY_MAX_ATTEMPTS": 8,
+    "NOTIFY_LEASE_SECONDS": 300,
+    # Account links: a password reset link works this long, an address confirmation this long.
+    "PASSWORD_RESET_MINUTES": 30,
+    "EMAIL_CONFIRM_HOURS": 48,
+    "API_RATELIMIT_ACCOUNT_MAIL": "5 per hour",  # forgot password, per address and per client
 }
 
 # Keys Flask itself reads under its own names; a REGISTRY_ variable may set them too.

@@ -1,6 +1,6 @@
 """Every model, imported once so that the metadata (and Alembic) sees all tables."""
 
-from registry.accounts.models import Role, User, UserSession
+from registry.accounts.models import AccountLink, Role, User, UserSession
 from registry.api.models import ApiToken, IdempotencyRecord
 from registry.audit.models import AuditEntry
 from registry.authorizations.models import (
@@ -20,6 +20,7 @@ from registry.cycles.models import (
     CycleKind,
 )
 from registry.db import Base
+from registry.notifications.models import Notification
 from registry.patients.models import (
     ActivationCode,
     Patient,
@@ -33,6 +34,7 @@ from registry.prescribers.models import Designee, DesigneeLink, Prescriber
 from registry.web.models import FormSubmission
 
 __all__ = [
+    "AccountLink",
     "ActivationCode",
     "ApiToken",
     "AuditEntry",
@@ -52,6 +54,7 @@ __all__ = [
     "Dispense",
     "FormSubmission",
     "IdempotencyRecord",
+    "Notification",
     "Patient",
     "PatientStatus",
     "Pharmacist",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry import clock
 from registry.accounts.models import User
-from registry.accounts.operations import create_staff
+from registry.accounts.operations import addresses_trusted, create_staff
 from registry.authorizations.operations import Outcome, record_dispense, request_authorization
 from registry.authorizations.schemas import AuthorizationRequest, Dispensation, ReversalReason
 from registry.contract import parse
@@ -63,6 +63,7 @@ def staff(session: Session) -> User:
     return create_staff(session, None, email=f"staff{_n()}@example.org", password=PASSWORD)
 
 
+@addresses_trusted()
 def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescriber:
     n = _n()
     p = enroll_prescriber(session, PrescriberEnrollment(
@@ -75,6 +76,7 @@ def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescribe
     return p
 
 
+@addresses_trusted()
 def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Designee:
     n = _n()
     d = link_designee(session, of.user, of, DesigneeLinking(
@@ -85,6 +87,7 @@ def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Design
     return d
 
 
+@addresses_trusted()
 def pharmacy(session: Session, *, activate: bool = True) -> Pharmacy:
     n = _n()
     ph = register_pharmacy(session, PharmacyRegistration.model_validate({
@@ -110,6 +113,7 @@ def rsp_of(ph: Pharmacy) -> Pharmacist:
     return next(p for p in ph.pharmacists if p.is_rsp)
 
 
+@addresses_trusted()
 def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None) -> Pharmacist:
     n = _n()
     return add_pharmacist(session, rsp_of(ph).user, ph, PharmacistAddition(
@@ -119,6 +123,7 @@ def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None
     ))
 
 
+@addresses_trusted()
 def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
             activate: bool = True, actor: User | None = None, **kw: Any) -> Patient:
     p, code = registered(session, of, can_get_pregnant=can_get_pregnant, actor=actor, **kw)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry import clock
@@ -32,6 +32,11 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # None until the owner of the address follows the link emailed to it; a self-enrolled
+    # account cannot sign in before that.
+    email_confirmed_at: Mapped[datetime | None]
+    # Preference: reminders by email (safety alerts are sent whatever this says).
+    reminders_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def full_name(self) -> str:
@@ -55,3 +60,27 @@ class UserSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
+class AccountLinkPurpose(StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
+    CONFIRM_EMAIL = "confirm_email"
+
+
+class AccountLink(Base):
+    """A one-time link emailed to an account's owner: only the SHA-256 of its random token
+    is stored; it works once, before ``expires_at``."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (
+        CheckConstraint(in_check("purpose", AccountLinkPurpose), name="purpose"),
+        Index("ix_account_links_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, Strict, StringConstraints
@@ -37,3 +38,16 @@ class NewAccount(Input):
     password: Password
     first_name: Name
     last_name: Name
+
+
+class SignUpState(StrEnum):
+    CONFIRMATION_SENT = "confirmation_sent"
+    INVITATION_SENT = "invitation_sent"
+
+
+class SignUpAnswer(Output):
+    """The answer to a sign-up, the same whether or not the address was known
+    (registry.accounts.signup): nothing in it says which."""
+
+    status: SignUpState
+    detail: str

@@ -57,6 +57,7 @@ class Endpoint:
     description: str = ""
     idempotent: bool = False
     params: tuple[str, ...] = field(default=())
+    also: tuple[tuple[int, type[BaseModel], str], ...] = ()  # other success answers
 
     @property
     def label(self) -> str:
@@ -76,19 +77,21 @@ def endpoint(method: str, path: str, *, permission: Permission, summary: str, ta
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, status: int = 200,
              errors: tuple[int, ...] = (), description: str = "",
-             rate_limit: str | None = None,
-             idempotent: bool | None = None) -> Callable[[Callable[..., Any]], Any]:
+             rate_limit: str | None = None, idempotent: bool | None = None,
+             also: tuple[tuple[int, type[BaseModel], str], ...] = (),
+             ) -> Callable[[Callable[..., Any]], Any]:
     """Register ``function`` as ``method path`` on the API blueprint (see the module doc).
 
     ``function(user, **path_params, body=..., query=...)`` returns a ``response`` model, a
-    ``(model, status)`` pair, a Flask ``Response``, or None (204).
+    ``(model, status)`` pair (a status of ``also``: (status, model, when) triples), a Flask
+    ``Response``, or None (204).
     """
     if idempotent is None:
         idempotent = method in MUTATING and not open_to_anyone(permission)
     spec = Endpoint(method=method, path=path, permission=permission, summary=summary, tag=tag,
                     body=body, query=query, response=response, status=status,
                     errors=errors, description=description, idempotent=idempotent,
-                    params=tuple(_PARAM.findall(path)))
+                    params=tuple(_PARAM.findall(path)), also=also)
 
     def decorate(function: Callable[..., Any]) -> Any:
         def answer(**path_params: Any) -> Any:

@@ -366,6 +366,7 @@ def model_schemas(endpoints: list[Endpoint], defs: dict[str, Any]) -> Refs:
             wanted.append((e.body, "validation"))
         if e.response is not None:
             wanted.append((e.response, "serialization"))
+        wanted += [(model, "serialization") for _, model, _ in e.also]
     if not wanted:
         return {}
     refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
@@ -392,6 +393,9 @@ def endpoint_operation(e: Endpoint, defs: dict[str, Any], refs: Refs) -> dict[st
     if e.response is not None:
         ok["content"] = {JSON: {"schema": refs[(e.response, "serialization")]}}
     responses: dict[str, Any] = {str(e.status): ok}
+    for status, model, when in e.also:
+        responses[str(status)] = {"description": when, "content": {
+            JSON: {"schema": refs[(model, "serialization")]}}}
     codes = set(e.errors) | {429, 503}
     if e.body is not None:
         codes |= {400, 413, 415, 422}

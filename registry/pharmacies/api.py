@@ -6,6 +6,8 @@ from sqlalchemy.orm import Session
 
 from registry import db
 from registry.accounts.models import User
+from registry.accounts.schemas import SignUpAnswer
+from registry.accounts.signup import SIGNUP_ANSWER, sign_up
 from registry.api.contract import endpoint
 from registry.errors import NotFound
 from registry.pharmacies.models import Pharmacist, Pharmacy
@@ -46,11 +48,16 @@ def _staff_member(session: Session, user: User, pharmacy_id: int,
 
 
 @endpoint("POST", "/pharmacies", permission=P.PHARMACIES_ENROLL, body=PharmacyRegistration,
-          response=PharmacyOut, status=201, tag="Enrollment",
+          response=SignUpAnswer, status=202, tag="Enrollment",
           summary="Register a pharmacy with its Responsible Site Pharmacist",
-          description="Registered with status `pending` until its RSP activates it.")
-def create_pharmacy(user: User | None, body: PharmacyRegistration) -> PharmacyOut:
-    return PharmacyOut.of(register_pharmacy(db.session(), body))
+          description="The same answer whether or not the RSP's address is registered: a new "
+          "address gets a link to confirm it; the pharmacy is `pending` until its RSP "
+          "activates it. The owner of a known address is told by email instead.")
+def create_pharmacy(user: User | None, body: PharmacyRegistration) -> SignUpAnswer:
+    session = db.session()
+    sign_up(session, lambda: register_pharmacy(session, body), what="register_pharmacy",
+            password=body.rsp.password)
+    return SIGNUP_ANSWER
 
 
 @endpoint("POST", "/pharmacies/{pharmacy_id}/activations", permission=P.PHARMACIES_ACTIVATE,

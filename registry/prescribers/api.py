@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from registry import db
 from registry.accounts.models import User
+from registry.accounts.schemas import SignUpAnswer
+from registry.accounts.signup import INVITATION_ANSWER, SIGNUP_ANSWER, sign_up
 from registry.api.contract import endpoint
 from registry.errors import NotFound
 from registry.policy import Permission as P
@@ -35,11 +37,16 @@ from registry.prescribers.schemas import (
 
 
 @endpoint("POST", "/prescribers", permission=P.PRESCRIBERS_ENROLL, body=PrescriberEnrollment,
-          response=PrescriberOut, status=201, tag="Enrollment",
+          response=SignUpAnswer, status=202, tag="Enrollment",
           summary="Enroll as a prescriber",
-          description="Enrolled with status `pending` until they attest.")
-def create_prescriber(user: User | None, body: PrescriberEnrollment) -> PrescriberOut:
-    return PrescriberOut.of(enroll_prescriber(db.session(), body))
+          description="The same answer whether or not the address is registered: a new "
+          "address gets a link to confirm it, then the prescriber signs in (status `pending` "
+          "until they attest); the owner of a known address is told by email instead.")
+def create_prescriber(user: User | None, body: PrescriberEnrollment) -> SignUpAnswer:
+    session = db.session()
+    sign_up(session, lambda: enroll_prescriber(session, body), what="enroll",
+            password=body.password)
+    return SIGNUP_ANSWER
 
 
 @endpoint("POST", "/prescribers/{prescriber_id}/attestations",
@@ -53,10 +60,17 @@ def attest_as_prescriber(user: User, prescriber_id: int) -> PrescriberOut:
 
 @endpoint("POST", "/prescribers/{prescriber_id}/designees", permission=P.DESIGNEES_MANAGE,
           body=DesigneeLinking, response=DesigneeOut, status=201, tag="Enrollment",
-          summary="Create and link a designee, or link an existing one")
-def add_designee(user: User, prescriber_id: int, body: DesigneeLinking) -> DesigneeOut:
+          summary="Create and link a designee, or link an existing one",
+          also=((202, SignUpAnswer, "A new designee is invited: the same answer whether or "
+                 "not the address is registered."),))
+def add_designee(user: User, prescriber_id: int,
+                 body: DesigneeLinking) -> DesigneeOut | tuple[SignUpAnswer, int]:
     session = db.session()
     prescriber = visible_prescriber(session, user, prescriber_id)
+    if body.designee_id is None:  # a new account: the same answer for a known address
+        sign_up(session, lambda: link_designee(session, user, prescriber, body),
+                what="designee", password=body.password, actor=user)
+        return INVITATION_ANSWER, 202
     return DesigneeOut.of(link_designee(session, user, prescriber, body))
 
 

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from registry import clock, db
 from registry.accounts.models import Role
+from registry.accounts.signup import sign_up
 from registry.errors import ValidationError
 from registry.params import current as current_params
 from registry.permissions import (
@@ -269,15 +270,19 @@ def designees() -> Any:
     prescriber = prescriber_for_user(s, actor())
     assert prescriber is not None
     form = DesigneeForm()
-    sent = run_form(form, DesigneeLinking,
-                    lambda session, data: link_designee(session, actor(), prescriber, data),
-                    sent_to=url_for("prescribers.designees"))
+    sent = run_form(
+        form, DesigneeLinking,
+        lambda session, data: sign_up(
+            session, lambda: link_designee(session, actor(), prescriber, data),
+            what="designee", password=data.password, actor=actor()),
+        sent_to=url_for("prescribers.designees"))
     if isinstance(sent, Response):
         return sent
     if sent is not None:
-        d = sent.value
-        flash(f"{d.name} is now your designee. They sign in with {d.user.email} and "
-              "attest before acting for you.", "success")
+        # The same answer whether or not the address has an account already.
+        flash(f"We sent a message to {form.email.data}. Once the designee confirms the "
+              "address by its link, they sign in and attest before acting for you.",
+              "success")
         return redirect(url_for("prescribers.designees"))
     links = s.query(DesigneeLink).filter(DesigneeLink.prescriber_id == prescriber.id,
                                          DesigneeLink.unlinked_on.is_(None)).all()

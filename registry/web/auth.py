@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from registry import db
 from registry.accounts.models import Role, User
 from registry.accounts.operations import LoginFailed, authenticate, end_session, open_session
+from registry.accounts.signup import SIGNUP_ANSWER, sign_up
 from registry.errors import ValidationError
 from registry.extensions import limiter
 from registry.patients.operations import activate_patient
@@ -109,39 +110,45 @@ def activate() -> Any:
     return render_template("auth/activate.html", form=form)
 
 
+def _check_your_email() -> Any:
+    """The answer of every sign-up page, whether or not the address was known."""
+    return render_template("accounts/sent.html", heading="Check your email",
+                           message=SIGNUP_ANSWER.detail)
+
+
 @bp.route("/enroll", methods=["GET", "POST"])
 @requires(Permission.PRESCRIBERS_ENROLL)
+@limiter.limit("30 per minute", methods=["POST"])
 def enroll() -> Any:
     form = EnrollForm()
     state = (form.license_state.data or "").strip().upper() or None
-    sent = run_form(form, PrescriberEnrollment, enroll_prescriber,
+    sent = run_form(form, PrescriberEnrollment,
+                    lambda s, data: sign_up(s, lambda: enroll_prescriber(s, data),
+                                            what="enroll", password=data.password),
                     sent_to=url_for("auth.login"), extra={"license_state": state})
     if isinstance(sent, Response):
         return sent
     if sent is not None:
-        start_session(sent.value.user)
-        flash("You are enrolled. Attest to the program requirements to become active.",
-              "success")
-        return redirect(url_for("prescribers.attest"))
+        return _check_your_email()
     return render_template("auth/enroll.html", form=form)
 
 
 @bp.route("/register-pharmacy", methods=["GET", "POST"])
 @requires(Permission.PHARMACIES_ENROLL)
+@limiter.limit("30 per minute", methods=["POST"])
 def register_pharmacy_page() -> Any:
     """A pharmacy registers with its Responsible Site Pharmacist, then activates (RSP page)."""
     form = PharmacyRegistrationForm()
     rsp = {name: form_data(form, f"rsp_{name}")[f"rsp_{name}"]
            for name in PharmacistAccount.model_fields}
-    sent = run_form(form, PharmacyRegistration, register_pharmacy,
+    sent = run_form(form, PharmacyRegistration,
+                    lambda s, data: sign_up(s, lambda: register_pharmacy(s, data),
+                                            what="register_pharmacy",
+                                            password=data.rsp.password),
                     sent_to=url_for("auth.login"), extra={"rsp": rsp},
                     aliases={"rsp": "rsp_email"})
     if isinstance(sent, Response):
         return sent
     if sent is not None:
-        pharmacy = sent.value
-        start_session(pharmacy.pharmacists[0].user)
-        flash(f"{pharmacy.name} is registered. Activate it below to start asking for "
-              "authorizations.", "success")
-        return redirect(url_for("pharmacies.manage"))
+        return _check_your_email()
     return render_template("auth/register_pharmacy.html", form=form)
