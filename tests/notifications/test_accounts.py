@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from registry import clock as registry_clock
 from registry import db
 from registry.accounts.models import AccountLink, User
+from registry.accounts.schemas import Credentials
 from registry.api.operations import issue_token
 from registry.audit.models import AuditEntry
 from registry.notifications.delivery import deliver_due
@@ -57,7 +58,7 @@ def test_password_reset_end_to_end_through_the_smtp_server(
     clock.to("2026-09-01")
     dr = f.prescriber(session)
     email = dr.user.email
-    _, token = issue_token(session, email=email, password=f.PASSWORD)
+    _, token = issue_token(session, Credentials(email=email, password=f.PASSWORD))
     db.commit_request()
     browser = _sign_in(app, email)
     assert browser.get("/prescriber/").status_code == 200
@@ -258,7 +259,7 @@ def test_creating_a_designee_with_a_known_address(app: Flask, session: Session,
     dr = f.prescriber(session)
     existing = f.patient(session, dr).user
     assert existing is not None
-    _, token = issue_token(session, email=dr.user.email, password=f.PASSWORD)
+    _, token = issue_token(session, Credentials(email=dr.user.email, password=f.PASSWORD))
     db.commit_request()
     api = Api(app)
     designees = session.execute(select(func.count()).select_from(Designee)).scalar_one()
