@@ -27,7 +27,10 @@ class User(Base):
     """Anyone who signs in: the role says which profile row belongs to them."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(in_check("role", Role), name="role"),)
+    __table_args__ = (
+        CheckConstraint(in_check("role", Role), name="role"),
+        CheckConstraint(in_check("language", ["en", "es"]), name="language"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -39,6 +42,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The user's own choice of language (en, es); none: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def full_name(self) -> str:
