@@ -28,9 +28,9 @@ $(STAMP): pyproject.toml
 
 # The Spanish catalog: messages.po is edited by hand; messages.mo, read by the app, is built
 # from it (and committed, so a fresh clone works; tests/test_i18n.py checks the two agree).
-CATALOG := translations/es/LC_MESSAGES/messages
-$(CATALOG).mo: $(CATALOG).po | $(APP_STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -d translations -D messages
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(APP_STAMP)
+	$(BIN)/pybabel compile -d translations -D messages -l $*
 
 # After wrapping new strings: extract them (pages, code, the rules' sentences: babel.cfg),
 # merge them into the catalog (new ones have an empty msgstr), then compile.
@@ -38,10 +38,10 @@ translations: $(APP_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l --add-location=file --sort-output --no-wrap \
 	  -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \
-	  --add-location=file --no-wrap --ignore-obsolete
+	  --no-wrap --ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations -D messages
 
-run: $(APP_STAMP) $(CATALOG).mo
+run: $(APP_STAMP) $(CATALOGS)
 	$(BIN)/registry db upgrade
 	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
 	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
@@ -50,10 +50,10 @@ run: $(APP_STAMP) $(CATALOG).mo
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
 
 # Production: nginx in front of gunicorn, and the background worker (see deploy/run).
-serve: $(APP_STAMP) $(CATALOG).mo
+serve: $(APP_STAMP) $(CATALOGS)
 	deploy/run
 
-test: $(STAMP) $(CATALOG).mo
+test: $(STAMP) $(CATALOGS)
 	$(BIN)/python -m pytest -m "not browser" -q
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.

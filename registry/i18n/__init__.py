@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, has_app_context, has_request_context, request, session
 from flask_babel import Babel, get_locale, gettext, refresh
 
 LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
@@ -45,9 +45,17 @@ def select_language() -> str:
 
 
 def current_language() -> str:
-    locale = get_locale() if has_request_context() else None
+    """The language being written in: the page's, or the one set by ``force_locale``."""
+    locale = get_locale() if has_app_context() else None
     return locale.language if locale is not None and locale.language in LANGUAGES else (
         DEFAULT_LANGUAGE)
+
+
+def language_of(user: Any) -> str:
+    """The language to write to a user in outside their request (emails, reminders):
+    ``with flask_babel.force_locale(language_of(user)): ...``."""
+    language = getattr(user, "language", None)
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def N_(message: str) -> str:

@@ -543,3 +543,28 @@ def test_questions_are_served_in_the_patient_s_language_and_scored_the_same(
     login(english, p.user)
     html = page(english, "/me/questions")
     assert all(q.text in unescape(html) for q in asked)
+
+
+def test_a_message_written_outside_a_request_uses_the_user_s_language(app, session, clock):
+    """What notifications use: force_locale with the user's stored language."""
+    from flask_babel import force_locale, gettext
+
+    from registry.i18n import current_language, language_of, text
+    from registry.rules.reasons import NextStep
+    from registry.web.timeline import step_when
+
+    clock.to("2026-03-02")
+    p = f.patient(session, f.prescriber(session))
+    assert p.user is not None
+    assert language_of(p.user) == "en"
+    p.user.language = "es"
+    step = NextStep("patient", "Answer this month's comprehension questions.",
+                    due_on=date(2026, 3, 3))
+    with force_locale(language_of(p.user)):
+        assert current_language() == "es"
+        assert text(step.action) == "Responder las preguntas de comprensión de este mes."
+        assert step_when(step) == "a más tardar el mar 3 de marzo de 2026"
+        assert gettext("You are signed out.") == "Ha cerrado la sesión."
+        assert text("Use at least 12 characters.") == "Use al menos 12 caracteres."
+    assert current_language() == "en"
+    assert step_when(step) == "by Tue 3 Mar 2026"
