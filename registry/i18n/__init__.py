@@ -1,8 +1,9 @@
 """Spanish and English: which language a page is in, and the words the rules hand over.
 
-A page's language is the signed-in user's choice (``users.language``), else the one picked
-with the switch before sign-in (kept in the session cookie), else the browser's
-Accept-Language, else English. The API stays in English.
+A page's language is the user's own choice, else the browser's Accept-Language, else
+English. The choice is made with the switch on every page and kept in the session cookie;
+a signed-in user's choice is also stored (``users.language``) and put back in the session
+at every sign-in. The API stays in English.
 
 The rules produce English sentences (next steps, contraception method names, field errors);
 they are looked up in the catalog when shown (:func:`text`), so the rules stay pure and the
@@ -26,13 +27,9 @@ babel = Babel()
 
 
 def chosen_language() -> str | None:
-    """The signed-in user's stored choice, or the switch's choice before sign-in."""
-    from flask_login import current_user
-
-    if current_user.is_authenticated:
-        stored = getattr(current_user, "user", None)
-        if stored is not None and stored.language in LANGUAGES:
-            return str(stored.language)
+    """The language chosen with the switch, or stored on the user and put in the session
+    at sign-in. Read from the session only: choosing a page's language never loads the
+    signed-in user (Flask-Login's session protection runs where it always did)."""
     picked = session.get(SESSION_KEY)
     return picked if picked in LANGUAGES else None
 

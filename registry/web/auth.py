@@ -43,9 +43,9 @@ HOME_BY_ROLE = {
 def start_session(user: User) -> None:
     """A fresh session at every sign-in: nothing from before survives (nor its CSRF token).
     It is also recorded on the server (user_sessions), which can end it."""
-    language = session.get(SESSION_KEY)
+    language = user.language or session.get(SESSION_KEY)
     session.clear()
-    if language:  # the switch's choice before sign-in, for a user who made none
+    if language:  # the user's stored choice, else the switch's before sign-in
         session[SESSION_KEY] = language
     session[SESSION_ID] = open_session(db.session(), user)
     login_user(SignedIn(user))
