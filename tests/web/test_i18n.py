@@ -437,7 +437,9 @@ def test_the_switch_before_sign_in_is_kept_in_the_session(client):
 
 @pytest.mark.parametrize("bad", ["fr", "", "es; DROP"])
 def test_the_switch_refuses_other_languages(client, bad):
-    assert client.post("/language", data={"language": bad}).status_code == 400
+    response = client.post("/language", data={"language": bad})
+    assert response.status_code == 400
+    assert "Language: choose one of English, Español." in response.get_data(as_text=True)
 
 
 def test_the_switch_refuses_to_leave_the_site(client):
@@ -491,11 +493,14 @@ def test_the_language_chosen_before_sign_in_survives_signing_in_and_out(app, ses
     assert '<html lang="es">' in html
 
 
-def test_the_api_stays_in_english(app, session: Session, clock):
-    clock.to("2026-03-02")
-    response = app.test_client().get("/api/v1/openapi.json", headers=SPANISH)
-    assert response.status_code == 200
-    assert response.headers.get("Content-Language") in (None, "en")
+def test_the_api_stays_in_english(client):
+    """Accept-Language does not change the API: its messages are the rules' English."""
+    response = client.post("/api/v1/tokens", json={"email": "nobody@example.org",
+                                                    "password": "not-this-one"}, headers=SPANISH)
+    assert response.status_code == 401
+    assert response.get_json()["detail"] == "Wrong email or password."
+    response = client.post("/api/v1/tokens", json={}, headers=SPANISH)
+    assert response.get_json()["errors"]["email"] == ["This field is required."]
 
 
 # --- the question bank -------------------------------------------------------------------
