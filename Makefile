@@ -11,7 +11,7 @@ STAMP     := $(VENV)/.installed-$(SUM)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-browser browser-tools vendor lint clean
+.PHONY: run serve test test-browser browser-tools vendor lint clean translations
 
 # Stamps of an older pyproject.toml are removed; the other stamp of this one is kept.
 $(APP_STAMP): pyproject.toml
@@ -26,7 +26,22 @@ $(STAMP): pyproject.toml
 	find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(SUM)' -delete
 	touch $(STAMP) $(APP_STAMP)
 
-run: $(APP_STAMP)
+# The Spanish catalog: messages.po is edited by hand; messages.mo, read by the app, is built
+# from it (and committed, so a fresh clone works; tests/test_i18n.py checks the two agree).
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(APP_STAMP)
+	$(BIN)/pybabel compile -d translations -D messages -l $*
+
+# After wrapping new strings: extract them (pages, code, the rules' sentences: babel.cfg),
+# merge them into the catalog (new ones have an empty msgstr), then compile.
+translations: $(APP_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l --add-location=file --sort-output --no-wrap \
+	  -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \
+	  --no-wrap --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile -d translations -D messages
+
+run: $(APP_STAMP) $(CATALOGS)
 	$(BIN)/registry db upgrade
 	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
 	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
@@ -38,11 +53,11 @@ run: $(APP_STAMP)
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
 
 # Production: nginx in front of gunicorn, and the background worker (see deploy/run).
-serve: $(APP_STAMP)
+serve: $(APP_STAMP) $(CATALOGS)
 	deploy/run
 
 # Two processes (pytest-xdist) on a machine with two cores or more.
-test: $(STAMP)
+test: $(STAMP) $(CATALOGS)
 	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.

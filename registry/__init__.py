@@ -81,10 +81,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
-    from registry import api, cli, extensions, transport, web
+    from registry import api, cli, extensions, i18n, transport, web
 
     transport.init_app(app)
     extensions.init_app(app)
+    i18n.init_app(app)
     cli.init_app(app)
     web.init_app(app)
     api.init_app(app)

@@ -22,6 +22,8 @@ class User(Base):
     """Anyone who signs in: the role says which profile row belongs to them."""
 
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint(in_check("language", ["en", "es"]), name="language"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -37,6 +39,8 @@ class User(Base):
     email_confirmed_at: Mapped[datetime | None]
     # Preference: reminders by email (safety alerts are sent whatever this says).
     reminders_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The user's own choice of language (en, es); none: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def full_name(self) -> str:

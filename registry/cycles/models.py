@@ -80,6 +80,15 @@ class ComprehensionQuestion(Base):
     choices: Mapped[list[Any]]
     correct_choice: Mapped[str] = mapped_column(String(10))
     explanation: Mapped[str] = mapped_column(Text)
+    # The same question in other languages: {"es": {"text", "choices", "explanation"}};
+    # choice ids and the correct choice are the same in every language.
+    translations: Mapped[dict[str, Any] | None]
+
+    def in_language(self, language: str) -> dict[str, Any]:
+        """The question's text, choices and explanation in ``language`` (English if the bank
+        has no translation)."""
+        own = {"text": self.text, "choices": self.choices, "explanation": self.explanation}
+        return {**own, **(self.translations or {}).get(language, {})}
 
 
 class ComprehensionAttempt(Base):

@@ -159,10 +159,12 @@ def load_question_bank(session: Session) -> int:
     ).first()
     if exists:
         return 0
+    others = [lang for lang in data.get("languages", ["en"]) if lang != "en"]
     for q in data["questions"]:
         session.add(ComprehensionQuestion(
             bank_version=version, key=q["key"], topic=q["topic"], text=q["text"],
             choices=q["choices"], correct_choice=q["correct"], explanation=q["explanation"],
+            translations={lang: q[lang] for lang in others if lang in q} or None,
         ))
     session.flush()
     record(session, None, "comprehension_bank:load", "comprehension_bank", version,

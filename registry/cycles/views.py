@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from registry import clock, db
 from registry.accounts.models import Role
@@ -69,9 +70,9 @@ def questions() -> Any:
     patient = own_patient()
     decision = status(s, patient)
     if "PREGNANCY_REPORTED" in decision.codes:
-        return render_template("cycles/questions.html", blocked="A pregnancy has been "
+        return render_template("cycles/questions.html", blocked=_("A pregnancy has been "
                                "reported: there are no questions to answer. Talk to your "
-                               "prescriber.", form=None, asked=[])
+                               "prescriber."), form=None, asked=[])
     try:
         cycle, asked = comprehension_questions(s, actor())
     except ValidationError as exc:
@@ -90,8 +91,8 @@ def questions() -> Any:
             apply_errors(form, exc.errors, {f"answers.{q.id}": f"q_{q.id}" for q in asked})
         else:
             form.form_token.data = secrets.token_urlsafe(24)
-            flash("All right. " if not wrong else f"{len(wrong)} of {len(asked)} answers are "
-                  "not right (marked below). ", "info")
+            flash(_("All right.") if not wrong else _("%(wrong)s of %(asked)s answers are "
+                  "not right (marked below).", wrong=len(wrong), asked=len(asked)), "info")
         return render_template("cycles/questions.html", form=form, asked=asked, wrong=wrong,
                                already=already, blocked=None, reviewed=True)
     if form.validate_on_submit():
@@ -104,13 +105,14 @@ def questions() -> Any:
             apply_errors(form, exc.errors, {f"answers.{q.id}": f"q_{q.id}" for q in asked})
         else:
             if attempt.passed:
-                flash("You passed: every answer is right.", "success")
+                flash(_("You passed: every answer is right."), "success")
                 return redirect(url_for("me.home"))
             wrong = {int(i) for i in attempt.incorrect}
             form.form_token.data = secrets.token_urlsafe(24)  # a retake is a new submission
             form.form_errors.append(
-                f"{len(wrong)} of {len(asked)} answers are not right (marked below). "
-                "Read the hint, change your answers and send them again.")
+                _("%(wrong)s of %(asked)s answers are not right (marked below). "
+                  "Read the hint, change your answers and send them again.", wrong=len(wrong),
+                  asked=len(asked)))
     return render_template("cycles/questions.html", form=form, asked=asked, wrong=wrong,
                            already=already, blocked=None)
 
@@ -121,14 +123,14 @@ def contraception() -> Any:
     patient = own_patient()
     if not patient.can_get_pregnant:
         # No form that could only end in "recorded only for patients who can get pregnant".
-        return render_template("cycles/questions.html", blocked="You do not need to enter "
+        return render_template("cycles/questions.html", blocked=_("You do not need to enter "
                                "contraception: your risk category is \u201ccannot get "
-                               "pregnant\u201d. If this is wrong, tell your prescriber.",
-                               form=None, asked=[], heading="My contraception")
+                               "pregnant\u201d. If this is wrong, tell your prescriber."),
+                               form=None, asked=[], heading=_("My contraception"))
     if "PREGNANCY_REPORTED" in status(db.session(), patient).codes:
-        return render_template("cycles/questions.html", blocked="A pregnancy has been "
-                               "reported: there is nothing to enter. Talk to your prescriber.",
-                               form=None, asked=[], heading="My contraception")
+        return render_template("cycles/questions.html", blocked=_("A pregnancy has been "
+                               "reported: there is nothing to enter. Talk to your prescriber."),
+                               form=None, asked=[], heading=_("My contraception"))
     form = ContraceptionFields()
     if form.validate_on_submit():
         s = db.session()
@@ -140,10 +142,10 @@ def contraception() -> Any:
             apply_errors(form, exc.errors, CONTRACEPTION_ALIASES)
         else:
             if entry.matches_prescriber:
-                flash("Thank you: your contraception matches what your prescriber entered.",
+                flash(_("Thank you: your contraception matches what your prescriber entered."),
                       "success")
             else:
-                flash("Your contraception does not match what your prescriber entered. Check "
-                      "with your prescriber and enter it again.", "error")
+                flash(_("Your contraception does not match what your prescriber entered. Check "
+                      "with your prescriber and enter it again."), "error")
             return redirect(url_for("me.home"))
     return render_template("cycles/contraception.html", form=form, **_methods_help())

@@ -6,11 +6,13 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from registry import db
 from registry.accounts.models import Role
 from registry.errors import Errors, NotFound, ValidationError
+from registry.i18n.words import describe_methods
 from registry.patients.forms import (
     CareForm,
     EndTreatmentForm,
@@ -35,7 +37,6 @@ from registry.patients.queries import by_registry_id, history, status
 from registry.permissions import can_view_patient, patient_for_user
 from registry.prescribers.queries import by_npi
 from registry.rules import fmt
-from registry.rules.contraception import describe
 from registry.validation import npi_value
 from registry.web.support import (
     actor,
@@ -67,7 +68,8 @@ def visible_patient(registry_id: str) -> Patient:
 def _card(patient: Patient, code: str | None = None, expires: date | None = None) -> str:
     return render_template(
         "patients/card.html", patient=patient, code=code, expires=expires,
-        qr=qr_svg(patient.registry_id, f"QR code of registry ID {patient.registry_id}"),
+        qr=qr_svg(patient.registry_id, _("QR code of registry ID %(registry_id)s",
+                                         registry_id=patient.registry_id)),
     )
 
 
@@ -123,7 +125,7 @@ def detail(registry_id: str) -> Any:
     is_prescriber = actor().role == Role.PRESCRIBER
     return render_template(
         "patients/detail.html", patient=patient, decision=decision, events=timeline(decision),
-        hist=history(s, patient), describe=describe, is_prescriber=is_prescriber,
+        hist=history(s, patient), describe=describe_methods, is_prescriber=is_prescriber,
         is_care=actor().role in (Role.PRESCRIBER, Role.DESIGNEE),
         risk_form=RiskCategoryForm(formdata=None), care_form=CareForm(
             formdata=None, data={"home_tests_allowed": patient.home_tests_allowed}),
@@ -334,4 +336,4 @@ def my_card() -> Any:
 def history_page() -> Any:
     patient = own_patient()
     return render_template("patients/history.html", patient=patient,
-                           hist=history(db.session(), patient), describe=describe)
+                           hist=history(db.session(), patient), describe=describe_methods)

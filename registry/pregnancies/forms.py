@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, RadioField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
@@ -18,8 +19,8 @@ class TestForm(OneTimeForm):
 
 
 class ReportForm(OneTimeForm):
-    reported_on = DateField("Date of the report", validators=[Optional()])
-    notes = TextAreaField("What you know", description="Optional.")
+    reported_on = DateField(_l("Date of the report"), validators=[Optional()])
+    notes = TextAreaField(_l("What you know"), description=_l("Optional."))
 
 
 class FollowUpForm(OneTimeForm):

@@ -6,11 +6,13 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry import clock, db
 from registry.accounts.models import Role
 from registry.errors import ValidationError
+from registry.i18n import current_language
 from registry.patients.models import Patient
 from registry.patients.views import own_patient, visible_patient
 from registry.policy import Permission
@@ -105,14 +107,14 @@ _PREGNANCY_EFFECTS = (
 
 
 def _day(value: object) -> str:
-    return fmt(value) if isinstance(value, date) else str(value or "")
+    return fmt(value, current_language()) if isinstance(value, date) else str(value or "")
 
 
 def _who(patient: Patient) -> list[tuple[str, str]]:
     age = age_on(patient.date_of_birth, clock.today())
-    return [("Patient", f"{patient.full_name} ({patient.registry_id})"),
-            ("Born", f"{fmt(patient.date_of_birth)}, age {age}" + (
-                " (a minor)" if age < 18 else ""))]
+    born = _("%(day)s, age %(age)s", day=_day(patient.date_of_birth), age=age)
+    return [(_("Patient"), f"{patient.full_name} ({patient.registry_id})"),
+            (_("Born"), born + (" " + _("(a minor)") if age < 18 else ""))]
 
 
 def _report(patient: Patient, done: str) -> Any:
@@ -122,13 +124,13 @@ def _report(patient: Patient, done: str) -> Any:
     if form.validate_on_submit() and not went_back() and not confirmed():
         own = actor().role == Role.PATIENT
         return confirm_page(
-            heading="Report a pregnancy", submit="Confirm: report the pregnancy",
-            about="report that you may be pregnant." if own else
+            heading=_("Report a pregnancy"), submit=_("Confirm: report the pregnancy"),
+            about=_("report that you may be pregnant.") if own else
             f"report a pregnancy for {patient.full_name}.",
-            facts=[*_who(patient), ("Reported on", _day(form.reported_on.data))],
-            effects=("stop every authorization for you: pharmacies cannot dispense "
-                     "isotretinoin to you until program staff review the report;",
-                     "tell program staff, who will be in touch.") if own
+            facts=[*_who(patient), (_("Reported on"), _day(form.reported_on.data))],
+            effects=(_("stop every authorization for you: pharmacies cannot dispense "
+                       "isotretinoin to you until program staff review the report;"),
+                     _("tell program staff, who will be in touch.")) if own
             else _PREGNANCY_EFFECTS)
     if went_back():
         return render_template("pregnancies/report.html", form=form, patient=patient)
@@ -136,8 +138,8 @@ def _report(patient: Patient, done: str) -> Any:
                        lambda s, data: report_pregnancy(s, actor(), patient, data),
                        sent_to=done)
     if isinstance(outcome, Done):
-        flash("The pregnancy is reported. Authorizations are refused until program staff "
-              "review it. Program staff will be in touch.", "success")
+        flash(_("The pregnancy is reported. Authorizations are refused until program staff "
+                "review it. Program staff will be in touch."), "success")
         return redirect(done)
     return outcome or render_template("pregnancies/report.html", form=form, patient=patient)
 

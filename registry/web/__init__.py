@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -13,12 +14,14 @@ from werkzeug.exceptions import HTTPException
 from registry import clock, db
 from registry.accounts.models import User
 from registry.errors import NotFound, PermissionDenied, RegistryError
+from registry.i18n import N_, current_language, text
 from registry.rules import fmt
 from registry.web.support import SESSION_ID, SignedIn
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please sign in to see this page."
+login_manager.login_message = N_("Please sign in to see this page.")
+login_manager.localize_callback = text
 login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
@@ -53,14 +56,14 @@ def date_filter(value: Any) -> str:
             return value
     if isinstance(value, datetime):
         value = value.astimezone(clock.program_timezone()).date()
-    return fmt(value)
+    return fmt(value, current_language())
 
 
 def datetime_filter(value: datetime | None) -> str:
     if value is None:
         return ""
     local = value.astimezone(clock.program_timezone())
-    return f"{fmt(local.date())} {local:%H:%M}"
+    return f"{fmt(local.date(), current_language())} {local:%H:%M}"
 
 
 def words_filter(value: Any) -> str:
@@ -69,26 +72,38 @@ def words_filter(value: Any) -> str:
 
 
 WHO = {
-    "prescriber": "the prescriber",
-    "patient": "the patient",
-    "pharmacy": "the pharmacy",
-    "program_staff": "program staff",
+    "prescriber": _l("the prescriber"),
+    "patient": _l("the patient"),
+    "pharmacy": _l("the pharmacy"),
+    "program_staff": _l("program staff"),
+}
+
+YOUR = {
+    "prescriber": _l("your prescriber"),
+    "patient": _l("you"),
+    "pharmacy": _l("your pharmacy"),
+    "program_staff": _l("program staff"),
 }
 
 
 def who_filter(value: Any) -> str:
-    return WHO.get(str(value), words_filter(value))
+    return str(WHO.get(str(value), words_filter(value)))
+
+
+def your_filter(value: Any) -> str:
+    """Who acts next, as the patient reads it: "your prescriber"."""
+    return str(YOUR.get(str(value), words_filter(value)))
 
 
 FRIENDLY = {
-    403: ("Not allowed", "Your account cannot open this page."),
-    404: ("Not found", "There is no such page, or it is not yours to see."),
-    405: ("Not found", "There is no such page."),
-    429: ("Too many tries", "Wait a minute, then try again."),
-    500: ("Something went wrong", "Nothing was saved. Please try again; if it happens again, "
-          "contact program staff."),
-    503: ("Try again in a moment", "The registry cannot reach its database just now. Nothing "
-          "was saved. Please try again in a few seconds."),
+    403: (_l("Not allowed"), _l("Your account cannot open this page.")),
+    404: (_l("Not found"), _l("There is no such page, or it is not yours to see.")),
+    405: (_l("Not found"), _l("There is no such page.")),
+    429: (_l("Too many tries"), _l("Wait a minute, then try again.")),
+    500: (_l("Something went wrong"), _l("Nothing was saved. Please try again; if it happens "
+          "again, contact program staff.")),
+    503: (_l("Try again in a moment"), _l("The registry cannot reach its database just now. "
+          "Nothing was saved. Please try again in a few seconds.")),
 }
 
 
@@ -101,9 +116,9 @@ def web_error_page(exc: HTTPException) -> Any:
         g._login_user = login_manager.anonymous_user()
     name, description = FRIENDLY.get(code, (exc.name, exc.description))
     if isinstance(exc, CSRFError):
-        name, description = ("This form has expired",
-                             "The page was open too long or was sent from elsewhere. Go back, "
-                             "reload the page and send the form again.")
+        name, description = (_l("This form has expired"),
+                             _l("The page was open too long or was sent from elsewhere. Go "
+                                "back, reload the page and send the form again."))
     headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     return render_template("error.html", code=code, name=name, description=description), code, (
         headers)
@@ -112,10 +127,10 @@ def web_error_page(exc: HTTPException) -> Any:
 def _registry_error_page(exc: RegistryError) -> Any:
     """PermissionDenied and NotFound raised by an operation in a page become 403 and 404."""
     db.rollback_request()
-    names = {403: "Not allowed", 404: "Not found"}
+    names = {403: _l("Not allowed"), 404: _l("Not found")}
     code = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else (
         exc.status)
-    return render_template("error.html", code=code, name=names.get(code, "Cannot do this"),
+    return render_template("error.html", code=code, name=names.get(code, _l("Cannot do this")),
                            description=exc.message), code
 
 
@@ -131,6 +146,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = datetime_filter
     app.jinja_env.filters["words"] = words_filter
     app.jinja_env.filters["who"] = who_filter
+    app.jinja_env.filters["your"] = your_filter
     app.jinja_env.globals["today"] = clock.today
     from registry.web.timeline import about_the_patient, reason_when, step_when
 
@@ -145,6 +161,7 @@ def init_app(app: Flask) -> None:
     from registry.authorizations import views as authorization_views
     from registry.compliance import views as compliance_views
     from registry.cycles import views as cycle_views
+    from registry.i18n import views as language_views
     from registry.notifications import views as notification_views
     from registry.patients import views as patient_views
     from registry.pharmacies import views as pharmacy_views
@@ -158,7 +175,7 @@ def init_app(app: Flask) -> None:
     blueprints = [auth.bp, prescriber_views.bp, patient_views.bp, patient_views.me,
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
                   pharmacy_views.bp, compliance_views.bp, staff_views.bp, account_views.bp,
-                  notification_views.bp]
+                  notification_views.bp, language_views.bp]
     for bp in blueprints:
         if RegistryError not in bp.error_handler_spec[None][None]:
             bp.register_error_handler(RegistryError, _registry_error_page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -14,6 +15,7 @@ from registry.accounts.operations import LoginFailed, authenticate, end_session,
 from registry.accounts.signup import SIGNUP_ANSWER, sign_up
 from registry.errors import ValidationError
 from registry.extensions import limiter
+from registry.i18n import SESSION_KEY
 from registry.patients.operations import activate_patient
 from registry.pharmacies.operations import register_pharmacy
 from registry.pharmacies.schemas import PharmacistAccount, PharmacyRegistration
@@ -48,7 +50,10 @@ HOME_BY_ROLE = {
 def start_session(user: User) -> None:
     """A fresh session at every sign-in: nothing from before survives (nor its CSRF token).
     It is also recorded on the server (user_sessions), which can end it."""
+    language = user.language or session.get(SESSION_KEY)
     session.clear()
+    if language:  # the user's stored choice, else the switch's before sign-in
+        session[SESSION_KEY] = language
     session[SESSION_ID] = open_session(db.session(), user)
     login_user(SignedIn(user))
     session.permanent = False
@@ -84,8 +89,11 @@ def logout() -> Any:
     if current_user.is_authenticated:
         end_session(db.session(), actor(), session.get(SESSION_ID))
     logout_user()
+    language = session.get(SESSION_KEY)
     session.clear()
-    flash("You are signed out.", "info")
+    if language:
+        session[SESSION_KEY] = language
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -105,7 +113,7 @@ def activate() -> Any:
         else:
             assert patient.user is not None
             start_session(patient.user)
-            flash("Your account is active. Welcome!", "success")
+            flash(_("Your account is active. Welcome!"), "success")
             return redirect(url_for("me.home"))
     return render_template("auth/activate.html", form=form)
 

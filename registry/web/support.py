@@ -10,6 +10,8 @@ from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
 from flask_wtf import FlaskForm
 from pydantic import BaseModel
@@ -25,6 +27,7 @@ from registry import db
 from registry.accounts.models import User
 from registry.contract import parse
 from registry.errors import ValidationError
+from registry.i18n import N_
 from registry.policy import Permission, holds, open_to_anyone
 from registry.web.models import FormSubmission
 
@@ -131,7 +134,7 @@ class TypedDateField(DateField):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("format", list(self.FORMATS))
-        kwargs.setdefault("render_kw", {"placeholder": "YYYY-MM-DD or MM/DD/YYYY",
+        kwargs.setdefault("render_kw", {"placeholder": _l("YYYY-MM-DD or MM/DD/YYYY"),
                                         "autocomplete": "off"})
         super().__init__(*args, **kwargs)
 
@@ -139,7 +142,7 @@ class TypedDateField(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError as exc:
-            raise ValueError("Type the date as YYYY-MM-DD or MM/DD/YYYY.") from exc
+            raise ValueError(N_("Type the date as YYYY-MM-DD or MM/DD/YYYY.")) from exc
 
 
 def claim_submission(session: Session, form: OneTimeForm) -> bool:
@@ -163,7 +166,7 @@ def claim_submission(session: Session, form: OneTimeForm) -> bool:
 
 
 def already_sent(target: str) -> Response:
-    flash("This form was already sent: it was acted on once, not twice.", "info")
+    flash(_("This form was already sent: it was acted on once, not twice."), "info")
     return redirect(target)
 
 

@@ -196,6 +196,7 @@ ROWS: list[Row] = [
     ("prescribers.unlink", "POST", lambda w: f"/prescriber/designees/{w.des_a.id}/unlink",
      only("prescriber", ok=302)),
     ("auth.logout", "POST", lambda w: "/logout", everyone(302)),
+    ("i18n.switch", "POST", lambda w: "/language", everyone(400)),  # no language chosen
 ]
 
 
