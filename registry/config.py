@@ -11,6 +11,15 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # generated into instance/ when not set
     "DATABASE_URL": None,  # default: sqlite:///<instance>/registry.sqlite3
     "PROGRAM_TIMEZONE": "America/New_York",
+    # `registry worker` queues the day's reminders at this hour (0-23) in PROGRAM_TIMEZONE:
+    # a patient's window closing in REMINDER_WINDOW_CLOSING_DAYS days (also the horizon of
+    # the prescriber's digest), an RMA's last day REMINDER_PICKUP_DAYS days away or nearer;
+    # end-of-treatment tests stay in the digest REMINDER_TREATMENT_END_DAYS after the last dose.
+    "REMINDER_HOUR": 8,
+    "REMINDER_WINDOW_CLOSING_DAYS": 2,
+    "REMINDER_PICKUP_DAYS": 1,
+    "REMINDER_TREATMENT_END_DAYS": 90,
+    "REMINDER_CHECK_SECONDS": 60,
     "RULESET_2021_EFFECTIVE": "2021-12-13",
     "RULESET_2026_EFFECTIVE": "2026-08-08",
     "PRESCRIBER_ATTESTATION_DAYS": 365,
@@ -166,6 +175,9 @@ def validate(config: dict[str, Any]) -> None:
             date.fromisoformat(str(value))
         except ValueError:
             raise ConfigError(f"{key} must be a date YYYY-MM-DD, not {value!r}") from None
+    hour = config.get("REMINDER_HOUR", 8)
+    if not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise ConfigError(f"REMINDER_HOUR must be an hour from 0 to 23, not {hour!r}")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:

@@ -3,8 +3,8 @@
 The loop is a small list of :class:`Job` s, each run every so many seconds in an
 application context with a session of its own, committed at its end. A job that fails is
 logged and retried at its next turn; it never stops the others. Today: seal the audit
-chain, and sign a checkpoint of its head (rules §10). Later jobs (notifications) are
-added to :func:`default_jobs`.
+chain, and sign a checkpoint of its head (rules §10); once a day at REMINDER_HOUR, queue
+the day's reminders (registry.notifications.jobs).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from registry import db
+from registry.notifications.jobs import DailyReminders
 
 log = logging.getLogger("registry.worker")
 
@@ -54,6 +55,8 @@ def default_jobs(app: Flask) -> list[Job]:
         Job("audit-seal", float(app.config["AUDIT_SEAL_SECONDS"]), seal_audit_chain),
         Job("audit-checkpoint", float(app.config["AUDIT_CHECKPOINT_SECONDS"]),
             checkpoint_audit_chain),
+        Job("reminders", float(app.config["REMINDER_CHECK_SECONDS"]),
+            DailyReminders(int(app.config["REMINDER_HOUR"]))),
     ]
 
 

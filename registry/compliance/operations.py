@@ -13,6 +13,7 @@ from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization, AuthorizationStatus
 from registry.compliance.models import ComplianceAction, ComplianceActionKind, ComplianceSubject
 from registry.errors import Errors, ValidationError
+from registry.notifications import alerts
 from registry.patients.models import Patient
 from registry.patients.operations import cancel_open_authorizations
 from registry.permissions import require_staff
@@ -74,6 +75,8 @@ def record_compliance_action(session: Session, actor: User, **data: Any) -> Comp
     record(session, actor, f"{subject_type}:{action}", subject_type, subject_id, before=before,
            after={**snapshot(subject, "suspended_until", "deactivated_on"), "reason": reason,
                   "compliance_action_id": row.id})
+    if takes_effect:
+        alerts.stakeholder_suspended(session, actor, subject_type, subject, action, row.id, reason)
     if action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION) and (
         subject_type == "prescriber"
     ):

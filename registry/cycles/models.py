@@ -25,6 +25,9 @@ class Cycle(Base):
     __table_args__ = (
         CheckConstraint(in_check("kind", CycleKind), name="kind"),
         UniqueConstraint("patient_id", "number"),
+        # the daily reminder scan picks its candidates by these dates
+        Index("ix_cycles_closes_on", "closes_on"),
+        Index("ix_cycles_opened_on", "opened_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -31,6 +31,9 @@ class Patient(Base):
         CheckConstraint(in_check("risk_category", RiskCategory), name="risk_category"),
         CheckConstraint(in_check("status", PatientStatus), name="status"),
         Index("ix_patients_prescriber_id_last_name", "prescriber_id", "last_name"),
+        # the daily reminder scan picks its candidates by these dates
+        Index("ix_patients_contraception_start_on", "contraception_start_on"),
+        Index("ix_patients_last_dose_on", "last_dose_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

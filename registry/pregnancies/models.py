@@ -38,6 +38,7 @@ class PregnancyTest(Base):
         CheckConstraint(in_check("setting", PregnancyTestSetting), name="setting"),
         CheckConstraint(in_check("purpose", PregnancyTestPurpose), name="purpose"),
         Index("ix_pregnancy_tests_patient_id_specimen", "patient_id", "specimen_collected_on"),
+        Index("ix_pregnancy_tests_specimen_collected_on", "specimen_collected_on"),  # reminders
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

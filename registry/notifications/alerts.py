@@ -1,0 +1,139 @@
+"""Safety alerts, queued at once in the transaction of what causes them, and the one way
+reminders and alerts reach the outbox (:func:`send`).
+
+An operation calls one function here (a pregnancy report, a cancelled RMA, a suspension);
+the message exists exactly when the change is committed, and nobody can turn it off.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.accounts.models import Role, User
+from registry.authorizations.models import Authorization
+from registry.notifications.models import Category, Notification
+from registry.notifications.operations import enqueue
+from registry.notifications.reminders import (
+    PREGNANCY_REPORTED,
+    RMA_CANCELLED,
+    SUSPENDED,
+    Link,
+    Notice,
+)
+from registry.patients.models import Patient
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.rules import fmt
+
+
+def page_url(link: Link) -> str:
+    """``url_for(..., _external=True)`` for a message: against PUBLIC_URL, since a worker has
+    no request to take the host from (and a link must not depend on who caused it)."""
+    public = urlsplit(str(current_app.config["PUBLIC_URL"]))
+    adapter = current_app.url_map.bind(public.netloc, script_name=public.path or "/",
+                                       url_scheme=public.scheme or "http")
+    return adapter.build(link.endpoint, link.values, force_external=True)
+
+
+def send(session: Session, recipient: User, notice: Notice,
+         actor: User | None = None) -> Notification | None:
+    """Queue ``notice`` for ``recipient`` once (None: already queued for this event, or a
+    reminder the recipient turned off). The body ends with why it was sent and the link."""
+    url = page_url(notice.link)
+    body = f"{notice.body}\n\nWhy you got this: {notice.reason}\nOpen the registry: {url}\n"
+    return enqueue(
+        session, recipient, kind=notice.kind, event_key=notice.event_key,
+        subject=notice.subject, body=body, reason=notice.reason, link=url,
+        category=Category.ALERT if notice.safety else Category.REMINDER,
+        safety=notice.safety, actor=actor,
+    )
+
+
+def staff_users(session: Session) -> list[User]:
+    return list(session.execute(
+        select(User).where(User.role == Role.STAFF).order_by(User.id)).scalars())
+
+
+def pharmacy_recipients(session: Session, pharmacy_id: int,
+                        also: int | None = None) -> list[User]:
+    """The pharmacy's Responsible Site Pharmacists (still there), and pharmacist ``also``."""
+    rows = session.execute(
+        select(Pharmacist).where(
+            Pharmacist.pharmacy_id == pharmacy_id,
+            (Pharmacist.is_rsp.is_(True) & Pharmacist.removed_on.is_(None))
+            | (Pharmacist.id == (also if also is not None else -1)),
+        ).order_by(Pharmacist.id)
+    ).scalars().all()
+    return [p.user for p in rows]
+
+
+def pregnancy_reported(session: Session, actor: User | None, patient: Patient,
+                       report_id: int, *, positive_test: bool) -> int:
+    """Rules §8: the prescriber of record and program staff learn of it at once."""
+    what = "A positive pregnancy test was entered" if positive_test else \
+        "A pregnancy was reported"
+    sent = 0
+    prescriber_user = patient.prescriber.user
+    notice = Notice(
+        PREGNANCY_REPORTED, f"pregnancy-report:{report_id}",
+        f"Pregnancy reported: patient {patient.registry_id}",
+        f"{what} for your patient {patient.full_name} (registry ID {patient.registry_id}). "
+        "Authorizations are denied and open ones cancelled. Counsel the patient and refer "
+        "them to an obstetrician-gynecologist experienced in reproductive toxicity.",
+        "You are this patient's prescriber of record; pregnancy reports are safety alerts "
+        "and cannot be turned off.",
+        Link("patients.detail", {"registry_id": patient.registry_id}), safety=True,
+    )
+    sent += send(session, prescriber_user, notice, actor) is not None
+    for user in staff_users(session):
+        staff_notice = Notice(
+            PREGNANCY_REPORTED, f"pregnancy-report:{report_id}",
+            f"Pregnancy report {report_id}: patient {patient.registry_id}",
+            f"{what} for patient {patient.registry_id}; the case is in the pregnancy "
+            "registry for follow-up and outcome.",
+            "Program staff follow up every pregnancy report; this is a safety alert.",
+            Link("pregnancies.case", {"report_id": report_id}), safety=True,
+        )
+        sent += send(session, user, staff_notice, actor) is not None
+    return sent
+
+
+def rma_cancelled(session: Session, actor: User | None, auth: Authorization, why: str) -> int:
+    """The issuing pharmacy learns at once that an RMA it holds must not be dispensed."""
+    notice = Notice(
+        RMA_CANCELLED, f"rma-cancelled:{auth.id}",
+        f"RMA {auth.rma} cancelled: do not dispense",
+        f"RMA {auth.rma} (do not dispense after {fmt(auth.do_not_dispense_after)}) was "
+        f"cancelled ({why}). Do not dispense against it.",
+        "Your pharmacy issued this RMA; a cancelled RMA is a safety alert.",
+        Link("authorizations.detail", {"rma": auth.rma}), safety=True,
+    )
+    return sum(send(session, user, notice, actor) is not None
+               for user in pharmacy_recipients(session, auth.pharmacy_id, auth.pharmacist_id))
+
+
+def stakeholder_suspended(session: Session, actor: User | None, subject_type: str,
+                          subject: object, action: str, action_id: int, reason: str) -> int:
+    """Rules §9: a suspension or deactivation takes effect at once; the person learns at once
+    (a pharmacy's Responsible Site Pharmacists for a pharmacy)."""
+    if isinstance(subject, Pharmacy):
+        users = pharmacy_recipients(session, subject.id)
+        whom = f"Your pharmacy {subject.name} has"
+    else:
+        user = getattr(subject, "user", None)
+        users = [user] if isinstance(user, User) else []
+        whom = "You have"
+    until = getattr(subject, "suspended_until", None)
+    state = (f"been suspended until {fmt(until)}" if action == "suspension" and until
+             else "been deactivated")
+    notice = Notice(
+        SUSPENDED, f"{action}:{action_id}", f"{whom} {state}",
+        f"{whom} {state} by program staff, with immediate effect. Reason: {reason}",
+        f"Program staff recorded a {action} against this {subject_type}; this is a safety "
+        "alert and cannot be turned off.",
+        Link("auth.home"), safety=True,
+    )
+    return sum(send(session, user, notice, actor) is not None for user in users)
