@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from registry import clock, db
 from registry.authorizations.models import Authorization, AuthorizationStatus, Dispense
@@ -56,6 +56,7 @@ log = logging.getLogger("registry.notifications")
 BATCH = 500
 LIVE_STATUSES = (PatientStatus.PENDING_ACTIVATION, PatientStatus.ACTIVE,
                  PatientStatus.TREATMENT_ENDED)
+REMINDED_STATUSES = (PatientStatus.ACTIVE, PatientStatus.TREATMENT_ENDED)
 
 
 @dataclass
@@ -139,31 +140,38 @@ def _batches(items: Iterable[int], size: int = BATCH) -> Iterator[list[int]]:
         yield batch
 
 
-def scan_patients(today: date, params: Parameters, timing: Timing, result: ScanResult,
-                  ) -> dict[int, list[tuple[str, list[str]]]]:
-    """Patient reminders, queued batch by batch; returns each prescriber's digest lines."""
-    digests: dict[int, list[tuple[str, list[str]]]] = defaultdict(list)
-    from flask import current_app
+Digests = dict[int, list[tuple[str, list[str]]]]
 
+
+def remind_patients(session: Session, patient_ids: list[int], today: date, params: Parameters,
+                    timing: Timing, result: ScanResult, digests: Digests) -> None:
+    """Evaluate the rules for these patients; queue their reminders, collect digest lines."""
+    patients = session.execute(
+        select(Patient).where(Patient.id.in_(patient_ids), Patient.status.in_(LIVE_STATUSES))
+        .options(selectinload(Patient.user)).order_by(Patient.id)
+    ).scalars().all()
+    for patient in patients:
+        facts = load_facts(session, patient)
+        decision = evaluate(facts, today, params)
+        if patient.user is not None and patient.status in REMINDED_STATUSES:
+            for notice in patient_reminders(patient.id, facts, decision, params, timing):
+                result.count(notice.kind, send(session, patient.user, notice))
+        lines = digest_lines(decision, timing)
+        if lines:
+            digests[patient.prescriber_id].append(
+                (f"{patient.full_name} ({patient.registry_id})", lines))
+
+
+def scan_patients(today: date, params: Parameters, timing: Timing, result: ScanResult,
+                  config: Any) -> Digests:
+    """Patient reminders, queued batch by batch; returns each prescriber's digest lines."""
+    digests: Digests = defaultdict(list)
     with db.unit_of_work() as session:
-        ids = sorted(candidate_patient_ids(session, today, params, timing, current_app.config))
+        ids = sorted(candidate_patient_ids(session, today, params, timing, config))
     result.candidates = len(ids)
     for batch in _batches(ids):
         with db.unit_of_work() as session:
-            patients = session.execute(
-                select(Patient).where(Patient.id.in_(batch), Patient.status.in_(LIVE_STATUSES))
-                .order_by(Patient.id)
-            ).scalars().all()
-            for patient in patients:
-                facts = load_facts(session, patient)
-                decision = evaluate(facts, today, params)
-                if patient.user is not None and patient.status == PatientStatus.ACTIVE:
-                    for notice in patient_reminders(patient.id, facts, decision, params, timing):
-                        result.count(notice.kind, send(session, patient.user, notice))
-                lines = digest_lines(decision, timing)
-                if lines:
-                    label = f"{patient.full_name} ({patient.registry_id})"
-                    digests[patient.prescriber_id].append((label, lines))
+            remind_patients(session, batch, today, params, timing, result, digests)
     return digests
 
 
@@ -201,7 +209,7 @@ def attestation_lines(session: Session, today: date, params: Parameters,
 
 
 def send_digests(today: date, params: Parameters,
-                 patients: dict[int, list[tuple[str, list[str]]]], result: ScanResult) -> None:
+                 patients: Digests, result: ScanResult) -> None:
     with db.unit_of_work() as session:
         attestations = attestation_lines(session, today, params)
     prescriber_ids = sorted(set(patients) | set(attestations))
@@ -239,7 +247,7 @@ def run_reminders(today: date | None = None) -> ScanResult:
     params = current_params()
     timing = Timing.from_config(current_app.config)
     result = ScanResult(today)
-    digests = scan_patients(today, params, timing, result)
+    digests = scan_patients(today, params, timing, result, current_app.config)
     send_digests(today, params, digests, result)
     remind_pharmacies(today, params, result)
     log.info("reminders for %s: %d candidates, queued %s", today, result.candidates,
