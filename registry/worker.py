@@ -3,8 +3,9 @@
 The loop is a small list of :class:`Job` s, each run every so many seconds in an
 application context with a session of its own, committed at its end. A job that fails is
 logged and retried at its next turn; it never stops the others. Today: seal the audit
-chain, and sign a checkpoint of its head (rules §10); once a day at REMINDER_HOUR, queue
-the day's reminders (registry.notifications.jobs).
+chain, sign a checkpoint of its head (rules §10), deliver queued notifications
+(registry.notifications.delivery), and once a day at REMINDER_HOUR queue the day's
+reminders (registry.notifications.jobs).
 """
 
 from __future__ import annotations
@@ -50,8 +51,19 @@ def checkpoint_audit_chain() -> None:
         write_checkpoint(session)
 
 
+def deliver_notifications() -> None:
+    from registry.notifications.delivery import deliver_due
+
+    report = deliver_due()
+    if report.handled:
+        log.info("notifications: %d sent, %d to retry, %d failed", report.sent,
+                 report.retried, report.failed)
+
+
 def default_jobs(app: Flask) -> list[Job]:
     return [
+        Job("notifications", float(app.config["NOTIFY_DELIVERY_SECONDS"]),
+            deliver_notifications),
         Job("audit-seal", float(app.config["AUDIT_SEAL_SECONDS"]), seal_audit_chain),
         Job("audit-checkpoint", float(app.config["AUDIT_CHECKPOINT_SECONDS"]),
             checkpoint_audit_chain),
