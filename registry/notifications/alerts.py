@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from registry.accounts.models import Role, User
 from registry.authorizations.models import Authorization
 from registry.notifications.models import Category, Notification
-from registry.notifications.operations import enqueue
+from registry.notifications.operations import enqueue_mail
 from registry.notifications.reminders import (
     PREGNANCY_REPORTED,
     RMA_CANCELLED,
@@ -26,7 +26,6 @@ from registry.notifications.reminders import (
 )
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
-from registry.rules import fmt
 
 
 def page_url(link: Link) -> str:
@@ -41,12 +40,11 @@ def page_url(link: Link) -> str:
 def send(session: Session, recipient: User, notice: Notice,
          actor: User | None = None) -> Notification | None:
     """Queue ``notice`` for ``recipient`` once (None: already queued for this event, or a
-    reminder the recipient turned off). The body ends with why it was sent and the link."""
-    url = page_url(notice.link)
-    body = f"{notice.body}\n\nWhy you got this: {notice.reason}\nOpen the registry: {url}\n"
-    return enqueue(
-        session, recipient, kind=notice.kind, event_key=notice.event_key,
-        subject=notice.subject, body=body, reason=notice.reason, link=url,
+    reminder the recipient turned off). Every message says why it was sent and links to the
+    page (templates/mail/_layout.txt)."""
+    return enqueue_mail(
+        session, recipient, notice.template, kind=notice.kind, event_key=notice.event_key,
+        reason=notice.reason, context=notice.context, link=page_url(notice.link),
         category=Category.ALERT if notice.safety else Category.REMINDER,
         safety=notice.safety, actor=actor,
     )
@@ -73,30 +71,23 @@ def pharmacy_recipients(session: Session, pharmacy_id: int,
 def pregnancy_reported(session: Session, actor: User | None, patient: Patient,
                        report_id: int, *, positive_test: bool) -> int:
     """Rules §8: the prescriber of record and program staff learn of it at once."""
-    what = "A positive pregnancy test was entered" if positive_test else \
-        "A pregnancy was reported"
-    sent = 0
-    prescriber_user = patient.prescriber.user
+    context = {"positive_test": positive_test, "registry_id": patient.registry_id,
+               "patient_name": patient.full_name, "report_id": report_id}
     notice = Notice(
-        PREGNANCY_REPORTED, f"pregnancy-report:{report_id}",
-        f"Pregnancy reported: patient {patient.registry_id}",
-        f"{what} for your patient {patient.full_name} (registry ID {patient.registry_id}). "
-        "Authorizations are denied and open ones cancelled. Counsel the patient and refer "
-        "them to an obstetrician-gynecologist experienced in reproductive toxicity.",
+        PREGNANCY_REPORTED, f"pregnancy-report:{report_id}", "alert_pregnancy_reported",
+        {**context, "to_staff": False},
         "You are this patient's prescriber of record; pregnancy reports are safety alerts "
         "and cannot be turned off.",
         Link("patients.detail", {"registry_id": patient.registry_id}), safety=True,
     )
-    sent += send(session, prescriber_user, notice, actor) is not None
+    sent = int(send(session, patient.prescriber.user, notice, actor) is not None)
+    staff_notice = Notice(
+        PREGNANCY_REPORTED, f"pregnancy-report:{report_id}", "alert_pregnancy_reported",
+        {**context, "to_staff": True},
+        "Program staff follow up every pregnancy report; this is a safety alert.",
+        Link("pregnancies.case", {"report_id": report_id}), safety=True,
+    )
     for user in staff_users(session):
-        staff_notice = Notice(
-            PREGNANCY_REPORTED, f"pregnancy-report:{report_id}",
-            f"Pregnancy report {report_id}: patient {patient.registry_id}",
-            f"{what} for patient {patient.registry_id}; the case is in the pregnancy "
-            "registry for follow-up and outcome.",
-            "Program staff follow up every pregnancy report; this is a safety alert.",
-            Link("pregnancies.case", {"report_id": report_id}), safety=True,
-        )
         sent += send(session, user, staff_notice, actor) is not None
     return sent
 
@@ -104,10 +95,8 @@ def pregnancy_reported(session: Session, actor: User | None, patient: Patient,
 def rma_cancelled(session: Session, actor: User | None, auth: Authorization, why: str) -> int:
     """The issuing pharmacy learns at once that an RMA it holds must not be dispensed."""
     notice = Notice(
-        RMA_CANCELLED, f"rma-cancelled:{auth.id}",
-        f"RMA {auth.rma} cancelled: do not dispense",
-        f"RMA {auth.rma} (do not dispense after {fmt(auth.do_not_dispense_after)}) was "
-        f"cancelled ({why}). Do not dispense against it.",
+        RMA_CANCELLED, f"rma-cancelled:{auth.id}", "alert_rma_cancelled",
+        {"rma": auth.rma, "last_day": auth.do_not_dispense_after, "why": why},
         "Your pharmacy issued this RMA; a cancelled RMA is a safety alert.",
         Link("authorizations.detail", {"rma": auth.rma}), safety=True,
     )
@@ -121,17 +110,15 @@ def stakeholder_suspended(session: Session, actor: User | None, subject_type: st
     (a pharmacy's Responsible Site Pharmacists for a pharmacy)."""
     if isinstance(subject, Pharmacy):
         users = pharmacy_recipients(session, subject.id)
-        whom = f"Your pharmacy {subject.name} has"
+        pharmacy = subject.name
     else:
         user = getattr(subject, "user", None)
         users = [user] if isinstance(user, User) else []
-        whom = "You have"
-    until = getattr(subject, "suspended_until", None)
-    state = (f"been suspended until {fmt(until)}" if action == "suspension" and until
-             else "been deactivated")
+        pharmacy = None
     notice = Notice(
-        SUSPENDED, f"{action}:{action_id}", f"{whom} {state}",
-        f"{whom} {state} by program staff, with immediate effect. Reason: {reason}",
+        SUSPENDED, f"{action}:{action_id}", "alert_suspended",
+        {"pharmacy": pharmacy, "action": action, "grounds": reason,
+         "until": getattr(subject, "suspended_until", None) if action == "suspension" else None},
         f"Program staff recorded a {action} against this {subject_type}; this is a safety "
         "alert and cannot be turned off.",
         Link("auth.home"), safety=True,

@@ -42,11 +42,14 @@ class Link:
 
 @dataclass(frozen=True)
 class Notice:
+    """A message to queue: ``templates/mail/<template>.txt`` rendered with ``context`` (in the
+    recipient's language), saying ``reason`` (why they got it) and linking to ``link``."""
+
     kind: str
     event_key: str
-    subject: str
-    body: str
-    reason: str  # why the person got this, said in the message
+    template: str
+    context: dict[str, Any]
+    reason: str
     link: Link
     safety: bool = False
 
@@ -57,7 +60,6 @@ class Timing:
 
     window_closing_days: int = 2  # patient: the window closes in this many days
     pickup_days: int = 1  # patient: the RMA's last day is this many days away (or fewer)
-    attestation_days: int | None = None  # None: the rules' attestation_reminder_days
 
     @classmethod
     def from_config(cls, config: Any) -> Timing:
@@ -107,11 +109,8 @@ def patient_reminders(patient_id: int, facts: PatientFacts, decision: Decision,
     notices: list[Notice] = []
     for step in test_day_steps(decision)[:1]:
         notices.append(Notice(
-            TEST_DAY, f"test-day:{patient_id}:{today.isoformat()}",
-            "Your pregnancy test can be done from today",
-            f"From today, {fmt(today)}, your next pregnancy test is useful: a specimen "
-            "collected earlier would not count. Ask your prescriber's office where to have "
-            f"it done. Next step for your prescriber: {step.action}",
+            TEST_DAY, f"test-day:{patient_id}:{today.isoformat()}", "reminder_test_day",
+            {"day": today, "step": step.action},
             f"The program rules make {fmt(today)} the first day your next pregnancy test "
             "counts.",
             Link("me.home"),
@@ -119,12 +118,9 @@ def patient_reminders(patient_id: int, facts: PatientFacts, decision: Decision,
     steps = closing_window_steps(decision, timing)
     if steps and decision.window is not None and decision.window.closes_on is not None:
         closes = decision.window.closes_on
-        todo = "\n".join(f"- {s.action}" for s in steps)
         notices.append(Notice(
             WINDOW_CLOSING, f"window-closing:{decision.window.cycle_id}",
-            f"Your prescription window closes on {fmt(closes)}",
-            f"Your prescription window closes on {fmt(closes)}. Still to do before then:\n"
-            f"{todo}\nAfter that day this month's prescription cannot be filled.",
+            "reminder_window_closing", {"closes_on": closes, "steps": [s.action for s in steps]},
             f"Your window closes in {timing.window_closing_days} days with steps still open.",
             Link("me.home"),
         ))
@@ -132,10 +128,7 @@ def patient_reminders(patient_id: int, facts: PatientFacts, decision: Decision,
     if waiting is not None:
         auth_id, last_day = waiting
         notices.append(Notice(
-            PICKUP, f"pickup:{auth_id}",
-            f"Pick up your prescription by {fmt(last_day)}",
-            f"Your prescription is authorized and waiting at the pharmacy. Pick it up by "
-            f"{fmt(last_day)}: after that day the pharmacy cannot dispense it.",
+            PICKUP, f"pickup:{auth_id}", "reminder_pickup", {"last_day": last_day},
             f"Your authorization's last day is {fmt(last_day)}.",
             Link("me.home"),
         ))
@@ -181,18 +174,10 @@ def prescriber_digest(today: date, patients: list[tuple[str, list[str]]],
     """One message a day: each patient's lines under their name, then attestations."""
     if not patients and not attestations:
         return None
-    parts = []
-    if patients:
-        parts.append("Patients needing attention:")
-        parts.extend(f"- {name}: {' '.join(lines)}" for name, lines in patients)
-    if attestations:
-        parts.append("Attestations:")
-        parts.extend(f"- {line}" for line in attestations)
-    count = len(patients) + len(attestations)
     return Notice(
-        PRESCRIBER_DIGEST, f"digest:{today.isoformat()}",
-        f"Registry digest for {fmt(today)}: {count} item{'' if count == 1 else 's'}",
-        "\n".join(parts),
+        PRESCRIBER_DIGEST, f"digest:{today.isoformat()}", "reminder_prescriber_digest",
+        {"day": today, "patients": patients, "attestations": attestations,
+         "count": len(patients) + len(attestations)},
         "You are the prescriber of record of these patients, or the prescriber these "
         "attestations belong to; this digest is sent on days when something needs you.",
         Link("prescribers.patients"),
@@ -213,11 +198,8 @@ def rma_not_picked_up_due(status: str, do_not_dispense_after: date, today: date,
 
 def rma_not_picked_up(auth_id: int, rma: str, do_not_dispense_after: date) -> Notice:
     return Notice(
-        RMA_NOT_PICKED_UP, f"rma-not-picked-up:{auth_id}",
-        f"RMA {rma} was not picked up: reverse it",
-        f"RMA {rma}'s last day was {fmt(do_not_dispense_after)} and it is neither dispensed "
-        "nor reversed. Under the 2026 rules the pharmacy reverses an RMA that was not "
-        "picked up, promptly.",
+        RMA_NOT_PICKED_UP, f"rma-not-picked-up:{auth_id}", "reminder_rma_not_picked_up",
+        {"rma": rma, "last_day": do_not_dispense_after},
         "Your pharmacy issued this RMA and it is still open after its last day.",
         Link("authorizations.detail", {"rma": rma}),
     )

@@ -257,3 +257,26 @@ def test_daily_job_waits_for_the_hour_in_the_program_time_zone(session: Session,
     job()
     assert len(queued(session, "reminder:test_day", w["patient"].user_id)) == 1
     assert job.done_on == date(2026, 4, 1)
+
+
+def test_the_worker_mails_the_reminder_with_why_and_where(app: Any, session: Session,
+                                                          clock: Any, smtp_config: Any) -> None:
+    from registry.notifications.delivery import deliver_due
+    from registry.worker import default_jobs, run
+
+    w = _first_window_without_patient_steps(session, clock)
+    clock.to("2026-04-05", hour=9)
+    jobs = [j for j in default_jobs(app) if j.name in ("reminders", "notifications")]
+    assert run(app, jobs, once=True)  # queue the day's reminders
+    deliver_due(app)
+    to_patient = [m for m in smtp_config.inbox.messages if m["To"] == w["patient"].email]
+    [mail] = [m for m in to_patient if "window closes" in m["Subject"]]
+    assert mail["Subject"] == "Your prescription window closes on Tue 7 Apr 2026"
+    text = smtp_config.inbox.text(mail)
+    assert "- Answer this month's comprehension questions." in text
+    assert "- Enter your contraception methods." in text
+    assert "http://127.0.0.1:8000/me/" in text
+    assert "Why you got this: Your window closes in 2 days with steps still open." in text
+    [digest] = [m for m in smtp_config.inbox.messages if m["To"] == w["dr"].user.email]
+    assert digest["Subject"] == "Registry digest for Sun 5 Apr 2026: 1 item"
+    assert w["patient"].registry_id in smtp_config.inbox.text(digest)
