@@ -47,6 +47,7 @@ def send(session: Session, recipient: User, notice: Notice,
         reason=notice.reason, context=notice.context, link=page_url(notice.link),
         category=Category.ALERT if notice.safety else Category.REMINDER,
         safety=notice.safety, actor=actor,
+        lang=getattr(recipient, "language", None) or "en",  # the user's choice, once stored
     )
 
 
@@ -57,12 +58,12 @@ def staff_users(session: Session) -> list[User]:
 
 def pharmacy_recipients(session: Session, pharmacy_id: int,
                         also: int | None = None) -> list[User]:
-    """The pharmacy's Responsible Site Pharmacists (still there), and pharmacist ``also``."""
+    """The pharmacy's Responsible Site Pharmacists and pharmacist ``also``, if still there."""
     rows = session.execute(
         select(Pharmacist).where(
             Pharmacist.pharmacy_id == pharmacy_id,
-            (Pharmacist.is_rsp.is_(True) & Pharmacist.removed_on.is_(None))
-            | (Pharmacist.id == (also if also is not None else -1)),
+            Pharmacist.removed_on.is_(None),
+            Pharmacist.is_rsp.is_(True) | (Pharmacist.id == (also if also is not None else -1)),
         ).order_by(Pharmacist.id)
     ).scalars().all()
     return [p.user for p in rows]

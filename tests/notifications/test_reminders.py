@@ -280,3 +280,16 @@ def test_the_worker_mails_the_reminder_with_why_and_where(app: Any, session: Ses
     [digest] = [m for m in smtp_config.inbox.messages if m["To"] == w["dr"].user.email]
     assert digest["Subject"] == "Registry digest for Sun 5 Apr 2026: 1 item"
     assert w["patient"].registry_id in smtp_config.inbox.text(digest)
+
+
+def test_no_test_day_reminder_while_a_pregnancy_is_reported(session: Session,
+                                                            clock: Any) -> None:
+    from registry.pregnancies.operations import report_pregnancy
+
+    w = _dispensed_first_prescription(session, clock)
+    f.dispense(session, w["rph"], w["outcome"], days=30)
+    clock.to("2026-04-10")
+    report_pregnancy(session, w["dr"].user, w["patient"], reported_on="2026-04-10")
+    run_on(clock, "2026-04-18")  # the test day it would have been
+    assert queued(session, "reminder:test_day") == []
+    assert queued(session, "reminder:prescriber_digest") == []
