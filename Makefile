@@ -30,7 +30,10 @@ run: $(APP_STAMP)
 	$(BIN)/registry db upgrade
 	@if $(BIN)/registry db is-empty; then $(BIN)/registry demo; else echo "Database has data: demo not loaded again."; fi
 	@echo "Registry on http://$(HOST):$(PORT)/  (demo password for every login: demo-password)"
-	@# `registry worker` beside the app (seals the audit chain, signs checkpoints); stopped with it.
+	@echo "Mail (written to instance/mail/ unless MAIL_SERVER is set): http://$(HOST):$(PORT)/staff/mail as staff@demo.example"
+	@# `registry worker` beside the app (delivers mail, seals the audit chain, signs
+	@# checkpoints); stopped with it. Links in mail point at this server unless PUBLIC_URL is set.
+	export REGISTRY_PUBLIC_URL=$${REGISTRY_PUBLIC_URL:-http://$(HOST):$(PORT)}; \
 	$(BIN)/registry worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'registry:create_app()'
 

@@ -167,7 +167,7 @@ def audit_public_key() -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run each periodic job once and exit.")
 def worker_command(once: bool) -> None:
-    """Periodic jobs: seal the audit chain, sign a checkpoint at least once a minute."""
+    """Periodic jobs: deliver queued mail, seal the audit chain, sign checkpoints."""
     import logging
     import signal
     import threading

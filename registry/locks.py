@@ -7,6 +7,9 @@ entry of the transaction, so that two transactions never wait for each other in 
 
     patient -> prescriber -> pharmacy -> pharmacist -> authorization
 
+An email address (:func:`lock_email`) is locked before any of them: it guards the check
+"is this address free?" across users and patients, which no single unique index spans.
+
 On PostgreSQL they are ``SELECT ... FOR UPDATE`` / ``FOR KEY SHARE`` row locks. SQLite has no
 row locks (SQLAlchemy renders no FOR clause there) and needs none: every writing transaction
 begins with BEGIN IMMEDIATE (registry/db.py), so writers already run one at a time; the same
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from registry.authorizations.models import Authorization, AuthorizationStatus
@@ -94,3 +97,17 @@ def lock_open_authorizations(session: Session, *, patient_id: int | None = None,
     return session.execute(
         _fresh(query.order_by(Authorization.id).with_for_update(of=Authorization))
     ).scalars().all()
+
+
+EMAIL_LOCK_SEED = 20261124  # keeps these advisory lock keys apart from other uses
+
+
+def lock_email(session: Session, email: str) -> None:
+    """An advisory transaction lock on ``lower(email)`` (PostgreSQL): two transactions that
+    check whether an address is free and then take it (an account, a patient's address) run
+    one at a time, so both cannot find it free. Released at commit or rollback. SQLite
+    serializes writers already (BEGIN IMMEDIATE): nothing to do there."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = func.hashtextextended(func.lower(email.strip()), EMAIL_LOCK_SEED)
+    session.execute(select(func.pg_advisory_xact_lock(key)))

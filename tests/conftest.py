@@ -42,6 +42,8 @@ TEST_CONFIG: dict[str, Any] = {
     "RATELIMIT_ENABLED": False,
     "AUDIT_SIGNING_KEY_FILE": os.path.join(_AUDIT_DIR, "audit-signing-key.pem"),
     "AUDIT_CHECKPOINT_FILE": os.path.join(_AUDIT_DIR, "audit-checkpoints.jsonl"),
+    # Email without an SMTP server goes to a folder: never instance/mail during tests.
+    "MAIL_FOLDER": os.path.join(_AUDIT_DIR, "mail"),
 }
 
 

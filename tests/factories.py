@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry import clock
 from registry.accounts.models import User
-from registry.accounts.operations import create_staff
+from registry.accounts.operations import addresses_trusted, create_staff
 from registry.authorizations.operations import Outcome, record_dispense, request_authorization
 from registry.cycles.operations import (
     attest_contraception,
@@ -53,6 +53,7 @@ def staff(session: Session) -> User:
     return create_staff(session, None, email=f"staff{_n()}@example.org", password=PASSWORD)
 
 
+@addresses_trusted()
 def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescriber:
     n = _n()
     p = enroll_prescriber(
@@ -65,6 +66,7 @@ def prescriber(session: Session, *, attest: bool = True, **kw: Any) -> Prescribe
     return p
 
 
+@addresses_trusted()
 def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Designee:
     n = _n()
     d = link_designee(session, of.user, of, email=f"staff{n}@clinic.example.org",
@@ -74,6 +76,7 @@ def designee(session: Session, of: Prescriber, *, attest: bool = True) -> Design
     return d
 
 
+@addresses_trusted()
 def pharmacy(session: Session, *, activate: bool = True) -> Pharmacy:
     n = _n()
     ph = register_pharmacy(
@@ -90,6 +93,7 @@ def rsp_of(ph: Pharmacy) -> Pharmacist:
     return next(p for p in ph.pharmacists if p.is_rsp)
 
 
+@addresses_trusted()
 def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None) -> Pharmacist:
     n = _n()
     return add_pharmacist(
@@ -99,6 +103,7 @@ def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None
     )
 
 
+@addresses_trusted()
 def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
             activate: bool = True, actor: User | None = None, **kw: Any) -> Patient:
     n = _n()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from registry import clock, db
 from registry.accounts.models import Role, User, UserSession
 from registry.audit.operations import record, snapshot
-from registry.errors import Errors, PermissionDenied
+from registry.errors import Errors, PermissionDenied, ValidationError
 from registry.security import (
     hash_secret,
     needs_rehash,
@@ -30,14 +32,37 @@ def email_taken(session: Session, email: str) -> bool:
     return session.execute(select(User.id).where(User.email == email.lower())).first() is not None
 
 
+def address_owner(session: Session, email: str) -> User | None:
+    return session.execute(select(User).where(User.email == email.strip().lower())).scalar()
+
+
+ADDRESS_IN_USE = "An account with this email already exists."
+
+
+class AddressInUse(ValidationError):
+    """The address belongs to an account (or a patient) already. Raised by :func:`new_user`
+    after every other field was checked; sign-up pages and endpoints answer it exactly as
+    they answer a new address (registry.accounts.signup), elsewhere it is the field's
+    error."""
+
+    def __init__(self, email: str, field: str = "email") -> None:
+        super().__init__({field: ADDRESS_IN_USE})
+        self.email = email
+
+
 def validate_new_user(
     session: Session, errors: Errors, *, email: object, password: object,
-    first_name: object, last_name: object, prefix: str = "",
+    first_name: object, last_name: object, prefix: str = "", report_taken: bool = False,
 ) -> tuple[str | None, str | None, str | None, str | None]:
-    """Check the four fields every account has; ``prefix`` names nested fields (``rsp.``)."""
+    """Check the four fields every account has; ``prefix`` names nested fields (``rsp.``).
+
+    An address in use is not an error here unless ``report_taken`` (program staff creating
+    staff): :func:`new_user` raises :class:`AddressInUse` once the rest is valid, so that a
+    sign-up can answer the same whether or not the address is known.
+    """
     mail = email_value(errors, prefix + "email", email)
-    if mail and email_taken(session, mail):
-        errors.add(prefix + "email", "An account with this email already exists.")
+    if report_taken and mail and email_taken(session, mail):
+        errors.add(prefix + "email", ADDRESS_IN_USE)
     pw = password if isinstance(password, str) else None
     if not pw:
         errors.add(prefix + "password", "This field is required.")
@@ -49,14 +74,49 @@ def validate_new_user(
     return mail, pw, first, last
 
 
+_addresses_trusted: ContextVar[bool] = ContextVar("registry_addresses_trusted", default=False)
+
+
+@contextmanager
+def addresses_trusted() -> Iterator[None]:
+    """Accounts created within are confirmed at once, with no link sent: for the demo loader
+    and test set-ups, whose addresses are made up (example.org) and nobody's."""
+    token = _addresses_trusted.set(True)
+    try:
+        yield
+    finally:
+        _addresses_trusted.reset(token)
+
+
 def new_user(session: Session, *, email: str, password: str, role: Role,
-             first_name: str, last_name: str) -> User:
+             first_name: str, last_name: str, confirmed: bool = False,
+             field: str = "email", patient_id: int | None = None) -> User:
+    """A new account, its address not yet confirmed (unless ``confirmed``): a link to
+    confirm it is queued to it, and it cannot sign in before its owner follows the link
+    (registry.accounts.links; patients may, with their activation code).
+
+    The address is checked under :func:`registry.locks.lock_email`, against accounts and
+    patients alike (but ``patient_id``, the patient whose account this is); raises
+    :class:`AddressInUse` if it is taken."""
+    from registry import locks
+    from registry.patients.queries import email_in_use
+
+    confirmed = confirmed or _addresses_trusted.get()
+    mail = email.strip().lower()
+    locks.lock_email(session, mail)
+    if email_in_use(session, mail, except_patient_id=patient_id):
+        raise AddressInUse(mail, field)
     user = User(
-        email=email, password_hash=hash_secret(password), role=role.value,
+        email=mail, password_hash=hash_secret(password), role=role.value,
         first_name=first_name, last_name=last_name, failed_logins=0,
+        email_confirmed_at=clock.now() if confirmed else None, reminders_enabled=True,
     )
     session.add(user)
     session.flush()
+    if not confirmed:
+        from registry.accounts.links import send_confirmation
+
+        send_confirmation(session, user, actor=user)
     return user
 
 
@@ -70,12 +130,12 @@ def create_staff(
     errors = Errors()
     mail, pw, first, last = validate_new_user(
         session, errors, email=email, password=password, first_name=first_name,
-        last_name=last_name,
+        last_name=last_name, report_taken=True,
     )
     errors.raise_if_any()
     assert mail and pw and first and last
     user = new_user(session, email=mail, password=pw, role=Role.STAFF,
-                    first_name=first, last_name=last)
+                    first_name=first, last_name=last, confirmed=True)
     record(session, actor, "staff:create", "user", user.id, after=snapshot(user))
     return user
 
@@ -122,6 +182,10 @@ def authenticate(session: Session, *, email: object, password: object) -> User:
             db.durable_write(_record_lock(user_id, role, until, limit))
             raise LoginFailed(LOCKED_MESSAGE, until)
         raise generic
+    if user.email_confirmed_at is None and user.role != Role.PATIENT.value:
+        # Said only to whoever knows the password. Patients proved who they are with their
+        # activation code; they confirm their address too, but may sign in meanwhile.
+        raise LoginFailed(UNCONFIRMED_MESSAGE)
     session.execute(
         update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
     )
@@ -133,6 +197,8 @@ def authenticate(session: Session, *, email: object, password: object) -> User:
 
 
 LOCKED_MESSAGE = "Too many failed logins: this account is locked for a few minutes."
+UNCONFIRMED_MESSAGE = ("Confirm your email address first: follow the link in the message we "
+                       "sent to it (or ask for a new one with \"Forgot password?\").")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry import db
+from registry.accounts.signup import INVITATION_ANSWER, SIGNUP_ANSWER, sign_up
 from registry.api import serializers
 from registry.api.blueprint import bp, current_user, json_body
 from registry.api.idempotency import idempotent
@@ -35,9 +36,13 @@ def _fields(body: dict[str, Any], *names: str) -> dict[str, Any]:
 @bp.post("/prescribers")
 def create_prescriber() -> Any:
     body = json_body()
-    prescriber = enroll_prescriber(db.session(), **_fields(
-        body, "email", "password", "first_name", "last_name", "npi", "license_state"))
-    return serializers.prescriber_status(prescriber), 201
+    session = db.session()
+    fields = _fields(body, "email", "password", "first_name", "last_name", "npi",
+                     "license_state")
+    # The same answer whether or not the address is known (registry.accounts.signup).
+    sign_up(session, lambda: enroll_prescriber(session, **fields),
+            what="enroll", password=fields["password"])
+    return SIGNUP_ANSWER, 202
 
 
 @bp.post("/prescribers/<int:prescriber_id>/attestations")
@@ -57,8 +62,12 @@ def add_designee(prescriber_id: int) -> Any:
     body = json_body()
     session = db.session()
     prescriber = visible_prescriber(session, user, record_id(prescriber_id, "prescriber"))
-    designee = link_designee(session, user, prescriber, **_fields(
-        body, "designee_id", "email", "password", "first_name", "last_name"))
+    fields = _fields(body, "designee_id", "email", "password", "first_name", "last_name")
+    if fields["designee_id"] is None:  # a new account: the same answer for a known address
+        sign_up(session, lambda: link_designee(session, user, prescriber, **fields),
+                what="designee", password=fields["password"], actor=user)
+        return INVITATION_ANSWER, 202
+    designee = link_designee(session, user, prescriber, **fields)
     return serializers.designee_status(designee), 201
 
 
@@ -75,9 +84,13 @@ def attest_as_designee(designee_id: int) -> Any:
 @bp.post("/pharmacies")
 def create_pharmacy() -> Any:
     body = json_body()
-    pharmacy = register_pharmacy(db.session(), **_fields(
-        body, "name", "ncpdp_id", "npi", "address", "rsp"))
-    return serializers.pharmacy_status(pharmacy), 201
+    session = db.session()
+    fields = _fields(body, "name", "ncpdp_id", "npi", "address", "rsp")
+    rsp = fields["rsp"]
+    sign_up(session, lambda: register_pharmacy(session, **fields),
+            what="register_pharmacy",
+            password=rsp.get("password") if isinstance(rsp, dict) else None)
+    return SIGNUP_ANSWER, 202
 
 
 def _pharmacy(pharmacy_id: int) -> Pharmacy:

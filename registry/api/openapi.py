@@ -110,6 +110,9 @@ SCHEMAS: dict[str, Any] = {
         example={"email": "dr.lee@clinic.example", "password": "correct-horse-battery",
                  "first_name": "Jo", "last_name": "Lee", "npi": "1234567893",
                  "license_state": "NY"}),
+    "SignUpAnswer": obj({"status": {"type": "string",
+                                    "enum": ["confirmation_sent", "invitation_sent"]},
+                         "detail": {"type": "string"}}, ["status", "detail"]),
     "PrescriberStatus": obj({"id": {"type": "integer"}, "status": STANDING, "npi": NPI,
                              "attested_on": nullable(DATE), "expires_on": nullable(DATE)},
                             ["id", "status"]),
@@ -470,9 +473,11 @@ PATHS: dict[str, Any] = {
         "Revoke the token used for this request", "Tokens", ok=204, ok_schema=None,
         who="any holder of a token", ok_description="Revoked: the token no longer works.")},
     "/prescribers": {"post": operation(
-        "Enroll as a prescriber", "Enrollment", ok=201, ok_schema="PrescriberStatus",
+        "Enroll as a prescriber", "Enrollment", ok=202, ok_schema="SignUpAnswer",
         body="PrescriberEnrollment", auth=False, who="anyone",
-        ok_description="Enrolled, status `pending` until they attest.")},
+        ok_description="The same answer whether or not the address has an account: a new "
+        "address gets a link to confirm it (then the prescriber signs in and attests); the "
+        "owner of a known one is told by email instead.")},
     "/prescribers/{prescriber_id}/attestations": {"post": operation(
         "Attest to the program requirements (yearly)", "Enrollment", ok=201,
         ok_schema="PrescriberStatus", who="that prescriber", errors=(403, 404),
@@ -480,14 +485,22 @@ PATHS: dict[str, Any] = {
     "/prescribers/{prescriber_id}/designees": {"post": operation(
         "Create and link a designee, or link an existing one", "Enrollment", ok=201,
         ok_schema="DesigneeStatus", body="DesigneeRequest", who="that prescriber",
-        errors=(403, 404), idempotent=True, parameters=[_id("prescriber_id")])},
+        errors=(403, 404), idempotent=True, parameters=[_id("prescriber_id")],
+        ok_description="Linked (with designee_id).",
+        extra_responses={"202": {
+            "description": "A new designee (email...): the same answer whether or not the "
+            "address has an account; a new address gets a link to confirm it.",
+            "content": {JSON: {"schema": ref("SignUpAnswer")}}}})},
     "/designees/{designee_id}/attestations": {"post": operation(
         "Designee attests (yearly)", "Enrollment", ok=201, ok_schema="DesigneeStatus",
         who="that designee", errors=(403, 404), idempotent=True,
         parameters=[_id("designee_id")])},
     "/pharmacies": {"post": operation(
-        "Register a pharmacy with its Responsible Site Pharmacist", "Enrollment", ok=201,
-        ok_schema="PharmacyStatus", body="PharmacyRegistration", auth=False, who="anyone")},
+        "Register a pharmacy with its Responsible Site Pharmacist", "Enrollment", ok=202,
+        ok_schema="SignUpAnswer", body="PharmacyRegistration", auth=False, who="anyone",
+        ok_description="The same answer whether or not the RSP's address has an account: a "
+        "new address gets a link to confirm it (then the RSP signs in and activates the "
+        "pharmacy); the owner of a known one is told by email instead.")},
     "/pharmacies/{pharmacy_id}/activations": {"post": operation(
         "Activate the pharmacy (yearly), certifying staff training", "Enrollment", ok=201,
         ok_schema="PharmacyStatus", body="PharmacyActivation", who="its RSP",

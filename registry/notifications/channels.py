@@ -15,7 +15,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -63,7 +63,9 @@ def email_message(message: Outgoing, sender: str) -> EmailMessage:
     mail["To"] = message.address
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime(clock.now())
-    mail["Message-ID"] = make_msgid(idstring=f"notification-{message.id}")
+    # The sender's domain, not socket.getfqdn() (a DNS lookup for every message).
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "registry.invalid"
+    mail["Message-ID"] = make_msgid(idstring=f"notification-{message.id}", domain=domain)
     mail["Content-Language"] = message.lang
     mail["X-Registry-Notification"] = str(message.id)
     mail["X-Registry-Kind"] = message.kind
@@ -128,15 +130,19 @@ class SmtpTransport:
             if self._smtp is None:
                 self._smtp = self._connect()
             self._smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            # Refused for good (5xx) only if the address itself is refused.
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryFailed(f"Recipient refused: {exc.recipients!r}",
+                                 permanent=all(code >= 500 for code in codes)) from exc
+        except smtplib.SMTPDataError as exc:  # the message itself refused (5xx: for good)
+            raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+                                 permanent=exc.smtp_code >= 500) from exc
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code >= 500:  # refused for good: do not keep trying
-                raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
-                                     permanent=True) from exc
+            # The server refused us (STARTTLS or login required, busy...): a configuration
+            # to fix or a moment to wait, never a reason to drop the message.
             self._close()
             raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"Recipient refused: {exc.recipients!r}",
-                                 permanent=True) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._smtp = None  # broken: a new connection for the next message
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc

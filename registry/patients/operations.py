@@ -106,6 +106,8 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
                 errors.add(field, message)
     if birth_defects and birth_defects > today:
         errors.add("birth_defects_consent_signed_on", "Cannot be in the future.")
+    if mail:
+        locks.lock_email(session, mail)  # until commit: no one else takes it meanwhile
     if mail and email_in_use(session, mail):
         # Caught now: at activation the patient could not change it and would be stuck.
         errors.add("email", "This email address is already in use in the registry. Use another "
@@ -210,7 +212,8 @@ def activate_patient(
                               "program staff can help.")
     before = snapshot(patient, "status", "activated_on", "user_id")
     user = new_user(session, email=patient.email, password=pw, role=Role.PATIENT,
-                    first_name=patient.first_name, last_name=patient.last_name)
+                    first_name=patient.first_name, last_name=patient.last_name,
+                    patient_id=patient.id)
     match.used_at = clock.now()
     patient.user_id = user.id
     patient.status = PatientStatus.ACTIVE.value

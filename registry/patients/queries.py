@@ -47,7 +47,7 @@ def same_name_and_birth(session: Session, first_name: str, last_name: str,
     ).scalars())
 
 
-def email_in_use(session: Session, email: str) -> bool:
+def email_in_use(session: Session, email: str, *, except_patient_id: int | None = None) -> bool:
     """Another patient (activated or not) or any account already has this email address: the
     patient could not activate with it (accounts are found by email)."""
     from registry.accounts.operations import email_taken
@@ -57,9 +57,10 @@ def email_in_use(session: Session, email: str) -> bool:
         return True
     from sqlalchemy import func
 
-    return session.execute(
-        select(Patient.id).where(func.lower(Patient.email) == mail)
-    ).first() is not None
+    query = select(Patient.id).where(func.lower(Patient.email) == mail)
+    if except_patient_id is not None:
+        query = query.where(Patient.id != except_patient_id)
+    return session.execute(query).first() is not None
 
 
 def status(session: Session, patient: Patient, today: date | None = None) -> Decision:

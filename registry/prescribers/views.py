@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from registry import clock, db
 from registry.accounts.models import Role
+from registry.accounts.signup import sign_up
 from registry.errors import ValidationError
 from registry.params import current as current_params
 from registry.patients.queries import for_prescriber, status
@@ -274,14 +275,17 @@ def designees() -> Any:
     if form.validate_on_submit():
         if not claim_submission(s, form):
             return already_sent(url_for("prescribers.designees"))
+        data = form_data(form, "email", "password", "first_name", "last_name")
         try:
-            d = link_designee(s, actor(), prescriber, **form_data(
-                form, "email", "password", "first_name", "last_name"))
+            # The same answer whether or not the address has an account already.
+            sign_up(s, lambda: link_designee(s, actor(), prescriber, **data),
+                    what="designee", password=data["password"], actor=actor())
         except ValidationError as exc:
             apply_errors(form, exc.errors)
         else:
-            flash(f"{d.name} is now your designee. They sign in with {d.user.email} and "
-                  "attest before acting for you.", "success")
+            flash(f"We sent a message to {data['email']}. Once the designee confirms the "
+                  "address by its link, they sign in and attest before acting for you.",
+                  "success")
             return redirect(url_for("prescribers.designees"))
     links = s.query(DesigneeLink).filter(DesigneeLink.prescriber_id == prescriber.id,
                                          DesigneeLink.unlinked_on.is_(None)).all()

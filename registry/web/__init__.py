@@ -141,9 +141,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["capitalize_first"] = lambda v: str(v)[:1].upper() + str(v)[1:]
     app.extensions["registry.web_error_handler"] = web_error_page
 
+    from registry.accounts import views as account_views
     from registry.authorizations import views as authorization_views
     from registry.compliance import views as compliance_views
     from registry.cycles import views as cycle_views
+    from registry.notifications import views as notification_views
     from registry.patients import views as patient_views
     from registry.pharmacies import views as pharmacy_views
     from registry.pregnancies import views as pregnancy_views
@@ -152,9 +154,11 @@ def init_app(app: Flask) -> None:
     from registry.web import auth
 
     app.jinja_env.globals["may_register"] = prescriber_views.may_register
+    app.jinja_env.globals["inbox_summary"] = notification_views.inbox_summary
     blueprints = [auth.bp, prescriber_views.bp, patient_views.bp, patient_views.me,
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
-                  pharmacy_views.bp, compliance_views.bp, staff_views.bp]
+                  pharmacy_views.bp, compliance_views.bp, staff_views.bp, account_views.bp,
+                  notification_views.bp]
     for bp in blueprints:
         if RegistryError not in bp.error_handler_spec[None][None]:
             bp.register_error_handler(RegistryError, _registry_error_page)

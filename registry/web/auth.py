@@ -10,6 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from registry import db
 from registry.accounts.models import Role, User
 from registry.accounts.operations import LoginFailed, authenticate, end_session, open_session
+from registry.accounts.signup import SIGNUP_ANSWER, sign_up
 from registry.errors import ValidationError
 from registry.extensions import limiter
 from registry.patients.operations import activate_patient
@@ -103,27 +104,34 @@ def activate() -> Any:
     return render_template("auth/activate.html", form=form)
 
 
+def _check_your_email() -> Any:
+    """The answer of every sign-up page, whether or not the address was known."""
+    return render_template("accounts/sent.html", heading="Check your email",
+                           message=SIGNUP_ANSWER["detail"])
+
+
 @bp.route("/enroll", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
 def enroll() -> Any:
     form = EnrollForm()
     if form.validate_on_submit():
         s = db.session()
         if not claim_submission(s, form):
             return already_sent(url_for("auth.login"))
+        data = form_data(form, "email", "password", "first_name", "last_name", "npi",
+                         "license_state")
         try:
-            prescriber = enroll_prescriber(s, **form_data(
-                form, "email", "password", "first_name", "last_name", "npi", "license_state"))
+            sign_up(s, lambda: enroll_prescriber(s, **data),
+                    what="enroll", password=data["password"])
         except ValidationError as exc:
             apply_errors(form, exc.errors)
         else:
-            start_session(prescriber.user)
-            flash("You are enrolled. Attest to the program requirements to become active.",
-                  "success")
-            return redirect(url_for("prescribers.attest"))
+            return _check_your_email()
     return render_template("auth/enroll.html", form=form)
 
 
 @bp.route("/register-pharmacy", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
 def register_pharmacy_page() -> Any:
     """A pharmacy registers with its Responsible Site Pharmacist, then activates (RSP page)."""
     form = PharmacyRegistrationForm()
@@ -136,12 +144,10 @@ def register_pharmacy_page() -> Any:
         rsp = {key.removeprefix("rsp_"): data.pop(key) for key in list(data)
                if key.startswith("rsp_")}
         try:
-            pharmacy = register_pharmacy(s, rsp=rsp, **data)
+            sign_up(s, lambda: register_pharmacy(s, rsp=rsp, **data),
+                    what="register_pharmacy", password=rsp.get("password"))
         except ValidationError as exc:
             apply_errors(form, exc.errors, {"rsp": "rsp_email"})
         else:
-            start_session(pharmacy.pharmacists[0].user)
-            flash(f"{pharmacy.name} is registered. Activate it below to start asking for "
-                  "authorizations.", "success")
-            return redirect(url_for("pharmacies.manage"))
+            return _check_your_email()
     return render_template("auth/register_pharmacy.html", form=form)

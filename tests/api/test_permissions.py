@@ -125,7 +125,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                                        {**everyone(204), "anonymous": 401}),
     "POST /prescribers": Endpoint("POST", lambda w: "/prescribers", lambda w, a: {
         "email": unique("new-dr") + "@example.org", "password": PASSWORD, "first_name": "N",
-        "last_name": "P", "npi": f.npi()}, everyone(201)),
+        "last_name": "P", "npi": f.npi()}, everyone(202)),
     "POST /prescribers/{id}/attestations": Endpoint(
         "POST", lambda w: f"/prescribers/{w.ids['dr']}/attestations", None,
         only(201, ["prescriber"], others=404, staff=403)),
@@ -133,14 +133,14 @@ ENDPOINTS: dict[str, Endpoint] = {
         "POST", lambda w: f"/prescribers/{w.ids['dr']}/designees", lambda w, a: {
             "email": unique("new-des") + "@example.org", "password": PASSWORD,
             "first_name": "D", "last_name": "E"},
-        only(201, ["prescriber"], others=404, staff=403)),
+        only(202, ["prescriber"], others=404, staff=403)),
     "POST /designees/{id}/attestations": Endpoint(
         "POST", lambda w: f"/designees/{w.ids['designee']}/attestations", None,
         only(201, ["designee"], others=404, staff=403, prescriber=403)),
     "POST /pharmacies": Endpoint("POST", lambda w: "/pharmacies", lambda w, a: {
         "name": "New", "ncpdp_id": f.ncpdp(), "npi": f.npi(), "rsp": {
             "email": unique("new-rsp") + "@example.org", "password": PASSWORD,
-            "first_name": "R", "last_name": "S", "license_number": "L1"}}, everyone(201)),
+            "first_name": "R", "last_name": "S", "license_number": "L1"}}, everyone(202)),
     "POST /pharmacies/{id}/activations": Endpoint(
         "POST", lambda w: f"/pharmacies/{w.ids['pharmacy']}/activations",
         lambda w, a: {"staff_trained": True},

@@ -6,11 +6,27 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry import clock
+from flask import Flask
+from sqlalchemy import select
+
+from registry import clock, db
+from registry.accounts.models import User
+from registry.pharmacies.models import Pharmacist
+from registry.prescribers.models import Prescriber
 from tests import factories as f
 from tests.api.conftest import METHODS, PASSWORD, Api, correct_answers
+from tests.mail import confirm_address
 
 _seq = itertools.count(1)
+
+
+def record_of(app: Flask, model: Any, email: str) -> int:
+    """The id of the prescriber (or pharmacist) record of an account: sign-up answers no
+    longer carry it (the same answer for a known address), so the harness looks it up."""
+    with app.app_context():
+        return int(db.session().execute(
+            select(model.id).join(User, User.id == model.user_id)
+            .where(User.email == email.lower())).scalar_one())
 
 
 @dataclass
@@ -58,14 +74,15 @@ class World:
         email = f"api-dr{n}@example.org"
         r = self.api.post("/prescribers", {
             "email": email, "password": PASSWORD, "first_name": "Ada",
-            "last_name": f"Api{n}", "npi": npi, "license_state": "NY"}, expect=201)
-        body = r.get_json()
-        assert body["status"] == "pending"
+            "last_name": f"Api{n}", "npi": npi, "license_state": "NY"}, expect=202)
+        assert r.get_json()["status"] == "confirmation_sent"
+        confirm_address(self.api.app, email)
         token = self.api.token(email)
         self.emails.setdefault("dr", email)
-        r = self.api.post(f"/prescribers/{body['id']}/attestations", token=token, expect=201)
+        dr_id = record_of(self.api.app, Prescriber, email)
+        r = self.api.post(f"/prescribers/{dr_id}/attestations", token=token, expect=201)
         assert r.get_json()["status"] == "active"
-        return body["id"], npi, token
+        return dr_id, npi, token
 
     def enroll_pharmacy(self) -> tuple[int, str, str]:
         n = next(_seq)
@@ -73,9 +90,14 @@ class World:
             "name": f"API Pharmacy {n}", "ncpdp_id": f.ncpdp(), "npi": f.npi(),
             "address": "1 Main St", "rsp": {
                 "email": f"api-rsp{n}@example.org", "password": PASSWORD, "first_name": "Rita",
-                "last_name": f"Rsp{n}", "license_number": f"L-{n}"}}, expect=201)
-        pharmacy_id = r.get_json()["id"]
-        assert r.get_json()["status"] == "pending"
+                "last_name": f"Rsp{n}", "license_number": f"L-{n}"}}, expect=202)
+        assert r.get_json()["status"] == "confirmation_sent"
+        confirm_address(self.api.app, f"api-rsp{n}@example.org")
+        pharmacist_id = record_of(self.api.app, Pharmacist, f"api-rsp{n}@example.org")
+        with self.api.app.app_context():
+            rsp_row = db.session().get(Pharmacist, pharmacist_id)
+            assert rsp_row is not None
+            pharmacy_id = rsp_row.pharmacy_id
         rsp = self.api.token(f"api-rsp{n}@example.org")
         self.emails.setdefault("rsp", f"api-rsp{n}@example.org")
         r = self.api.post(f"/pharmacies/{pharmacy_id}/activations", {"staff_trained": True},
@@ -87,6 +109,7 @@ class World:
             "license_number": f"P-{n}", "training_completed_on": clock.today().isoformat()},
             token=rsp, expect=201)
         assert r.get_json()["status"] == "active"
+        confirm_address(self.api.app, email)
         self.emails.setdefault("rph", email)
         return pharmacy_id, rsp, self.api.token(email)
 

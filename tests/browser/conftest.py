@@ -51,7 +51,7 @@ def live_app(travel: Clock) -> Iterator[tuple[Flask, str]]:
     with tempfile.TemporaryDirectory(prefix="registry-browser-") as tmp:
         url = "sqlite:///" + os.path.join(tmp, "browser.sqlite3")
         app = create_app({**TEST_CONFIG, "WTF_CSRF_ENABLED": True, "DATABASE_URL": url,
-                          "TESTING": False})
+                          "TESTING": False, "MAIL_FOLDER": os.path.join(tmp, "mail")})
         with app.app_context():
             command.upgrade(alembic_config(url), "head")
             from registry.cycles.operations import load_question_bank
@@ -59,6 +59,7 @@ def live_app(travel: Clock) -> Iterator[tuple[Flask, str]]:
             with db.unit_of_work() as session:
                 load_question_bank(session)
         server = make_server("127.0.0.1", 0, app, threaded=True)
+        app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # links in mail
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from registry import db
 from registry.authorizations.models import Dispense
 from registry.cycles.models import ComprehensionQuestion
+from registry.notifications.delivery import deliver_due
 from registry.patients.models import Patient
 from tests import factories as f
 from tests.browser.conftest import audit, audited_page, close, shot
@@ -46,6 +47,29 @@ def sign_in(page: Any, email: str) -> None:
     audit(page)
 
 
+def follow_mail_link(live_app: Any, browser: Any, staff: str, to: str, subject: str,
+                     page: Any = None) -> Any:
+    """Deliver the outbox (as `registry worker` does), then, as program staff, open the
+    newest message to ``to`` on the mail folder page; return the link it holds (opened in
+    ``page`` if given)."""
+    app, base = live_app
+    with app.app_context():
+        deliver_due(app)
+    staff_page = new_page(browser, base)
+    sign_in(staff_page, staff)
+    staff_page.click("nav >> text=Mail folder")
+    audit(staff_page)
+    row = staff_page.locator("tr", has_text=to).filter(has_text=subject).first
+    row.locator("a").click()
+    audit(staff_page)
+    link = staff_page.locator("main ul a").first.get_attribute("href")
+    assert link is not None
+    close(staff_page)
+    if page is not None:
+        page.goto(link)
+    return link
+
+
 def test_1_prescriber_enrolls_registers_tests_and_counsels(
         live_app: Any, browser: Any, travel: Any, people: dict[str, str]) -> None:
     _, base = live_app
@@ -62,6 +86,22 @@ def test_1_prescriber_enrolls_registers_tests_and_counsels(
     page.fill("#npi", npi)
     page.fill("#license_state", "ny")
     page.click("button:has-text('Enroll')")
+    audit(page)
+    assert "Check your email" in page.inner_text("main")
+    # The address is confirmed by the emailed link: `registry worker` writes the message to
+    # the mail folder (no SMTP server here), where program staff can open it.
+    follow_mail_link(live_app, browser, people["staff"], "reyes@clinic.example",
+                     "Confirm your email address", page=page)
+    audit(page)
+    page.click("button:has-text('Confirm my address')")
+    audit(page)
+    assert "Your email address is confirmed" in page.inner_text("main")
+    page.fill("#email", "reyes@clinic.example")
+    page.fill("#password", f.PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url("**/prescriber/")
+    audit(page)
+    page.click("nav >> text=Attestation")
     page.wait_for_url("**/prescriber/attest")
     audit(page)
     page.click("button:has-text('Attest')")  # without ticking: the field is named
@@ -286,4 +326,41 @@ def test_5_staff_suspend_the_pharmacy_and_its_next_request_is_denied(
     assert "This pharmacy suspended by program staff until Tue 30 Jun 2026." in text
     assert "PHARMACY_NOT_ACTIVE" in text
     shot(page, "19-pharmacy-suspended-denial")
+    close(page)
+
+
+def test_6_a_forgotten_password_is_reset_through_the_mail_page(
+        live_app: Any, browser: Any, people: dict[str, str]) -> None:
+    _, base = live_app
+    page = new_page(browser, base)
+    page.goto("/login")
+    audit(page)
+    page.click("text=Forgot password?")
+    audit(page)
+    page.fill("#email", people["pharmacist"])
+    page.click("button:has-text('Send me a link')")
+    audit(page)
+    assert "If an account uses this address" in page.inner_text("main")
+    link = follow_mail_link(live_app, browser, people["staff"], people["pharmacist"],
+                            "Reset your registry password", page=page)
+    assert "/reset-password/" in link
+    shot(page, "20-reset-password")
+    page.fill("#password", "short")
+    page.click("button:has-text('Change my password')")
+    audit(page)
+    assert page.locator(".error-summary").is_visible()  # the policy names the field
+    page.fill("#password", "a-brand-new-passphrase")
+    page.click("button:has-text('Change my password')")
+    page.wait_for_url("**/login")
+    audit(page)
+    assert "Your password is changed" in page.inner_text("main")
+    page.fill("#email", people["pharmacist"])
+    page.fill("#password", "a-brand-new-passphrase")
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url("**/pharmacy/authorize")
+    audit(page)
+    assert "Messages" in page.inner_text("nav")
+    page.goto(link)  # the link worked once
+    audit(page)
+    assert "This link does not work" in page.inner_text("main")
     close(page)

@@ -121,7 +121,8 @@ def test_patient_lifecycle_entries(session, clock):
     _, entries = tagged(session, lambda: activate_patient(
         session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
         activation_code=code2, password=f.PASSWORD))
-    assert tags(entries) == ["patient:activate"]
+    # The new account's address is unconfirmed: a link to confirm it is queued.
+    assert tags(entries) == ["notification:queue", "patient:activate"]
     assert entries[0].role == "patient"
 
     _, entries = tagged(session, lambda: f.enter_test(session, p))

@@ -12,6 +12,7 @@ from registry.patients.models import Patient, RiskCategoryChange
 from registry.pharmacies.models import Pharmacist
 from registry.pregnancies.models import PregnancyReport
 from tests import factories as f
+from tests.mail import confirm_address
 from tests.web.conftest import World, login
 from tests.web.test_forms import token_of
 
@@ -121,10 +122,14 @@ def test_a_pharmacy_registers_then_its_rsp_activates_it(app: Any, session: Any) 
     assert "Email: Not a valid email address" in html
     assert 'value="Corner Pharmacy"' in html
     response = client.post("/register-pharmacy", data={**data, "rsp_email": "ana@corner.example"})
-    assert response.headers["Location"] == "/pharmacy/"
+    assert "Check your email" in response.get_data(as_text=True)
     pharmacy = session.execute(select(Pharmacy).where(Pharmacy.ncpdp_id == "7654321")
                                ).scalar_one()
     assert pharmacy.activated_on is None
+    # The RSP confirms the address by the emailed link, then signs in.
+    confirm_address(app, "ana@corner.example")
+    assert client.post("/login", data={"email": "ana@corner.example",
+                                       "password": f.PASSWORD}).status_code == 302
     manage = client.get("/pharmacy/").get_data(as_text=True)
     assert "has not been activated by its Responsible Site Pharmacist" in manage
     unticked = client.post("/pharmacy/activate", data={"form_token": token_of(manage)})
