@@ -190,6 +190,25 @@ def worker_command(once: bool) -> None:
     sys.exit(0 if ok else 1)
 
 
+@click.command("reminders")
+@click.option("--day", default=None, help="The day to scan (YYYY-MM-DD); default: today.")
+def reminders_command(day: str | None) -> None:
+    """Queue the reminders due on a day now (the worker does this daily at REMINDER_HOUR);
+    nothing already queued for the same event is queued again."""
+    from datetime import date
+
+    from registry.notifications.jobs import run_reminders
+
+    try:
+        on = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.BadParameter("a date YYYY-MM-DD", param_hint="--day") from None
+    result = run_reminders(on)
+    queued = ", ".join(f"{n} {kind}" for kind, n in sorted(result.queued.items()))
+    click.echo(f"Reminders for {result.day}: {result.candidates} patients looked at; "
+               f"queued {queued or 'nothing new'}.")
+
+
 @click.command("demo")
 def demo_command() -> None:
     """Load a small demo data set and print its logins."""
@@ -208,6 +227,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(reminders_command)
 
 
 def main() -> None:

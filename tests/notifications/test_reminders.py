@@ -293,3 +293,19 @@ def test_no_test_day_reminder_while_a_pregnancy_is_reported(session: Session,
     run_on(clock, "2026-04-18")  # the test day it would have been
     assert queued(session, "reminder:test_day") == []
     assert queued(session, "reminder:prescriber_digest") == []
+
+
+def test_reminders_command_scans_a_given_day_once(app: Any, session: Session,
+                                                  clock: Any) -> None:
+    w = _first_window_without_patient_steps(session, clock)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["reminders", "--day", "2026-04-05"])
+    assert result.exit_code == 0, result.output
+    assert "Reminders for 2026-04-05:" in result.output
+    assert "1 reminder:window_closing" in result.output
+    assert len(queued(session, "reminder:window_closing", w["patient"].user_id)) == 1
+    again = runner.invoke(args=["reminders", "--day", "2026-04-05"])
+    assert "queued nothing new" in again.output
+    bad = runner.invoke(args=["reminders", "--day", "5 April"])
+    assert bad.exit_code == 2
+    assert "--day" in bad.output
