@@ -167,7 +167,8 @@ def audit_public_key() -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run each periodic job once and exit.")
 def worker_command(once: bool) -> None:
-    """Periodic jobs: deliver queued mail, seal the audit chain, sign checkpoints."""
+    """Periodic jobs: deliver queued mail, seal the audit chain, sign checkpoints, queue the
+    day's reminders at REMINDER_HOUR."""
     import logging
     import signal
     import threading
