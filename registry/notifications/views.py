@@ -31,7 +31,7 @@ from registry.notifications.operations import (
     set_reminders,
     unread_count,
 )
-from registry.web.support import actor, role_required
+from registry.web.support import actor, role_required, safe_next
 
 bp = Blueprint("notifications", __name__)
 
@@ -77,7 +77,7 @@ def read_one(message_id: int) -> Any:
     form = ReadForm()
     if form.validate_on_submit():
         mark_read(db.session(), actor(), message_id)
-    return redirect(request.form.get("back") or url_for("notifications.messages"))
+    return redirect(safe_next(request.form.get("back")) or url_for("notifications.messages"))
 
 
 @bp.post("/messages/read")
@@ -94,7 +94,9 @@ def read_all() -> Any:
 @login_required
 def preferences() -> Any:
     user = actor()
-    form = PreferencesForm(data={"reminders": user.reminders_enabled})
+    # An unticked box sends nothing: the form's data is what was posted, never the default.
+    form = PreferencesForm(formdata=request.form if request.method == "POST" else None,
+                           data={"reminders": user.reminders_enabled})
     if form.validate_on_submit():
         set_reminders(db.session(), user, bool(form.reminders.data))
         flash("Reminders are on." if form.reminders.data else
