@@ -178,7 +178,8 @@ def audit_public_key() -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run each periodic job once and exit.")
 def worker_command(once: bool) -> None:
-    """Periodic jobs: deliver queued mail, seal the audit chain, sign checkpoints."""
+    """Periodic jobs: deliver queued mail, seal the audit chain, sign checkpoints, queue the
+    day's reminders at REMINDER_HOUR."""
     import logging
     import signal
     import threading
@@ -201,6 +202,25 @@ def worker_command(once: bool) -> None:
     sys.exit(0 if ok else 1)
 
 
+@click.command("reminders")
+@click.option("--day", default=None, help="The day to scan (YYYY-MM-DD); default: today.")
+def reminders_command(day: str | None) -> None:
+    """Queue the reminders due on a day now (the worker does this daily at REMINDER_HOUR);
+    nothing already queued for the same event is queued again."""
+    from datetime import date
+
+    from registry.notifications.jobs import run_reminders
+
+    try:
+        on = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.BadParameter("a date YYYY-MM-DD", param_hint="--day") from None
+    result = run_reminders(on)
+    queued = ", ".join(f"{n} {kind}" for kind, n in sorted(result.queued.items()))
+    click.echo(f"Reminders for {result.day}: {result.candidates} patients looked at; "
+               f"queued {queued or 'nothing new'}.")
+
+
 @click.command("demo")
 def demo_command() -> None:
     """Load a small demo data set and print its logins."""
@@ -219,6 +239,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(reminders_command)
 
 
 def main() -> None:

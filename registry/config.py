@@ -15,6 +15,15 @@ DEFAULTS: dict[str, Any] = {
     "PROGRAM_TIMEZONE": "America/New_York",
     # The rule parameters (RULESET_2026_EFFECTIVE, WINDOW_DAYS...): defaults in one place.
     **config_defaults(),
+    # `registry worker` queues the day's reminders at this hour (0-23) in PROGRAM_TIMEZONE:
+    # a patient's window closing in REMINDER_WINDOW_CLOSING_DAYS days (also the horizon of
+    # the prescriber's digest), an RMA's last day REMINDER_PICKUP_DAYS days away or nearer;
+    # end-of-treatment tests stay in the digest REMINDER_TREATMENT_END_DAYS after the last dose.
+    "REMINDER_HOUR": 8,
+    "REMINDER_WINDOW_CLOSING_DAYS": 2,
+    "REMINDER_PICKUP_DAYS": 1,
+    "REMINDER_TREATMENT_END_DAYS": 90,
+    "REMINDER_CHECK_SECONDS": 60,
     "CONSENT_FORM_VERSION": "2026-02",
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCK_MINUTES": 15,
@@ -161,6 +170,9 @@ def validate(config: dict[str, Any]) -> None:
             date.fromisoformat(str(value))
         except ValueError:
             raise ConfigError(f"{key} must be a date YYYY-MM-DD, not {value!r}") from None
+    hour = config.get("REMINDER_HOUR", 8)
+    if not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise ConfigError(f"REMINDER_HOUR must be an hour from 0 to 23, not {hour!r}")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:

@@ -4,7 +4,8 @@ The loop is a small list of :class:`Job` s, each run every so many seconds in an
 application context with a session of its own, committed at its end. A job that fails is
 logged and retried at its next turn; it never stops the others. Today: seal the audit
 chain, sign a checkpoint of its head (rules §10), deliver queued notifications
-(registry.notifications.delivery). Later jobs are added to :func:`default_jobs`.
+(registry.notifications.delivery), and once a day at REMINDER_HOUR queue the day's
+reminders (registry.notifications.jobs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from registry import db
+from registry.notifications.jobs import DailyReminders
 
 log = logging.getLogger("registry.worker")
 
@@ -65,6 +67,8 @@ def default_jobs(app: Flask) -> list[Job]:
         Job("audit-seal", float(app.config["AUDIT_SEAL_SECONDS"]), seal_audit_chain),
         Job("audit-checkpoint", float(app.config["AUDIT_CHECKPOINT_SECONDS"]),
             checkpoint_audit_chain),
+        Job("reminders", float(app.config["REMINDER_CHECK_SECONDS"]),
+            DailyReminders(int(app.config["REMINDER_HOUR"]))),
     ]
 
 

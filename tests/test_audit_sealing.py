@@ -250,8 +250,8 @@ def test_worker_keeps_going_when_a_job_fails(app, caplog):
         assert run(app, jobs, once=True) is False
     assert ran == [1]
     assert "job broken failed" in caplog.text
-    assert [j.name for j in default_jobs(app)] == ["notifications", "audit-seal",
-                                                   "audit-checkpoint"]
+    assert [j.name for j in default_jobs(app)] == [
+        "notifications", "audit-seal", "audit-checkpoint", "reminders"]
 
 
 def test_a_failed_seal_after_commit_never_fails_the_committed_work(app, session, monkeypatch,

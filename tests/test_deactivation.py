@@ -32,7 +32,9 @@ def test_staff_deactivate_a_patient_with_an_open_authorization(session, clock):
     tags = session.execute(
         select(AuditEntry.action).where(AuditEntry.user_id == boss.id).order_by(AuditEntry.id)
     ).scalars().all()
-    assert tags[-2:] == ["authorization:cancel", "patient:deactivate"]
+    # the issuing pharmacist and the pharmacy's RSP are alerted to the cancelled RMA
+    assert tags[-4:] == ["authorization:cancel", "notification:queue", "notification:queue",
+                         "patient:deactivate"]
 
 
 def test_a_change_of_risk_category_cancels_the_open_authorization(session, clock):
@@ -44,6 +46,7 @@ def test_a_change_of_risk_category_cancels_the_open_authorization(session, clock
                          risk_category="cannot_get_pregnant", reason="Hysterectomy in March")
     assert open_auth.status == "cancelled"
     tags = session.execute(
-        select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(2)
+        select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(4)
     ).scalars().all()
-    assert tags == ["authorization:cancel", "patient:change_risk_category"]
+    assert tags == ["notification:queue", "notification:queue", "authorization:cancel",
+                    "patient:change_risk_category"]

@@ -42,6 +42,8 @@ class Authorization(Base):
         ),
         Index("ix_authorizations_pharmacy_id_issued_at", "pharmacy_id", "issued_at"),
         Index("ix_authorizations_patient_id", "patient_id"),
+        Index("ix_authorizations_status_do_not_dispense_after", "status",
+              "do_not_dispense_after"),  # the daily reminder scan
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +73,7 @@ class Authorization(Base):
 
 class Dispense(Base):
     __tablename__ = "dispenses"
+    __table_args__ = (Index("ix_dispenses_dispensed_on", "dispensed_on"),)  # reminder scan
 
     id: Mapped[int] = mapped_column(primary_key=True)
     authorization_id: Mapped[int] = mapped_column(ForeignKey("authorizations.id"), unique=True)

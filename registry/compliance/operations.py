@@ -15,6 +15,7 @@ from registry.compliance.models import ComplianceAction, ComplianceActionKind
 from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import MISSING
 from registry.errors import ValidationError
+from registry.notifications import alerts
 from registry.patients.models import Patient
 from registry.patients.operations import cancel_open_authorizations
 from registry.pharmacies.models import Pharmacist, Pharmacy
@@ -72,6 +73,8 @@ def record_compliance_action(session: Session, actor: User,
            before=before,
            after={**snapshot(subject, "suspended_until", "deactivated_on"), "reason": reason,
                   "compliance_action_id": row.id})
+    if takes_effect:
+        alerts.stakeholder_suspended(session, actor, subject_type, subject, action, row.id, reason)
     if action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION) and (
         subject_type == "prescriber"
     ):

@@ -21,7 +21,11 @@ class Cycle(Base):
 
     __tablename__ = "cycles"
     __table_args__ = (
-UniqueConstraint("patient_id", "number"),)
+        UniqueConstraint("patient_id", "number"),
+        # the daily reminder scan picks its candidates by these dates
+        Index("ix_cycles_closes_on", "closes_on"),
+        Index("ix_cycles_opened_on", "opened_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))

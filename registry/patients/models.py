@@ -23,6 +23,9 @@ class Patient(Base):
         Index("ix_patients_email", "email"),
         trigram_index("ix_patients_name_trgm", FULL_NAME),
         trigram_index("ix_patients_email_trgm", "lower(email)"),
+        # the daily reminder scan picks its candidates by these dates
+        Index("ix_patients_contraception_start_on", "contraception_start_on"),
+        Index("ix_patients_last_dose_on", "last_dose_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

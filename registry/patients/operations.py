@@ -14,6 +14,7 @@ from registry.accounts.operations import email_taken, new_user
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization, AuthorizationStatus
 from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
+from registry.notifications import alerts
 from registry.params import current as current_params
 from registry.params import setting
 from registry.patients.models import (
@@ -238,6 +239,7 @@ def cancel_open_authorizations(session: Session, actor: User | None, patient: Pa
         session.flush()
         record(session, actor, "authorization:cancel", "authorization", auth.rma,
                before={"status": "authorized"}, after={"status": "cancelled", "why": why})
+        alerts.rma_cancelled(session, actor, auth, why)
     return len(open_auths)
 
 

@@ -26,6 +26,7 @@ class PregnancyTest(Base):
     __tablename__ = "pregnancy_tests"
     __table_args__ = (
         Index("ix_pregnancy_tests_patient_id_specimen", "patient_id", "specimen_collected_on"),
+        Index("ix_pregnancy_tests_specimen_collected_on", "specimen_collected_on"),  # reminders
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,6 +12,7 @@ from registry.authorizations.models import Authorization
 from registry.cycles.models import Cycle, CycleKind
 from registry.cycles.operations import lock_patient, open_cycle
 from registry.errors import Errors, NotFound, ValidationError
+from registry.notifications import alerts
 from registry.params import current as current_params
 from registry.patients.facts import load_facts
 from registry.patients.models import Patient, PatientStatus
@@ -99,6 +100,7 @@ def _open_report(session: Session, actor: User, patient: Patient, *, reported_on
     session.add(report)
     session.flush()
     record(session, actor, "pregnancy:report", "patient", patient.id, after=snapshot(report))
+    alerts.pregnancy_reported(session, actor, patient, report.id, positive_test=test is not None)
     cancel_open_authorizations(session, actor, patient, "pregnancy reported")
     return report
 

@@ -201,9 +201,15 @@ def _link() -> tuple[Any, str, str, str]:
     return DesigneeLink, "designee", "designee_id", "designee link"
 
 
+def _notification() -> tuple[Any, str, str, str]:
+    from registry.notifications.models import Notification
+
+    return Notification, "user", "recipient_id", "message"
+
+
 # Records that belong to someone: named by their owner (a cycle of a patient, ...).
 _OWNED = {"cycle": _cycle, "user_session": _session_row, "pregnancy_report": _report,
-          "api_token": _token, "designee_link": _link}
+          "api_token": _token, "designee_link": _link, "notification": _notification}
 
 
 def subject_label(session: Session, kind: str, ident: object) -> str:

@@ -96,7 +96,10 @@ def test_stakeholder_operations_write_one_entry_each(session, clock):
             _, entries = tagged(session, lambda st=subject_type, si=subject_id, a=action:
                                 record_compliance_action(session, staff, ComplianceActionInput(
                                     subject_type=st, subject_id=si, action=a, reason="r")))
-            assert tags(entries) == [f"{subject_type}:{action}"]
+            # a deactivation takes effect at once: the person (a pharmacy's RSP) is told
+            expected = [f"{subject_type}:{action}"] + (
+                ["notification:queue"] if action == "deactivation" else [])
+            assert tags(entries) == expected
             assert entries[0].after["reason"] == "r"
 
 
@@ -167,9 +170,11 @@ def test_patient_lifecycle_entries(session, clock):
     _, entries = tagged(session, lambda: transfer_patient(
         session, staff, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
         to_prescriber_id=other.id, reason="Moved"))
-    assert tags(entries) == ["authorization:cancel", "patient:transfer"]
-    assert entries[1].before == {"prescriber_id": dr.id}
-    assert entries[1].after == {"prescriber_id": other.id, "reason": "Moved"}
+    # the issuing pharmacist and the pharmacy's RSP are alerted to the cancelled RMA
+    assert tags(entries) == ["authorization:cancel", "notification:queue", "notification:queue",
+                             "patient:transfer"]
+    assert entries[3].before == {"prescriber_id": dr.id}
+    assert entries[3].after == {"prescriber_id": other.id, "reason": "Moved"}
 
     _, entries = tagged(session, lambda: end_treatment(session, other.user, p,
                                                        last_dose_on=today()))
@@ -188,7 +193,8 @@ def test_patient_lifecycle_entries(session, clock):
 
     report, entries = tagged(session, lambda: report_pregnancy(session, other.user, p,
             parse(PregnancyReportInput, reported_on=today())))
-    assert tags(entries) == ["pregnancy:report"]
+    # the prescriber of record and program staff are alerted at once
+    assert tags(entries) == ["pregnancy:report", "notification:queue", "notification:queue"]
     _, entries = tagged(session, lambda: record_follow_up(session, staff, report,
             parse(FollowUpInput, noted_on=today(), note="Called")))
     assert tags(entries) == ["pregnancy:follow_up"]

@@ -358,7 +358,10 @@ def test_suspended_pharmacys_open_rma_does_not_strand_the_patient(session, cast,
     auth = f.authorize(session, cast.rph, ready).authorization
     start = last_audit_id(session)
     _act(session, cast, "pharmacy", cast.pharmacy.id, action)
-    assert tags_since(session, start) == [f"pharmacy:{action}", "authorization:cancel"]
+    # the RSP is told of the suspension, the issuing pharmacist and the RSP of the cancelled RMA
+    assert tags_since(session, start) == [f"pharmacy:{action}", "notification:queue",
+                                          "authorization:cancel", "notification:queue",
+                                          "notification:queue"]
     assert session.get(Authorization, auth.id).status == "cancelled"
     elsewhere = f.pharmacist(session, f.pharmacy(session))
     outcome = f.authorize(session, elsewhere, ready)
