@@ -63,16 +63,19 @@ def _from_call(call: ast.Call) -> Iterator[tuple[ast.AST, list[str]]]:
         yield args[0], []
 
 
-def _from_module_constant(node: ast.AST) -> Iterator[ast.AST]:
+def _from_module_constant(node: ast.AST) -> Iterator[tuple[ast.AST, list[str]]]:
     if isinstance(node, ast.Assign | ast.AnnAssign):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not any(isinstance(t, ast.Name) and t.id.isupper() for t in targets):
+        names = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper()]
+        if not names:
             return
+        # registry/rules/wording.py names each next step STEP_...
+        comments = ["next step"] if any(n.startswith("STEP_") for n in names) else []
         value = node.value
         if isinstance(value, ast.Dict):
-            yield from value.values
+            yield from ((v, comments) for v in value.values)
         elif value is not None:
-            yield value
+            yield value, comments
 
 
 def extract_program_text(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
@@ -80,7 +83,7 @@ def extract_program_text(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
     tree = ast.parse(fileobj.read().decode("utf-8"))
     found: list[tuple[ast.AST, list[str]]] = []
     for statement in tree.body:
-        found += [(value, []) for value in _from_module_constant(statement)]
+        found += list(_from_module_constant(statement))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             found += list(_from_call(node))

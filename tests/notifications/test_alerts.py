@@ -9,11 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.errors import ValidationError
 from registry.notifications.models import Notification
 from registry.notifications.operations import set_reminders
 from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 
 
@@ -61,8 +64,8 @@ def test_positive_test_alerts_prescriber_and_staff_and_cancels_the_rma_to_the_ph
 def test_a_reported_pregnancy_alerts_at_once(session: Session, clock: Any) -> None:
     counter = f.Counter(session, clock)
     assert counter.patient.user is not None
-    report = report_pregnancy(session, counter.patient.user, counter.patient,
-                              reported_on="2026-04-01")
+    report = report_pregnancy(session, counter.patient.user, counter.patient, parse(
+            PregnancyReportInput, reported_on="2026-04-01"))
     [to_dr] = alerts(session, "alert:pregnancy_reported")
     assert to_dr.recipient_id == counter.prescriber.user_id
     assert to_dr.event_key == f"pregnancy-report:{report.id}"
@@ -74,8 +77,8 @@ def test_a_refused_report_alerts_nobody(session: Session, clock: Any) -> None:
     counter = f.Counter(session, clock)
     assert counter.patient.user is not None
     with pytest.raises(ValidationError):
-        report_pregnancy(session, counter.patient.user, counter.patient,
-                         reported_on="2099-01-01")
+        report_pregnancy(session, counter.patient.user, counter.patient, parse(
+                PregnancyReportInput, reported_on="2099-01-01"))
     assert alerts(session, "alert:pregnancy_reported") == []
 
 
@@ -84,9 +87,9 @@ def test_suspension_alerts_the_person_suspended(session: Session, clock: Any) ->
     staff = f.staff(session)
     dr = f.prescriber(session)
     set_reminders(session, dr.user, enabled=False)
-    action = record_compliance_action(session, staff, subject_type="prescriber",
-                                      subject_id=dr.id, action="suspension",
-                                      reason="Audit findings", until="2026-04-01")
+    action = record_compliance_action(session, staff, parse(
+            ComplianceActionInput, subject_type="prescriber", subject_id=dr.id, action="suspension",
+            reason="Audit findings", until="2026-04-01"))
     [message] = alerts(session, "alert:suspended")
     assert message.recipient_id == dr.user_id
     assert message.event_key == f"suspension:{action.id}"
@@ -101,9 +104,9 @@ def test_pharmacy_suspension_alerts_its_responsible_pharmacist(session: Session,
     staff = f.staff(session)
     ph = f.pharmacy(session)
     f.pharmacist(session, ph)
-    action = record_compliance_action(session, staff, subject_type="pharmacy",
-                                      subject_id=ph.id, action="deactivation",
-                                      reason="Closed")
+    action = record_compliance_action(session, staff, parse(
+            ComplianceActionInput, subject_type="pharmacy", subject_id=ph.id, action="deactivation",
+            reason="Closed"))
     messages = alerts(session, "alert:suspended")
     assert [(m.recipient_id, m.event_key) for m in messages] == [
         (f.rsp_of(ph).user_id, f"deactivation:{action.id}")]
@@ -114,6 +117,7 @@ def test_a_notice_is_no_alert(session: Session, clock: Any) -> None:
     clock.to("2026-03-02")
     staff = f.staff(session)
     dr = f.prescriber(session)
-    record_compliance_action(session, staff, subject_type="prescriber", subject_id=dr.id,
-                             action="notice", reason="Reminder of the rules")
+    record_compliance_action(session, staff, parse(
+            ComplianceActionInput, subject_type="prescriber", subject_id=dr.id, action="notice",
+            reason="Reminder of the rules"))
     assert alerts(session, "alert:suspended") == []

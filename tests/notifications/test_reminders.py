@@ -9,10 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.audit.models import AuditEntry
+from registry.contract import parse
 from registry.notifications.jobs import DailyReminders, run_reminders, useful_test_offsets
 from registry.notifications.models import Notification
 from registry.notifications.operations import set_reminders
 from registry.params import current as current_params
+from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 
 
@@ -289,7 +291,8 @@ def test_no_test_day_reminder_while_a_pregnancy_is_reported(session: Session,
     w = _dispensed_first_prescription(session, clock)
     f.dispense(session, w["rph"], w["outcome"], days=30)
     clock.to("2026-04-10")
-    report_pregnancy(session, w["dr"].user, w["patient"], reported_on="2026-04-10")
+    report_pregnancy(session, w["dr"].user, w["patient"], parse(
+            PregnancyReportInput, reported_on="2026-04-10"))
     run_on(clock, "2026-04-18")  # the test day it would have been
     assert queued(session, "reminder:test_day") == []
     assert queued(session, "reminder:prescriber_digest") == []

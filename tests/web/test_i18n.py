@@ -33,6 +33,7 @@ from registry.pregnancies.models import (
     PregnancyTestSetting,
 )
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.rules import fmt
 from tests import factories as f
 from tests.web.conftest import login
@@ -209,16 +210,17 @@ def test_every_next_step_of_the_rules_has_spanish():
 
 
 def test_every_step_the_rules_build_from_parts_is_in_the_catalog():
-    """An f-string step (e.g. "Enter a new {next_test} pregnancy test{setting_hint}.") has its
-    finished sentences in registry/i18n/words.py, each with Spanish."""
+    """A step built from parts (``wording.step_new_cycle_test``: "Enter a new {next_test}
+    pregnancy test{setting_hint}.") has its finished sentences in registry/i18n/words.py,
+    each with Spanish."""
     po = {m.id: m for m in catalog() if m.id}
     built = []
     for path in sorted((ROOT / "registry/rules").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(
-                    node.func, "id", "")) in ("step", "NextStep") and len(node.args) > 1
-                    and isinstance(node.args[1], ast.JoinedStr)):
-                built.append(node.args[1])
+            if (isinstance(node, ast.FunctionDef) and node.name.startswith("step_")
+                    and isinstance(node.body[-1], ast.Return)
+                    and isinstance(node.body[-1].value, ast.JoinedStr)):
+                built.append(node.body[-1].value)
     assert built, "the rules have steps built from parts"
     for joined in built:
         pattern = "".join(re.escape(v.value) if isinstance(v, ast.Constant) else ".*"
@@ -356,7 +358,7 @@ def test_every_patient_page_is_in_spanish(app, session: Session, clock):
                                                       "form_token": "t7"})
     assert "Está a punto de notificar que puede estar embarazada." in html
     assert_all_spanish(html, known, "report confirm")
-    report_pregnancy(session, dr.user, p, reported_on=clock_today())
+    report_pregnancy(session, dr.user, p, PregnancyReportInput(reported_on=clock_today()))
     session.flush()
     walked += _walk(client, p, known, "pregnancy reported")
     assert walked == 30
