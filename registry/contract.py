@@ -74,6 +74,11 @@ def _fail(kind: str, message: str) -> PydanticCustomError:
 # --- text ---------------------------------------------------------------------------------
 
 
+def trimmed(value: str) -> str:
+    """The text without the white space around it; refused when nothing else is left."""
+    return _text(value)
+
+
 def _text(value: str) -> str:
     value = value.strip()
     if not value:  # only characters Python counts as white space (\x1c to \x1f, say)
@@ -204,8 +209,27 @@ def from_query(value: Any) -> Any:
     return value
 
 
+def from_query_flag(value: Any) -> Any:
+    """A query string says ``true``/``false`` (or 1/0); JSON-style, never other numbers."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "1"):
+            return True
+        if word in ("false", "0", ""):
+            return False
+    return value
+
+
 # In a query string: ``Annotated[int, Strict(), Field(ge=1, le=200),
 # BeforeValidator(from_query)]``.
+QueryFlag = Annotated[bool, BeforeValidator(from_query_flag), Strict(),
+                      WithJsonSchema({"type": "boolean"})]
+PAGE_SIZE = 50
+PageSize = Annotated[int, Strict(), Field(ge=1, le=500, description=(
+    f"Page size (default {PAGE_SIZE}).")), BeforeValidator(from_query)]
+Cursor = Annotated[str, Strict(), Field(min_length=1, max_length=40, pattern=TEXT_PATTERN,
+                                        description="The `next_cursor` of the previous page."),
+                   AfterValidator(_text)]
 
 
 def integer(minimum: int = -INT_LIMIT, maximum: int = INT_LIMIT) -> Any:

@@ -58,6 +58,7 @@ class Endpoint:
     idempotent: bool = False
     params: tuple[str, ...] = field(default=())
     also: tuple[tuple[int, type[BaseModel], str], ...] = ()  # other success answers
+    denies: type[BaseModel] | None = None  # a 422 may be this denial as well as bad input
 
     @property
     def label(self) -> str:
@@ -79,6 +80,7 @@ def endpoint(method: str, path: str, *, permission: Permission, summary: str, ta
              errors: tuple[int, ...] = (), description: str = "",
              rate_limit: str | None = None, idempotent: bool | None = None,
              also: tuple[tuple[int, type[BaseModel], str], ...] = (),
+             denies: type[BaseModel] | None = None,
              ) -> Callable[[Callable[..., Any]], Any]:
     """Register ``function`` as ``method path`` on the API blueprint (see the module doc).
 
@@ -91,7 +93,7 @@ def endpoint(method: str, path: str, *, permission: Permission, summary: str, ta
     spec = Endpoint(method=method, path=path, permission=permission, summary=summary, tag=tag,
                     body=body, query=query, response=response, status=status,
                     errors=errors, description=description, idempotent=idempotent,
-                    params=tuple(_PARAM.findall(path)), also=also)
+                    params=tuple(_PARAM.findall(path)), also=also, denies=denies)
 
     def decorate(function: Callable[..., Any]) -> Any:
         def answer(**path_params: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Response, current_app, make_response, request
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,7 +136,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             record.status = response.status_code
             record.response_body = seal(response.get_json(silent=True))
             session.flush()
-        else:
+        elif inspect(record).persistent:  # (a view that rolled back took it away already)
             session.delete(record)
             session.flush()
         return response

@@ -367,6 +367,8 @@ def model_schemas(endpoints: list[Endpoint], defs: dict[str, Any]) -> Refs:
         if e.response is not None:
             wanted.append((e.response, "serialization"))
         wanted += [(model, "serialization") for _, model, _ in e.also]
+        if e.denies is not None:
+            wanted.append((e.denies, "serialization"))
     if not wanted:
         return {}
     refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
@@ -411,6 +413,13 @@ def endpoint_operation(e: Endpoint, defs: dict[str, Any], refs: Refs) -> dict[st
             codes |= {403}
     for status in sorted(codes):
         responses[str(status)] = _error(status)
+    if e.denies is not None:
+        responses["422"] = {
+            "description": "Denied (with `reasons`), or invalid (with `errors`): a registry "
+            "ID or NPI whose check digit is wrong is invalid, not a denial, and no decision "
+            "is stored.",
+            "content": {PROBLEM: {"schema": {"anyOf": [refs[(e.denies, "serialization")],
+                                                       ref("ValidationProblem")]}}}}
     op["responses"] = responses
     return op
 

@@ -20,6 +20,7 @@ from registry.authorizations.operations import (
 from registry.authorizations.queries import pharmacy_authorizations
 from registry.authorizations.schemas import (
     AuthorizationCheckOut,
+    AuthorizationDenied,
     AuthorizationIssued,
     AuthorizationOut,
     AuthorizationPage,
@@ -49,7 +50,7 @@ def create_check(user: User, body: AuthorizationRequest) -> AuthorizationCheckOu
 @endpoint("POST", "/authorizations", permission=P.AUTHORIZATIONS_REQUEST,
           body=AuthorizationRequest, response=AuthorizationIssued, status=201,
           tag="Authorizations", summary="Request a dispensing authorization (RMA)",
-          rate_limit="API_RATELIMIT_LOOKUPS",
+          rate_limit="API_RATELIMIT_LOOKUPS", denies=AuthorizationDenied,
           description="Denied: 422 problem with `type` ending `/authorization-denied`, "
           "`reasons` and `ruleset`. A registry ID or NPI whose check digit is wrong is "
           "invalid (`errors` names `registry_id` or `prescriber_npi`), not a denial: no "

@@ -5,30 +5,39 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 from registry.authorizations.models import Authorization, AuthorizationStatus
-from registry.contract import Count, Day, Input, Npi, Output, RegistryId, integer, text
+from registry.contract import (
+    PAGE_SIZE,
+    TEXT_PATTERN,
+    Count,
+    Cursor,
+    Day,
+    Input,
+    Npi,
+    Output,
+    PageSize,
+    Query,
+    RegistryId,
+    trimmed,
+    whole,
+)
 from registry.db import canonical_json
-from registry.prescribers.schemas import PAGE_SIZE, Cursor, PageSize
 from registry.rules import Decision
-from registry.rules.reasons import REASON_CODES
+from registry.rules.vocabulary import ReasonCode
 
 Ruleset = Literal["2021", "2026"]
-if TYPE_CHECKING:  # what the contract's types check, mypy sees as their plain type
-    ReasonCode = str
-    DaysSupply = int
-    Quantity = int
-    Refills = int
-    Why = str
-else:
-    ReasonCode = Literal[tuple(sorted(REASON_CODES))]
-    DaysSupply = Annotated[integer(1, 366), Field(examples=[30])]
-    Quantity = Annotated[integer(1, 100000), Field(examples=[60])]
-    Refills = Annotated[integer(0, 99), Field(examples=[0])]
-    Why = text(1000, description="Not dispensed, or returned to stock.")
+DaysSupply = Annotated[int, Strict(), Field(ge=1, le=366, examples=[30]),
+                       BeforeValidator(whole)]
+Quantity = Annotated[int, Strict(), Field(ge=1, le=100000, examples=[60]),
+                     BeforeValidator(whole)]
+Refills = Annotated[int, Strict(), Field(ge=0, le=99, examples=[0]), BeforeValidator(whole)]
+Why = Annotated[str, Strict(), Field(min_length=1, max_length=1000, pattern=TEXT_PATTERN,
+                                     description="Not dispensed, or returned to stock."),
+                AfterValidator(trimmed)]
 
 
 class AuthorizationRequest(Input):
@@ -181,7 +190,7 @@ class Reversed(Output):
     status: Literal["reversed"] = "reversed"
 
 
-class PharmacyAuthorizationsQuery(Input):
+class PharmacyAuthorizationsQuery(Query):
     since: Annotated[Day, Field(description="Only RMAs issued on or after this day.")] \
         | None = None
     cursor: Cursor | None = None
@@ -191,3 +200,14 @@ class PharmacyAuthorizationsQuery(Input):
 class AuthorizationPage(Output):
     items: list[AuthorizationOut]
     next_cursor: str | None
+
+
+class AuthorizationDenied(Output):
+    """The problem (RFC 9457) of a denied request: every check that failed, in words."""
+
+    type: str = Field(examples=["https://registry.example/api/problems/authorization-denied"])
+    title: str
+    status: int
+    detail: str
+    reasons: list[ReasonOut]
+    ruleset: Ruleset

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated, cast
 
 from pydantic import AfterValidator, Field, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from registry import clock
 from registry.accounts.schemas import NewAccount
-from registry.contract import Day, Input, Npi, Output, Text, text
+from registry.contract import TEXT_PATTERN, Day, Input, Npi, Output, Text, trimmed
 from registry.params import current as current_params
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.schemas import Standing
 from registry.rules import StakeholderFacts, pharmacist_standing, pharmacy_standing
 
-if TYPE_CHECKING:  # what the contract's types check, mypy sees as their plain type
-    LicenseNumber = str
-    Address = str
-else:
-    LicenseNumber = text(50)
-    Address = text(500)
+LicenseNumber = Annotated[str, Strict(), Field(min_length=1, max_length=50, pattern=TEXT_PATTERN),
+                          AfterValidator(trimmed)]
+Address = Annotated[str, Strict(), Field(min_length=1, max_length=500, pattern=TEXT_PATTERN),
+                    AfterValidator(trimmed)]
 
 
 def _ncpdp(value: str) -> str:

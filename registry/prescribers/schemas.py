@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from registry import clock
 from registry.accounts.schemas import NewAccount
-from registry.contract import Email, Input, Name, Npi, Output, Password, RecordId, integer, text
+from registry.contract import (
+    PAGE_SIZE,
+    TEXT_PATTERN,
+    Cursor,
+    Email,
+    Input,
+    Name,
+    Npi,
+    Output,
+    PageSize,
+    Password,
+    Query,
+    QueryFlag,
+    RecordId,
+    trimmed,
+)
 from registry.params import current as current_params
 from registry.prescribers.models import Designee, Prescriber
 from registry.rules import StakeholderFacts, designee_standing, prescriber_standing
@@ -103,41 +117,12 @@ class DesigneeOut(Output):
 # --- the prescriber's patients -------------------------------------------------------------
 
 
-def _query_flag(value: Any) -> Any:
-    """A query string says ``true``/``false`` (or 1/0); JSON-style, never other numbers."""
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in ("true", "1"):
-            return True
-        if word in ("false", "0", ""):
-            return False
-    return value
+Search = Annotated[str, Strict(), Field(min_length=1, max_length=100, pattern=TEXT_PATTERN,
+                                        description="Part of the name, or of the registry "
+                                        "ID."), AfterValidator(trimmed)]
 
 
-QueryFlag = Annotated[bool, BeforeValidator(_query_flag), Strict(),
-                      WithJsonSchema({"type": "boolean"})]
-PAGE_SIZE = 50
-
-
-def _query_int(value: Any) -> Any:
-    """A query string's digits are the number they spell (JSON Schema's integer)."""
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}", value.strip()):
-        return int(value.strip())
-    return value
-
-
-if TYPE_CHECKING:  # what the contract's types check, mypy sees as their plain type
-    PageSize = int
-    Cursor = str
-    Search = str
-else:
-    PageSize = Annotated[integer(1, 500), BeforeValidator(_query_int),
-                         Field(description=f"Page size (default {PAGE_SIZE}).")]
-    Cursor = text(40, description="The `next_cursor` of the previous page.")
-    Search = text(100, description="Part of the name, or of the registry ID.")
-
-
-class PatientListQuery(Input):
+class PatientListQuery(Query):
     q: Search | None = None
     needs_action: Annotated[QueryFlag, Field(description="Only patients waiting for the "
                                              "prescriber (the step shown is theirs).")] = False

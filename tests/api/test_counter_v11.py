@@ -13,11 +13,12 @@ from registry import clock as registry_clock
 from registry import db
 from registry.accounts.schemas import Credentials
 from registry.api.operations import issue_token
-from registry.models import AuditEntry, DesigneeLink, Pharmacist
+from registry.models import AuditEntry, Designee, DesigneeLink, Pharmacist
 from registry.prescribers.queries import patient_page
 from tests import factories as f
 from tests.api.conftest import PASSWORD
-from tests.api.world import World
+from tests.api.world import World, record_of
+from tests.mail import confirm_address
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,12 @@ def test_a_prescriber_unlinks_a_designee_who_then_no_longer_sees_the_list(api, a
     clock.to("2026-03-02")
     w = World(api).setup()
     p = w.register(can=False)
-    r = api.post(f"/prescribers/{w.dr_id}/designees", {
+    invited = api.post(f"/prescribers/{w.dr_id}/designees", {
         "email": "desk@clinic.example.org", "password": PASSWORD, "first_name": "Sam",
-        "last_name": "Ortiz"}, token=w.dr, expect=201).get_json()
+        "last_name": "Ortiz"}, token=w.dr, expect=202).get_json()
+    assert invited["status"] == "invitation_sent"  # no id: the answer reveals no account
+    confirm_address(app, "desk@clinic.example.org")
+    r = {"id": record_of(app, Designee, "desk@clinic.example.org")}
     desk = api.token("desk@clinic.example.org")
     assert api.post(f"/designees/{r['id']}/attestations", token=desk,
                     expect=201).get_json()["status"] == "active"

@@ -246,7 +246,8 @@ NOT_THE_RSP = {"pharmacist": 403, "other_pharmacist": 404}
 RECORD: dict[str, dict[str, int]] = {
     # a prescriber acts for themselves: another prescriber's record is not found
     "POST /prescribers/{prescriber_id}/attestations": STRANGERS,
-    "POST /prescribers/{prescriber_id}/designees": STRANGERS,
+    # a new designee is invited (202; 201 is linking an existing designee by id)
+    "POST /prescribers/{prescriber_id}/designees": {**STRANGERS, "prescriber": 202},
     "DELETE /prescribers/{prescriber_id}/designees/{designee_id}": STRANGERS,
     "GET /prescribers/{prescriber_id}/patients": STRANGERS,
     # only the pharmacy's RSP runs it; another pharmacy's pharmacist does not see it
