@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 from registry import clock as registry_clock
 from registry.authorizations.models import Authorization, Dispense
 from registry.authorizations.operations import check_authorization
+from registry.authorizations.schemas import AuthorizationRequest
 from registry.cycles.models import ComprehensionAttempt, ContraceptionEntry, Counseling, Cycle
 from registry.patients import queries
 from registry.patients.facts import load_facts
 from registry.patients.models import Patient
 from registry.pregnancies.models import PregnancyReport, PregnancyTest
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Prescriber
 from registry.rules import (
     AuthorizationFact,
@@ -149,7 +151,7 @@ def test_the_facts_of_a_patient_with_history_are_those_of_each_table(session, cl
 def test_an_open_pregnancy_report_is_a_fact(session, clock):
     c = _two_months(session, clock)
     report_pregnancy(session, c.prescriber.user, c.patient,
-                     reported_on=registry_clock.today().isoformat())
+                     PregnancyReportInput(reported_on=registry_clock.today()))
     facts = load_facts(session, c.patient)
     assert facts.pregnancy_reported is True
     assert facts == facts_table_by_table(session, c.patient)
@@ -197,10 +199,9 @@ def test_an_authorization_check_runs_few_statements(session, clock):
     c = _two_months(session, clock)
     session.expire_all()
     with statements(session) as seen:
-        decision = check_authorization(
-            session, c.pharmacist.user, registry_id=c.patient.registry_id,
-            date_of_birth=c.patient.date_of_birth.isoformat(),
-            prescriber_npi=c.prescriber.npi, days_supply=30, quantity=60, refills=0)
+        decision = check_authorization(session, c.pharmacist.user, AuthorizationRequest(
+            registry_id=c.patient.registry_id, date_of_birth=c.patient.date_of_birth,
+            prescriber_npi=c.prescriber.npi, days_supply=30, quantity=60, refills=0))
         session.flush()
     assert not decision.eligible  # the month's authorization is open
     assert len(seen) <= 8, "\n".join(seen)  # 1 of them the facts (9 before)

@@ -13,14 +13,18 @@ from sqlalchemy.orm import Session
 from registry import clock as registry_clock
 from registry.authorizations.models import AuthorizationDecision, Dispense, Reversal
 from registry.authorizations.operations import reverse_authorization
+from registry.authorizations.schemas import ReversalReason
 from registry.compliance.models import ComplianceAction
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.params import current as current_params
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Designee, Prescriber
 from registry.reports import Summary, _start, summary
 from registry.rules import (
@@ -100,21 +104,23 @@ def _a_season(session: Session, clock: Any) -> dict[str, Any]:
     f.pharmacy(session, activate=False)
     gone = f.pharmacist(session, c.pharmacy)
     remove_pharmacist(session, f.rsp_of(c.pharmacy).user, gone)
-    record_compliance_action(session, staff, subject_type="prescriber", subject_id=suspended.id,
-                             action="suspension", until="2026-12-31", reason="Late")
-    record_compliance_action(session, staff, subject_type="pharmacy", subject_id=closed.id,
-                             action="deactivation", reason="Closed")
-    record_compliance_action(session, staff, subject_type="pharmacy", subject_id=closed.id,
-                             action="notice", reason="Letter sent")
+    record_compliance_action(session, staff, parse(
+        ComplianceActionInput, subject_type="prescriber", subject_id=suspended.id,
+        action="suspension", until="2026-12-31", reason="Late"))
+    record_compliance_action(session, staff, ComplianceActionInput(
+        subject_type="pharmacy", subject_id=closed.id, action="deactivation", reason="Closed"))
+    record_compliance_action(session, staff, ComplianceActionInput(
+        subject_type="pharmacy", subject_id=closed.id, action="notice", reason="Letter sent"))
     clock.forward(days=30)  # 2026-05-01: the second month
     f.enter_test(session, c.patient)
     f.complete_cycle(session, c.patient)
     second = f.authorize(session, c.pharmacist, c.patient)
     assert second.authorization is not None
-    reverse_authorization(session, c.pharmacist.user, second.authorization, reason="Not needed")
+    reverse_authorization(session, c.pharmacist.user, second.authorization,
+                          ReversalReason(reason="Not needed"))
     other = f.patient(session, c.prescriber)
     report_pregnancy(session, c.prescriber.user, other,
-                     reported_on=registry_clock.today().isoformat())
+                     PregnancyReportInput(reported_on=registry_clock.today()))
     assert f.authorize(session, c.pharmacist, other).authorization is None
     return {"counter": c, "staff": staff}
 
