@@ -12,14 +12,22 @@ from registry import clock
 from registry.accounts.models import User
 from registry.accounts.operations import create_staff
 from registry.authorizations.operations import Outcome, record_dispense, request_authorization
+from registry.contract import parse
 from registry.cycles.operations import (
     attest_contraception,
     comprehension_questions,
     confirm_counseling,
     take_comprehension,
 )
+from registry.cycles.schemas import (
+    ComprehensionAnswers,
+    Contraception,
+    CounselingEntry,
+    PregnancyTestEntry,
+)
 from registry.patients.models import Patient
 from registry.patients.operations import activate_patient, register_patient
+from registry.patients.schemas import PatientActivation, PatientRegistration
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
 from registry.pregnancies.operations import record_pregnancy_test
@@ -113,18 +121,18 @@ def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
     data.update(kw)
     if actor is not None and actor.role == "designee":
         data["prescriber_id"] = of.id
-    p, code, _ = register_patient(session, actor or of.user, **data)
+    p, code, _ = register_patient(session, actor or of.user, parse(PatientRegistration, data))
     if activate:
-        activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                         activation_code=code, password=PASSWORD)
+        activate_patient(session, PatientActivation(
+            registry_id=p.registry_id, date_of_birth=p.date_of_birth, activation_code=code,
+            password=PASSWORD))
     return p
 
 
 def enter_test(session: Session, p: Patient, on: date | None = None, *,
                 result: str = "negative", setting: str = "lab") -> Any:
-    return record_pregnancy_test(session, p.prescriber.user, p,
-                                 specimen_collected_on=on or clock.today(), result=result,
-                                 setting=setting)
+    return record_pregnancy_test(session, p.prescriber.user, p, parse(PregnancyTestEntry, {
+        "specimen_collected_on": on or clock.today(), "result": result, "setting": setting}))
 
 
 def counsel(session: Session, p: Patient, methods: list[str] | None = None,
@@ -132,22 +140,21 @@ def counsel(session: Session, p: Patient, methods: list[str] | None = None,
     contraception: dict[str, Any] = (
         {"abstinence": True} if abstinence else {"methods": methods or METHODS}
     )
-    if not p.can_get_pregnant:
-        return confirm_counseling(session, p.prescriber.user, p, counseled_on=clock.today())
-    return confirm_counseling(session, p.prescriber.user, p, counseled_on=clock.today(),
-                              contraception=contraception)
+    return confirm_counseling(session, p.prescriber.user, p, parse(CounselingEntry, {
+        "counseled_on": clock.today(),
+        "contraception": contraception if p.can_get_pregnant else None}))
 
 
 def pass_questions(session: Session, p: Patient) -> Any:
     assert p.user is not None
     _, questions = comprehension_questions(session, p.user)
-    return take_comprehension(session, p.user,
-                              answers={str(q.id): q.correct_choice for q in questions})
+    return take_comprehension(session, p.user, ComprehensionAnswers(
+        answers={str(q.id): q.correct_choice for q in questions}))
 
 
 def attest(session: Session, p: Patient, methods: list[str] | None = None) -> Any:
     assert p.user is not None
-    return attest_contraception(session, p.user, contraception={"methods": methods or METHODS})
+    return attest_contraception(session, p.user, Contraception(methods=methods or METHODS))
 
 
 def complete_cycle(session: Session, p: Patient) -> None:

@@ -2,5 +2,8 @@
 
 from registry.accounts import api as accounts_api
 from registry.api import authorizations, enrollment, oversight, patients
+from registry.cycles import api as cycles_api
+from registry.patients import api as patients_api
 
-__all__ = ["accounts_api", "authorizations", "enrollment", "oversight", "patients"]
+__all__ = ["accounts_api", "authorizations", "cycles_api", "enrollment", "oversight",
+           "patients", "patients_api"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import clock, locks
+from registry import clock, locks, policy
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization
 from registry.cycles.models import Cycle, CycleKind
 from registry.cycles.operations import lock_patient, open_cycle
+from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
 from registry.patients.facts import load_facts
@@ -22,36 +23,31 @@ from registry.permissions import (
     pharmacist_for_user,
     require_staff,
 )
+from registry.policy import Permission
 from registry.pregnancies.models import (
     PregnancyFollowUp,
     PregnancyOutcome,
     PregnancyReport,
     PregnancyTest,
     PregnancyTestResult,
-    PregnancyTestSetting,
 )
 from registry.rules import classify_test, ruleset_for, window_close
 from registry.validation import choice_value, date_value, text_value
 
 
 def record_pregnancy_test(
-    session: Session, actor: User, patient: Patient, *, specimen_collected_on: object,
-    result: object, setting: object,
+    session: Session, actor: User, patient: Patient, data: PregnancyTestEntry,
 ) -> tuple[PregnancyTest, Cycle | None]:
     """Enter a test; its purpose is derived. A negative test that qualifies opens a cycle;
     a positive one blocks the patient at once, as a reported pregnancy does."""
+    policy.require(actor.role, Permission.PREGNANCY_TESTS_RECORD)
     patient_for_care(session, actor, patient)
     lock_patient(session, patient)
     # A positive test cancels the open RMA after audit entries: lock it first (registry/locks.py).
     locks.lock_open_authorizations(session, patient_id=patient.id)
-    errors = Errors()
-    specimen_on = date_value(errors, "specimen_collected_on", specimen_collected_on)
-    res = choice_value(errors, "result", result, [r.value for r in PregnancyTestResult])
-    where = choice_value(errors, "setting", setting, [s.value for s in PregnancyTestSetting])
+    specimen_on, res, where = data.specimen_collected_on, data.result.value, data.setting.value
     if patient.status in (PatientStatus.DEACTIVATED, PatientStatus.TREATMENT_COMPLETE):
-        errors.add("registry_id", f"The patient is {patient.status.replace('_', ' ')}.")
-    errors.raise_if_any()
-    assert specimen_on and res and where
+        raise ValidationError(registry_id=f"The patient is {patient.status.replace('_', ' ')}.")
     today = clock.today()
     params = current_params()
     facts = load_facts(session, patient)
