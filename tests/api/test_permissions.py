@@ -14,6 +14,7 @@ from registry import clock as registry_clock
 from registry.accounts.schemas import Credentials
 from registry.api.operations import issue_token
 from registry.patients.operations import register_patient
+from registry.patients.schemas import PatientRegistration
 from tests import factories as f
 from tests.api.conftest import METHODS, PASSWORD, Api, correct_answers
 
@@ -46,10 +47,10 @@ def build_world(session: Any, clock: Any) -> World:
     f.pass_questions(session, q)
     r = f.patient(session, dr)
     n = next(_n)
-    pending, code, _ = register_patient(
-        session, dr.user, first_name="Pen", last_name=f"Ding{n}", date_of_birth="1991-02-03",
+    pending, code, _ = register_patient(session, dr.user, PatientRegistration(
+        first_name="Pen", last_name=f"Ding{n}", date_of_birth="1991-02-03",
         email=f"pending{n}@example.org", risk_category="cannot_get_pregnant",
-        consent_signed_on=registry_clock.today().isoformat())
+        consent_signed_on=registry_clock.today()))
     stranger = f.patient(session, other_dr)
     users = {"prescriber": dr.user, "other_prescriber": other_dr.user, "designee": des.user,
              "pharmacist": rph.user, "rsp": f.rsp_of(ph).user, "other_pharmacist": rph.user,
