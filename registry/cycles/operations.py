@@ -82,8 +82,8 @@ def confirm_counseling(session: Session, actor: User, patient: Patient,
     """The prescriber confirms counseling for the current cycle (with contraception for a
     patient who can get pregnant). For a patient who cannot get pregnant under rule set 2021,
     the confirmation opens a 30-day window."""
-    policy.require(actor.role, Permission.COUNSELING_RECORD)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.COUNSELING_RECORD)
     lock_patient(session, patient)
     errors = Errors()
     today = clock.today()

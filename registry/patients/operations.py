@@ -148,10 +148,10 @@ def _refuse_a_second_registration(session: Session, actor: User, data: PatientRe
 
 def reissue_activation_code(session: Session, actor: User, patient: Patient) -> tuple[str, date]:
     """A new code for a patient not yet activated; earlier codes stop working."""
-    policy.require(actor.role, Permission.PATIENTS_ACTIVATION_CODES_ISSUE)
     # Two at once must leave one working code, and none once the patient activated.
     locks.lock_patient(session, patient)
     patient_for_care(session, actor, patient)
+    policy.require(actor.role, Permission.PATIENTS_ACTIVATION_CODES_ISSUE)
     if patient.status != PatientStatus.PENDING_ACTIVATION:
         raise ValidationError(registry_id="This patient has already activated their account.")
     code, expires = _issue_activation_code(session, patient)
@@ -231,9 +231,9 @@ def change_risk_category(session: Session, actor: User, patient: Patient,
                          data: NewRiskCategory) -> Patient:
     """Only the prescriber of record changes the category, with a reason (rules §2). A patient
     who now can get pregnant needs the date their contraception started (rules §4)."""
-    policy.require(actor.role, Permission.PATIENTS_RISK_CATEGORY_CHANGE)
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_RISK_CATEGORY_CHANGE)
     locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
     errors = Errors()
     risk = data.risk_category
@@ -272,9 +272,9 @@ def update_patient(session: Session, actor: User, patient: Patient,
                    data: PatientChanges) -> Patient:
     """Correct the contraception start date or (before activation) the email; allow or
     withdraw home tests (the prescriber, attesting to a procedure under the 2026 rules)."""
-    policy.require(actor.role, Permission.PATIENTS_UPDATE)
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient)
+    policy.require(actor.role, Permission.PATIENTS_UPDATE)
     fields = ("home_tests_allowed", "contraception_start_on", "email")
     errors = Errors()
     if data.home_tests_allowed is not None:
@@ -318,9 +318,9 @@ def update_patient(session: Session, actor: User, patient: Patient,
 def end_treatment(session: Session, actor: User, patient: Patient,
                   data: TreatmentEnding) -> Patient:
     """Record the last dose; a patient who can get pregnant then owes two more tests (§7)."""
-    policy.require(actor.role, Permission.PATIENTS_TREATMENT_END)
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_TREATMENT_END)
     errors = Errors()
     last = data.last_dose_on
     if last > clock.today():
@@ -348,9 +348,9 @@ def start_new_course(session: Session, actor: User, patient: Patient,
                      data: NewCourse) -> Patient:
     """A new course after treatment: a new enrollment cycle, with new screening and
     confirmation tests for a patient who can get pregnant (rules §7)."""
-    policy.require(actor.role, Permission.PATIENTS_COURSE_START)
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_COURSE_START)
     errors = Errors()
     if patient.status not in (PatientStatus.TREATMENT_ENDED, PatientStatus.TREATMENT_COMPLETE):
         errors.add("status", "A new course can start only after treatment has ended.")
@@ -413,10 +413,10 @@ def deactivate_patient(session: Session, actor: User, patient: Patient,
                        data: Deactivation) -> Patient:
     """The prescriber of record or program staff take a patient out of the program (rules
     §2); open RMAs are cancelled."""
-    policy.require(actor.role, Permission.PATIENTS_DEACTIVATE)
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
-    if actor.role != Role.STAFF:
+    if actor.role != Role.STAFF:  # staff deactivate any patient; others the ones they care for
         patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_DEACTIVATE)
     locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
     if patient.status == PatientStatus.DEACTIVATED:
         raise ValidationError(reason="This patient is already deactivated.")

@@ -40,8 +40,8 @@ def record_pregnancy_test(
 ) -> tuple[PregnancyTest, Cycle | None]:
     """Enter a test; its purpose is derived. A negative test that qualifies opens a cycle;
     a positive one blocks the patient at once, as a reported pregnancy does."""
-    policy.require(actor.role, Permission.PREGNANCY_TESTS_RECORD)
     patient_for_care(session, actor, patient)
+    policy.require(actor.role, Permission.PREGNANCY_TESTS_RECORD)
     lock_patient(session, patient)
     # A positive test cancels the open RMA after audit entries: lock it first (registry/locks.py).
     locks.lock_open_authorizations(session, patient_id=patient.id)

@@ -331,7 +331,7 @@ def end_treatment_bad_date(session, cast, clock, value):
     return lambda: end_treatment(session, cast.dr.user, p, last_dose_on=last)
 
 
-@case("registry_id", "missing", "bad-check-digit", "nine-digits")
+@case("registry_id", "missing", "nine-digits")
 def transfer_bad_registry_id(session, cast, clock, value):
     f.patient(session, cast.dr)
     return lambda: transfer_patient(session, cast.staff, registry_id=bad(value),
