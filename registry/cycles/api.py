@@ -52,14 +52,16 @@ def create_counseling(user: User, registry_id: str, body: CounselingEntry) -> Co
 
 
 @endpoint("GET", "/me/comprehension", permission=P.COMPREHENSION_TAKE, response=QuestionsOut,
-          tag="Me", summary="My comprehension questions (the same set on every retake)")
+          tag="Me", summary="My comprehension questions (the same set on every retake)",
+          errors=(404, 422), description="422 when there are no questions to answer yet "
+          "(no open cycle, or counseling not confirmed), saying what must happen first.")
 def get_comprehension(user: User) -> QuestionsOut:
     return QuestionsOut.of(*comprehension_questions(db.session(), user))
 
 
 @endpoint("POST", "/me/comprehension", permission=P.COMPREHENSION_TAKE,
           body=ComprehensionAnswers, response=ComprehensionResultOut, tag="Me",
-          summary="Answer my comprehension questions")
+          summary="Answer my comprehension questions", errors=(404,))
 def answer_comprehension(user: User, body: ComprehensionAnswers) -> ComprehensionResultOut:
     return ComprehensionResultOut.of(take_comprehension(db.session(), user, body))
 
