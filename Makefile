@@ -38,8 +38,9 @@ run: $(APP_STAMP)
 serve: $(APP_STAMP)
 	deploy/run
 
+# Two processes (pytest-xdist) on a machine with two cores or more.
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not browser" -q
+	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.
 browser-tools:

@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -30,7 +31,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from registry.errors import ValidationError
+from registry.errors import InputError
 from registry.rules.identifiers import normalize_registry_id, npi_is_valid, registry_id_is_valid
 
 INT_LIMIT = 2**31 - 1
@@ -53,6 +54,13 @@ class Input(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
 
 
+class Query(BaseModel):
+    """Base of every query string: a parameter the endpoint does not take is refused, so that
+    a misspelt filter (``?sinse=``) is an error rather than an unfiltered answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 class Output(BaseModel):
     """Base of every response body."""
 
@@ -67,32 +75,36 @@ def _fail(kind: str, message: str) -> PydanticCustomError:
 
 
 def _text(value: str) -> str:
-    if "\x00" in value:
-        raise _fail("nul", NUL_MESSAGE)
     value = value.strip()
-    if not value:
+    if not value:  # only characters Python counts as white space (\x1c to \x1f, say)
         raise _fail("missing", MISSING)
     return value
 
 
+# Text with at least one visible character and no NUL, trimmed; the length counts what was
+# sent (as JSON Schema's maxLength does). One alias per size, so that mypy sees ``str``.
+Text = Annotated[str, Strict(), Field(min_length=1, max_length=200, pattern=TEXT_PATTERN),
+                 AfterValidator(_text)]
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=100, pattern=TEXT_PATTERN),
+                 AfterValidator(_text)]
+LongText = Annotated[str, Strict(), Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN),
+                     AfterValidator(_text)]
+Note = Annotated[str, Strict(), Field(min_length=1, max_length=4000, pattern=TEXT_PATTERN),
+                 AfterValidator(_text)]
+Reason = Annotated[str, Strict(), Field(min_length=1, max_length=500, pattern=TEXT_PATTERN),
+                   AfterValidator(_text)]
+
+
 def text(max_length: int = 200, *, description: str | None = None) -> Any:
-    """Text with at least one visible character, at most ``max_length`` once trimmed."""
-    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length,
-                              "pattern": TEXT_PATTERN}
-    if description:
-        schema["description"] = description
-    return Annotated[str, Strict(), AfterValidator(_text),
-                     StringConstraints(max_length=max_length), WithJsonSchema(schema)]
-
-
-Text = text(200)
-Name = text(100)
-LongText = text(2000)
-Reason = text(500, description="Why, in plain words (kept in the audit log).")
+    """Deprecated: runtime-built types are not types to mypy; use
+    ``Annotated[Text, Field(max_length=N)]``."""
+    return Annotated[str, Strict(), Field(min_length=1, max_length=max_length,
+                                          pattern=TEXT_PATTERN, description=description),
+                     AfterValidator(_text)]
 
 
 def _email(value: str) -> str:
-    value = _text(value)
+    value = _visible(value)
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -104,7 +116,7 @@ Email = Annotated[str, Strict(), StringConstraints(max_length=254), AfterValidat
 Password = Annotated[str, Strict(), StringConstraints(min_length=12, max_length=256),
                      AfterValidator(lambda v: v if "\x00" not in v else _nul()),
                      WithJsonSchema({"type": "string", "format": "password", "minLength": 12,
-                                     "maxLength": 256,
+                                     "maxLength": 256, "pattern": "^[^\\x00]*$",
                                      "description": "At least 12 characters, not easy to "
                                      "guess (checked by the server)."})]
 
@@ -113,8 +125,17 @@ def _nul() -> str:
     raise _fail("nul", NUL_MESSAGE)
 
 
+def _visible(value: str) -> str:
+    if "\x00" in value:
+        raise _fail("nul", NUL_MESSAGE)
+    value = value.strip()
+    if not value:
+        raise _fail("missing", MISSING)
+    return value
+
+
 def _registry_id(value: str) -> str:
-    value = _text(value)
+    value = _visible(value)
     rid = normalize_registry_id(value)
     if not (len(rid) == 10 and rid.isdigit()):
         raise _fail("registry_id", "A registry ID is 10 digits.")
@@ -132,7 +153,7 @@ RegistryId = Annotated[str, Strict(), StringConstraints(max_length=30),
 
 
 def _npi(value: str) -> str:
-    value = _text(value)
+    value = _visible(value)
     npi = normalize_registry_id(value)
     if not (len(npi) == 10 and npi.isdigit()):
         raise _fail("npi", "An NPI is 10 digits.")
@@ -151,23 +172,36 @@ Npi = Annotated[str, Strict(), StringConstraints(max_length=20), AfterValidator(
 # --- numbers, booleans, dates -------------------------------------------------------------
 
 
-def _whole(value: Any) -> Any:
+def whole(value: Any) -> Any:
     """JSON Schema counts 30.0 as an integer; so do we. A boolean is never a number."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
-def integer(minimum: int = -INT_LIMIT, maximum: int = INT_LIMIT) -> Any:
-    from pydantic import Field
-
-    return Annotated[int, BeforeValidator(_whole), Strict(), Field(ge=minimum, le=maximum)]
-
-
-Int32 = integer()
-Count = integer(1, INT_LIMIT)
-RecordId = integer(1, INT_LIMIT)
+# A whole number any database's INTEGER column holds. Other bounds are declared the same way:
+# ``Annotated[int, Strict(), Field(ge=1, le=366), BeforeValidator(whole)]`` (the bounds
+# before the validator, so that they reach the schema as minimum and maximum).
+Int32 = Annotated[int, Strict(), Field(ge=-INT_LIMIT, le=INT_LIMIT), BeforeValidator(whole)]
+Count = Annotated[int, Strict(), Field(ge=1, le=INT_LIMIT), BeforeValidator(whole)]
+RecordId = Count
 Flag = Annotated[bool, Strict()]
+
+
+def from_query(value: Any) -> Any:
+    """A query string's number arrives as text: ``?limit=20``."""
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}", value):
+        return int(value)
+    return value
+
+
+# In a query string: ``Annotated[int, Strict(), Field(ge=1, le=200),
+# BeforeValidator(from_query)]``.
+
+
+def integer(minimum: int = -INT_LIMIT, maximum: int = INT_LIMIT) -> Any:
+    """Deprecated: use ``Annotated[Int32, Field(ge=..., le=...)]`` (a type mypy sees)."""
+    return Annotated[int, Strict(), Field(ge=minimum, le=maximum), BeforeValidator(whole)]
 
 
 def _date(value: Any) -> date:
@@ -198,6 +232,7 @@ _PLAIN: dict[str, str] = {
     "missing": MISSING,
     "string_type": "Must be text.",
     "string_too_short": MISSING,
+    "string_pattern_mismatch": MISSING,  # only white space: see _message for NUL
     "int_type": "Must be a whole number.",
     "int_parsing": "Must be a whole number.",
     "int_from_float": "Must be a whole number.",
@@ -216,6 +251,8 @@ _PLAIN: dict[str, str] = {
 def _message(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
+    if kind == "string_pattern_mismatch" and "\x00" in str(error.get("input", "")):
+        return NUL_MESSAGE
     if kind == "string_too_long":
         return f"Must be at most {ctx.get('max_length')} characters."
     if kind == "string_too_short" and ctx.get("min_length", 1) > 1:
@@ -264,9 +301,10 @@ def field_errors(exc: PydanticValidationError) -> dict[str, list[str]]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse(model: type[M], data: Any) -> M:
-    """``data`` checked against ``model``; a :class:`ValidationError` naming every bad field."""
+def parse(model: type[M], data: Any = None, /, **fields: Any) -> M:
+    """``data`` (or the keyword ``fields``) checked against ``model``; a
+    :class:`~registry.errors.InputError` (a ValidationError) naming every bad field."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(fields if data is None else data)
     except PydanticValidationError as exc:
-        raise ValidationError(field_errors(exc)) from None
+        raise InputError(field_errors(exc)) from None

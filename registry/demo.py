@@ -46,6 +46,7 @@ from registry.patients.schemas import PatientActivation, PatientRegistration, Tr
 from registry.pharmacies.models import Pharmacist
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Prescriber
 from registry.prescribers.operations import (
     attest_designee,
@@ -304,8 +305,8 @@ def _act(session: Session, cast: Cast, story: Story, action: str, kw: dict[str, 
         record_dispense(session, cast.pharmacist.user, story.rma, dispensed_on=today,
                         quantity=story.rma.quantity, days_supply=story.rma.days_supply)
     elif action == "report_pregnancy":
-        report_pregnancy(session, cast.rivera.user, patient, reported_on=today,
-                         notes="Reported by the patient by phone.")
+        report_pregnancy(session, cast.rivera.user, patient, PregnancyReportInput(
+            reported_on=today, notes="Reported by the patient by phone."))
     elif action == "end_treatment":
         end_treatment(session, cast.rivera.user, patient,
                       TreatmentEnding(last_dose_on=today - timedelta(days=1)))

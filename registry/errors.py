@@ -30,6 +30,11 @@ class ValidationError(RegistryError):
         self.errors = merged
 
 
+class InputError(ValidationError):
+    """Bad input that breaks the typed contract itself (the documented schema), as opposed
+    to a check that needs today's date or the database."""
+
+
 class PermissionDenied(RegistryError):
     status = 403
 

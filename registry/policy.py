@@ -48,8 +48,8 @@ class Permission(StrEnum):
     PATIENTS_REGISTER = "patients:register"
     PATIENTS_ACTIVATE = "patients:activate"
     PATIENTS_READ = "patients:read"
-    PATIENTS_CHART_READ = "patients:chart:read"
     MY_STEPS_READ = "me:steps:read"
+    CARE_RECORD_READ = "care-record:read"  # the care team's pages of a patient's record
     PATIENTS_UPDATE = "patients:update"
     PATIENTS_HOME_TESTS_ALLOW = "patients:home-tests:allow"
     PATIENTS_ACTIVATION_CODES_ISSUE = "patients:activation-codes:issue"
@@ -67,6 +67,7 @@ class Permission(StrEnum):
     CONTRACEPTION_ATTEST = "contraception:attest"
     # pregnancies (rules §8)
     PREGNANCY_REPORTS_CREATE = "pregnancy-reports:create"
+    PREGNANCY_SELF_REPORT = "pregnancy-reports:self-report"
     PREGNANCY_REPORTS_READ = "pregnancy-reports:read"
     PREGNANCY_REGISTRY_READ = "pregnancy-registry:read"
     PREGNANCY_FOLLOW_UPS_RECORD = "pregnancy-follow-ups:record"
@@ -111,9 +112,8 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.PATIENTS_REGISTER: CARE,
     P.PATIENTS_ACTIVATE: ANYONE,
     P.PATIENTS_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.PATIENT, Role.STAFF}),
-    # the clinic's and staff's pages of a record; a patient reads their own at /me
-    P.PATIENTS_CHART_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF}),
-    P.MY_STEPS_READ: PATIENT,
+    P.CARE_RECORD_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF}),
+    P.MY_STEPS_READ: PATIENT,  # the patient's own pages
     P.PATIENTS_UPDATE: CARE,
     P.PATIENTS_HOME_TESTS_ALLOW: PRESCRIBER,  # with an attestation under 2026 (rules §4)
     P.PATIENTS_ACTIVATION_CODES_ISSUE: CARE,
@@ -129,6 +129,7 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.COMPREHENSION_TAKE: PATIENT,
     P.CONTRACEPTION_ATTEST: PATIENT,
     P.PREGNANCY_REPORTS_CREATE: SIGNED_IN,  # rules §8: anyone who learns of it, on a record
+    P.PREGNANCY_SELF_REPORT: PATIENT,
     P.PREGNANCY_REPORTS_READ: SIGNED_IN,  # staff, or the reporter: the operation checks
     P.PREGNANCY_REGISTRY_READ: STAFF,
     P.PREGNANCY_FOLLOW_UPS_RECORD: STAFF,

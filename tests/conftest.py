@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 import time_machine
 from alembic import command
 from flask import Flask
-from sqlalchemy import Connection, Engine, delete, text
+from sqlalchemy import Connection, Engine, create_engine, delete, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import create_app, db
@@ -48,8 +49,32 @@ TEST_CONFIG: dict[str, Any] = {
 def _database_url(tmp_root: str) -> str:
     url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
     if url:
-        return url
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return _worker_database(url, worker) if worker else url
     return "sqlite:///" + os.path.join(tmp_root, "test.sqlite3")
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker has a PostgreSQL database of its own (made here)."""
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                              {"name": own.database}).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    admin.dispose()
+    atexit.register(_drop_database, own.render_as_string(hide_password=False))
+    return own.render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    own = make_url(url)
+    admin = create_engine(own.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +128,46 @@ def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
         with _own_checkpoint_file(base_app, tmp_path):
             yield base_app
     finally:
+        base_app.extensions["registry.sessionmaker"] = original
+        outer.rollback()
+        connection.close()
+
+
+@dataclass
+class Shared:
+    """One connection and one outer transaction for a whole test module."""
+
+    app: Flask
+    connection: Connection
+    clock: Clock
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        """What happens inside is undone (a SAVEPOINT on the module's transaction)."""
+        savepoint = self.connection.begin_nested()
+        try:
+            yield
+        finally:
+            savepoint.rollback()
+
+
+@pytest.fixture(scope="module")
+def shared_app(base_app: Flask, tmp_path_factory: Any) -> Iterator[Shared]:
+    """For a module that builds its world once: the app with every session joined to one
+    outer transaction for the whole module (rolled back at its end); tests run their calls
+    in ``shared_app.rolled_back()`` so that each meets the same world."""
+    engine: Engine = base_app.extensions["registry.engine"]
+    connection = engine.connect()
+    outer = connection.begin()
+    original = base_app.extensions["registry.sessionmaker"]
+    base_app.extensions["registry.sessionmaker"] = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    clock = Clock()
+    try:
+        with _own_checkpoint_file(base_app, Path(tmp_path_factory.mktemp("shared"))):
+            yield Shared(base_app, connection, clock)
+    finally:
+        clock.stop()
         base_app.extensions["registry.sessionmaker"] = original
         outer.rollback()
         connection.close()

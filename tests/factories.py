@@ -27,7 +27,8 @@ from registry.cycles.schemas import (
 )
 from registry.patients.models import Patient
 from registry.patients.operations import activate_patient, register_patient
-from registry.patients.schemas import PatientActivation, PatientRegistration
+from registry.patients.operations import end_treatment as end_patient_treatment
+from registry.patients.schemas import PatientActivation, PatientRegistration, TreatmentEnding
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
 from registry.pregnancies.operations import record_pregnancy_test
@@ -109,6 +110,17 @@ def pharmacist(session: Session, ph: Pharmacy, *, trained_on: date | None = None
 
 def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
             activate: bool = True, actor: User | None = None, **kw: Any) -> Patient:
+    p, code = registered(session, of, can_get_pregnant=can_get_pregnant, actor=actor, **kw)
+    if activate:
+        activate_patient(session, PatientActivation(
+            registry_id=p.registry_id, date_of_birth=p.date_of_birth, activation_code=code,
+            password=PASSWORD))
+    return p
+
+
+def registered(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
+               actor: User | None = None, **kw: Any) -> tuple[Patient, str]:
+    """A patient registered and not yet activated, with their activation code."""
     n = _n()
     today = clock.today()
     data: dict[str, Any] = {
@@ -122,11 +134,13 @@ def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
     if actor is not None and actor.role == "designee":
         data["prescriber_id"] = of.id
     p, code, _ = register_patient(session, actor or of.user, parse(PatientRegistration, data))
-    if activate:
-        activate_patient(session, PatientActivation(
-            registry_id=p.registry_id, date_of_birth=p.date_of_birth, activation_code=code,
-            password=PASSWORD))
-    return p
+    return p, code
+
+
+def end_treatment(session: Session, p: Patient, last_dose_on: date | None = None) -> Patient:
+    """The prescriber of record records the last dose (today by default)."""
+    return end_patient_treatment(session, p.prescriber.user, p,
+                                 TreatmentEnding(last_dose_on=last_dose_on or clock.today()))
 
 
 def enter_test(session: Session, p: Patient, on: date | None = None, *,

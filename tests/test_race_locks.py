@@ -25,6 +25,8 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import Conflict
 from registry.models import (
@@ -52,6 +54,7 @@ from registry.patients.schemas import (
 )
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from tests.races import (
     NOT_POSTGRES,
     ON_POSTGRES,
@@ -80,8 +83,9 @@ def _compliance(subject_type: str, key: str, action: str) -> Callable[..., Any]:
     def change(session: Session, w: dict[str, Any]) -> Any:
         until = registry_clock.today() + timedelta(days=30) if action == "suspension" else None
         return record_compliance_action(
-            session, _actor(session, w, "staff_user"), subject_type=subject_type,
-            subject_id=w[key], action=action, reason="Compliance review", until=until)
+            session, _actor(session, w, "staff_user"), ComplianceActionInput(
+                subject_type=subject_type, subject_id=w[key], action=action,
+                reason="Compliance review", until=until))
     return change
 
 
@@ -100,7 +104,7 @@ def _positive_test(session: Session, w: dict[str, Any]) -> Any:
 
 def _report(session: Session, w: dict[str, Any]) -> Any:
     return report_pregnancy(session, _actor(session, w, "dr_user"), _patient(session, w),
-                            reported_on=registry_clock.today())
+                            parse(PregnancyReportInput, reported_on=registry_clock.today()))
 
 
 def _end(session: Session, w: dict[str, Any]) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, Strict, StringConstraints
 
 from registry.accounts.models import Role
 from registry.contract import Input, Output, Text
@@ -16,8 +16,9 @@ Totp = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"),
 
 class Credentials(Input):
     email: Annotated[Text, Field(description="The account's email address.")]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=256),
-                        Field(json_schema_extra={"format": "password"})]
+    password: Annotated[str, Strict(), Field(
+        min_length=1, max_length=256, pattern=r"^[^\x00]*$",
+        json_schema_extra={"format": "password"})]
     totp: Totp | None = None
 
 

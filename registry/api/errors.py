@@ -9,7 +9,14 @@ from werkzeug.exceptions import HTTPException
 
 from registry import db
 from registry.api.blueprint import bp
-from registry.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationError
+from registry.errors import (
+    Conflict,
+    InputError,
+    NotFound,
+    PermissionDenied,
+    RegistryError,
+    ValidationError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -100,6 +107,9 @@ def api_http_error(exc: HTTPException) -> Response:
 
 def _registry_error(exc: RegistryError) -> Response:
     db.rollback_request()
+    if isinstance(exc, InputError):
+        return problem(422, exc.message or "The request has invalid fields.", errors=exc.errors,
+                       violates_schema=True)
     if isinstance(exc, ValidationError):
         return problem(422, exc.message or "The request has invalid fields.", errors=exc.errors)
     if isinstance(exc, NotFound):

@@ -66,7 +66,10 @@ SCHEMAS: dict[str, Any] = {
     }, ["type", "title", "status", "detail"],
         description="RFC 9457 problem details. Validation problems carry `errors`; a denied "
         "authorization carries `reasons`."),
-    "ValidationProblem": {"allOf": [ref("Problem"), obj({}, ["errors"])],
+    "ValidationProblem": {"allOf": [ref("Problem"), obj({"violates_schema": {
+        "type": "boolean", "description": "True when the request breaks this document's "
+        "schema; absent when it breaks a rule that needs today's date or the record."}},
+        ["errors"])],
                           "example": {"type": "https://registry.example/api/problems/"
                                       "validation-error", "title": "Invalid request",
                                       "status": 422, "detail": "npi: This field is required.",
@@ -148,10 +151,6 @@ SCHEMAS: dict[str, Any] = {
                              "pharmacy_id": {"type": "integer"},
                              "training_completed_on": nullable(DATE),
                              "expires_on": nullable(DATE)}, ["id", "status"]),
-    "PregnancyReportRequest": obj({"reported_on": DATE,
-                                   "notes": {"type": "string", "maxLength": 4000}},
-                                  ["reported_on"]),
-    "PregnancyReportCreated": obj({"id": {"type": "integer"}, "reported_on": DATE}, ["id"]),
     "AuthorizationRequest": obj({
         "registry_id": REGISTRY_ID, "date_of_birth": DATE, "prescriber_npi": NPI,
         "days_supply": {"type": "integer", "minimum": 1, "maximum": 366, "example": 30},
@@ -207,45 +206,6 @@ SCHEMAS: dict[str, Any] = {
                            ["reason"], example={"reason": "Patient did not pick it up."}),
     "Reversed": obj({"rma": {"type": "string"},
                      "status": {"type": "string", "const": "reversed"}}, ["status"]),
-    "ComplianceActionRequest": obj({
-        "subject_type": {"type": "string", "enum": ["prescriber", "designee", "pharmacy",
-                                                    "pharmacist"]},
-        "subject_id": {"type": "integer", "minimum": 1},
-        "action": {"type": "string", "enum": ["notice", "warning", "suspension",
-                                              "deactivation"]},
-        "reason": {"type": "string", "minLength": 1, "maxLength": 4000},
-        "until": {**DATE, "description": "Required for a suspension (last day suspended)."},
-    }, ["subject_type", "subject_id", "action", "reason"],
-        example={"subject_type": "pharmacy", "subject_id": 1, "action": "suspension",
-                 "reason": "Dispensed without authorization", "until": "2026-04-30"}),
-    "ComplianceAction": obj({"id": {"type": "integer"}, "subject_type": {"type": "string"},
-                             "subject_id": {"type": "integer"}, "action": {"type": "string"},
-                             "reason": {"type": "string"}, "until": nullable(DATE),
-                             "recorded_on": DATE},
-                            ["id", "subject_type", "subject_id", "action"]),
-    "Counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-    "Summary": obj({
-        "from": DATE, "to": DATE, "enrolled": ref("Counts"), "active": ref("Counts"),
-        "authorizations": obj({"issued": {"type": "integer"}, "denied": {"type": "integer"},
-                               "denied_by_reason": ref("Counts")},
-                              ["issued", "denied", "denied_by_reason"]),
-        "dispenses": {"type": "integer"}, "reversals": {"type": "integer"},
-        "pregnancies_reported": {"type": "integer"}, "compliance_actions": ref("Counts"),
-    }, ["from", "to", "enrolled", "active", "authorizations", "dispenses", "reversals",
-        "pregnancies_reported", "compliance_actions"]),
-    "AuditEntry": obj({
-        "id": {"type": "integer"}, "occurred_at": DATETIME,
-        "user_id": nullable({"type": "integer"}), "role": {"type": "string"},
-        "action": {"type": "string", "example": "authorization:issue"},
-        "subject_type": {"type": "string"}, "subject_id": nullable({"type": "string"}),
-        "before": nullable({"type": "object"}), "after": nullable({"type": "object"}),
-        "seq": nullable({"type": "integer",
-                         "description": "Place in the hash chain; null until sealed."}),
-        "hash": nullable({"type": "string", "description": "Null until sealed."}),
-    }, ["id", "occurred_at", "role", "action", "subject_type", "subject_id"]),
-    "AuditPage": obj({"entries": {"type": "array", "items": ref("AuditEntry")},
-                      "next_before_id": nullable({"type": "integer"})},
-                     ["entries", "next_before_id"]),
 }
 
 ERROR_TEXT = {
@@ -363,11 +323,6 @@ PATHS: dict[str, Any] = {
         "Add a pharmacist", "Enrollment", ok=201, ok_schema="PharmacistStatus",
         body="PharmacistRequest", who="its RSP", errors=(403, 404), idempotent=True,
         parameters=[_id("pharmacy_id")])},
-    "/patients/{registry_id}/pregnancy-reports": {"post": operation(
-        "Report a suspected pregnancy (blocks at once)", "Patients", ok=201,
-        ok_schema="PregnancyReportCreated", body="PregnancyReportRequest",
-        who="prescriber of record, designee, a pharmacist who served the patient, the "
-        "patient, staff", errors=(404,), idempotent=True, parameters=[RID])},
     "/authorization-checks": {"post": operation(
         "Check an authorization without issuing it", "Authorizations", ok=200,
         ok_schema="AuthorizationCheck", body="AuthorizationRequest", who="pharmacist",
@@ -391,27 +346,6 @@ PATHS: dict[str, Any] = {
         "Reverse (not dispensed, or returned to stock)", "Authorizations", ok=200,
         ok_schema="Reversed", body="ReversalRequest", who="the issuing pharmacy's "
         "pharmacists", errors=(403, 404, 409), idempotent=True, parameters=[RMA])},
-    "/compliance-actions": {"post": operation(
-        "Record a notice, warning, suspension or deactivation", "Oversight", ok=201,
-        ok_schema="ComplianceAction", body="ComplianceActionRequest", who="staff",
-        errors=(403,), idempotent=True)},
-    "/reports/summary": {"get": operation(
-        "Summary counts for a period (rules §9)", "Oversight", ok=200, ok_schema="Summary",
-        who="staff", errors=(403, 422), parameters=[
-            query_param("from", DATE, "First day (default: 29 days before `to`)."),
-            query_param("to", DATE, "Last day (default: today)."),
-        ])},
-    "/audit": {"get": operation(
-        "Audit entries, newest first", "Oversight", ok=200, ok_schema="AuditPage",
-        who="staff", errors=(403, 422), parameters=[
-            query_param("subject", {"type": "string", "maxLength": 100},
-                        "`type` or `type:id`, e.g. `authorization:K7MPX3RT9QWA`."),
-            query_param("since", {"type": "string"}, "A date, or a time with offset."),
-            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500},
-                        "Page size (default 50)."),
-            query_param("before_id", {"type": "integer", "minimum": 1},
-                        "Next page: the `next_before_id` of the previous page."),
-        ])},
     "/openapi.json": {"get": {
         "summary": "This document", "tags": ["Docs"], "security": [],
         "responses": {"200": {"description": "The OpenAPI 3.1 document.",

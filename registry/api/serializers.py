@@ -6,13 +6,10 @@ from datetime import date, datetime
 from typing import Any
 
 from registry import clock
-from registry.audit.models import AuditEntry
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import Outcome, effective_status
-from registry.compliance.models import ComplianceAction
 from registry.params import current as current_params
 from registry.pharmacies.models import Pharmacist, Pharmacy
-from registry.pregnancies.models import PregnancyReport
 from registry.prescribers.models import Designee, Prescriber
 from registry.rules import (
     Decision,
@@ -63,8 +60,6 @@ def pharmacist_status(p: Pharmacist) -> dict[str, Any]:
             "expires_on": iso(s.expires_on)}
 
 
-def pregnancy_report(report: PregnancyReport) -> dict[str, Any]:
-    return {"id": report.id, "reported_on": iso(report.reported_on)}
 
 
 def reason(r: dict[str, Any]) -> dict[str, Any]:
@@ -132,18 +127,3 @@ def reversed_(auth: Authorization) -> dict[str, Any]:
     return {"rma": auth.rma, "status": "reversed"}
 
 
-def compliance_action(row: ComplianceAction) -> dict[str, Any]:
-    return {"id": row.id, "subject_type": row.subject_type, "subject_id": row.subject_id,
-            "action": row.action, "reason": row.reason, "until": iso(row.until),
-            "recorded_on": iso(row.recorded_on)}
-
-
-def audit_page(entries: list[AuditEntry], next_before_id: int | None) -> dict[str, Any]:
-    return {"entries": [audit_entry(e) for e in entries], "next_before_id": next_before_id}
-
-
-def audit_entry(e: AuditEntry) -> dict[str, Any]:
-    return {"id": e.id, "occurred_at": iso(e.occurred_at), "user_id": e.user_id,
-            "role": e.role, "action": e.action, "subject_type": e.subject_type,
-            "subject_id": e.subject_id, "before": e.before, "after": e.after,
-            "seq": e.seq, "hash": e.hash}  # both null until the entry is sealed

@@ -11,14 +11,15 @@ from registry import clock, locks
 from registry.accounts.models import User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization, AuthorizationStatus
-from registry.compliance.models import ComplianceAction, ComplianceActionKind, ComplianceSubject
-from registry.errors import Errors, ValidationError
+from registry.compliance.models import ComplianceAction, ComplianceActionKind
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import MISSING
+from registry.errors import ValidationError
 from registry.patients.models import Patient
 from registry.patients.operations import cancel_open_authorizations
-from registry.permissions import require_staff
 from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.policy import Permission, require
 from registry.prescribers.models import Designee, Prescriber
-from registry.validation import choice_value, date_value, int_value, text_value
 
 SUBJECT_MODELS: dict[str, Any] = {
     "prescriber": Prescriber,
@@ -28,26 +29,21 @@ SUBJECT_MODELS: dict[str, Any] = {
 }
 
 
-def record_compliance_action(session: Session, actor: User, **data: Any) -> ComplianceAction:
+def record_compliance_action(session: Session, actor: User,
+                             data: ComplianceActionInput) -> ComplianceAction:
     """A notice, warning, suspension (until a date) or deactivation; the last two take effect
     at once."""
-    require_staff(actor)
-    errors = Errors()
-    subject_type = choice_value(errors, "subject_type", data.get("subject_type"),
-                                [s.value for s in ComplianceSubject])
-    subject_id = int_value(errors, "subject_id", data.get("subject_id"), minimum=1)
-    action = choice_value(errors, "action", data.get("action"),
-                          [a.value for a in ComplianceActionKind])
-    reason = text_value(errors, "reason", data.get("reason"), max_length=4000)
-    until = date_value(errors, "until", data.get("until"),
-                       required=action == ComplianceActionKind.SUSPENSION)
+    require(actor.role, Permission.COMPLIANCE_ACT)
+    subject_type, subject_id, action = data.subject_type, data.subject_id, data.action
+    reason, until = data.reason, data.until
+    suspension = action == ComplianceActionKind.SUSPENSION
+    if suspension and until is None:
+        raise ValidationError(until=MISSING)
+    if until and suspension and until < clock.today():
+        raise ValidationError(until="A suspension must last until today or a later day.")
+    if until and not suspension:
+        raise ValidationError(until="Only a suspension has an end date.")
     today = clock.today()
-    if until and action == ComplianceActionKind.SUSPENSION and until < today:
-        errors.add("until", "A suspension must last until today or a later day.")
-    if until and action != ComplianceActionKind.SUSPENSION:
-        errors.add("until", "Only a suspension has an end date.")
-    errors.raise_if_any()
-    assert subject_type and subject_id and action and reason
     takes_effect = action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION)
     # FOR UPDATE on the subject: authorizations in flight through it (they hold it FOR KEY
     # SHARE) finish first and their RMAs are cancelled below; later ones wait and see the
@@ -61,7 +57,8 @@ def record_compliance_action(session: Session, actor: User, **data: Any) -> Comp
     if takes_effect and subject_type == "pharmacy":
         locks.lock_open_authorizations(session, pharmacy_id=subject_id)
     row = ComplianceAction(
-        subject_type=subject_type, subject_id=subject_id, action=action, reason=reason,
+        subject_type=subject_type.value, subject_id=subject_id, action=action.value,
+        reason=reason,
         until=until, recorded_on=today, recorded_at=clock.now(), recorded_by_id=actor.id,
     )
     session.add(row)
@@ -71,7 +68,8 @@ def record_compliance_action(session: Session, actor: User, **data: Any) -> Comp
     elif action == ComplianceActionKind.DEACTIVATION:
         subject.deactivated_on = today
     session.flush()
-    record(session, actor, f"{subject_type}:{action}", subject_type, subject_id, before=before,
+    record(session, actor, f"{subject_type}:{action}", subject_type.value, subject_id,
+           before=before,
            after={**snapshot(subject, "suspended_until", "deactivated_on"), "reason": reason,
                   "compliance_action_id": row.id})
     if action in (ComplianceActionKind.SUSPENSION, ComplianceActionKind.DEACTIVATION) and (

@@ -8,22 +8,20 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from registry import db
-from registry.accounts.models import Role
 from registry.compliance.forms import ComplianceForm
 from registry.compliance.models import ComplianceAction
 from registry.compliance.operations import SUBJECT_MODELS, record_compliance_action
-from registry.errors import ValidationError
+from registry.compliance.schemas import ComplianceActionInput
+from registry.policy import Permission
 from registry.rules import fmt
 from registry.staff.queries import find_stakeholders, stakeholder_label
 from registry.web.support import (
+    Done,
     actor,
-    already_sent,
-    apply_errors,
-    claim_submission,
     confirm_page,
     confirmed,
-    form_data,
-    role_required,
+    requires,
+    run_form,
     went_back,
 )
 
@@ -40,6 +38,11 @@ def subject_name(kind: str, ident: int, *, label: bool = False) -> str:
 
 KEYS = {"prescriber": lambda o: o.npi, "pharmacy": lambda o: o.ncpdp_id,
         "pharmacist": lambda o: o.license_number, "designee": lambda o: o.user.email}
+
+
+def _subject_id(form: ComplianceForm) -> int | None:
+    ident = str(form.subject_id.data or "")
+    return int(ident) if ident.isdigit() else None
 
 
 def _find_subject(form: ComplianceForm) -> bool:
@@ -89,7 +92,7 @@ def _confirm(form: ComplianceForm) -> str:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@role_required(Role.STAFF)
+@requires(Permission.COMPLIANCE_ACT)
 def actions() -> Any:
     form = ComplianceForm()
     if request.method == "GET":
@@ -109,18 +112,17 @@ def actions() -> Any:
         stops = form.action.data in ("suspension", "deactivation")
         if stops and not confirmed():
             return _confirm(form)
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("compliance.actions"))
-        try:
-            row = record_compliance_action(s, actor(), **form_data(
-                form, "subject_type", "subject_id", "action", "until", "reason"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
+        outcome = run_form(form, ComplianceActionInput,
+                           lambda s, data: record_compliance_action(s, actor(), data),
+                           sent_to=url_for("compliance.actions"),
+                           extra={"subject_id": _subject_id(form)})
+        if isinstance(outcome, Done):
+            row = outcome.value
             flash(f"Recorded: {row.action} of {subject_name(row.subject_type, row.subject_id)}.",
                   "success")
             return redirect(url_for("compliance.actions"))
+        if outcome is not None:
+            return outcome
     recent = db.session().execute(
         select(ComplianceAction).order_by(ComplianceAction.id.desc()).limit(50)
     ).scalars().all()

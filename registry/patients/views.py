@@ -126,7 +126,7 @@ def register() -> Any:
 
 
 @bp.get("/<registry_id>")
-@requires(P.PATIENTS_CHART_READ)
+@requires(P.CARE_RECORD_READ)
 def detail(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     s = db.session()
@@ -143,7 +143,7 @@ def detail(registry_id: str) -> Any:
 
 
 @bp.get("/<registry_id>/card")
-@requires(P.PATIENTS_CHART_READ)
+@requires(P.CARE_RECORD_READ)
 def card(registry_id: str) -> Any:
     return _card(visible_patient(registry_id))
 

@@ -4,7 +4,7 @@ from wtforms import DateField, RadioField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
 from registry.pregnancies.models import PregnancyOutcome
-from registry.web.support import OneTimeForm, choices
+from registry.web.support import OneTimeForm, TypedDateField, choices
 
 
 class TestForm(OneTimeForm):
@@ -23,6 +23,7 @@ class ReportForm(OneTimeForm):
 
 
 class FollowUpForm(OneTimeForm):
+    noted_on = TypedDateField("Learned on", validators=[Optional()])
     note = TextAreaField("Follow-up note")
     outcome = SelectField("Outcome", choices=choices([("", "No change")] + [
         (o.value, o.value.replace("_", " ")) for o in PregnancyOutcome]), validate_choice=False)

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from registry import clock, locks, policy
+from registry import clock, locks
 from registry.accounts.models import Role, User
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization
 from registry.cycles.models import Cycle, CycleKind
 from registry.cycles.operations import lock_patient, open_cycle
 from registry.cycles.schemas import PregnancyTestEntry
-from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
+from registry.errors import Errors, NotFound, ValidationError
 from registry.params import current as current_params
 from registry.patients.facts import load_facts
 from registry.patients.models import Patient, PatientStatus
 from registry.patients.operations import cancel_open_authorizations
-from registry.permissions import (
-    can_view_patient,
-    patient_for_care,
-    pharmacist_for_user,
-    require_staff,
-)
-from registry.policy import Permission
+from registry.permissions import can_view_patient, patient_for_care, pharmacist_for_user
+from registry.policy import Permission, holds, require
 from registry.pregnancies.models import (
     PregnancyFollowUp,
     PregnancyOutcome,
@@ -31,8 +26,14 @@ from registry.pregnancies.models import (
     PregnancyTest,
     PregnancyTestResult,
 )
+from registry.pregnancies.schemas import (
+    FollowUpInput,
+    LiftInput,
+    PregnancyReportInput,
+    RegistryQuery,
+    ReportState,
+)
 from registry.rules import classify_test, ruleset_for, window_close
-from registry.validation import choice_value, date_value, text_value
 
 
 def record_pregnancy_test(
@@ -41,7 +42,7 @@ def record_pregnancy_test(
     """Enter a test; its purpose is derived. A negative test that qualifies opens a cycle;
     a positive one blocks the patient at once, as a reported pregnancy does."""
     patient_for_care(session, actor, patient)
-    policy.require(actor.role, Permission.PREGNANCY_TESTS_RECORD)
+    require(actor.role, Permission.PREGNANCY_TESTS_RECORD)
     lock_patient(session, patient)
     # A positive test cancels the open RMA after audit entries: lock it first (registry/locks.py).
     locks.lock_open_authorizations(session, patient_id=patient.id)
@@ -110,34 +111,31 @@ def _may_report(session: Session, actor: User, patient: Patient) -> bool:
     return can_view_patient(session, actor, patient)
 
 
-def report_pregnancy(session: Session, actor: User, patient: Patient, *, reported_on: object,
-                     notes: object = None) -> PregnancyReport:
+def report_pregnancy(session: Session, actor: User, patient: Patient,
+                     data: PregnancyReportInput) -> PregnancyReport:
+    require(actor.role, Permission.PREGNANCY_REPORTS_CREATE)
     if not _may_report(session, actor, patient):
         raise NotFound("No such patient.")
     lock_patient(session, patient)
     locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
-    errors = Errors()
-    on = date_value(errors, "reported_on", reported_on)
-    if on and on > clock.today():
-        errors.add("reported_on", "The report date cannot be in the future.")
-    text = text_value(errors, "notes", notes, required=False, max_length=4000)
-    errors.raise_if_any()
-    return _open_report(session, actor, patient, reported_on=on, notes=text)
+    if data.reported_on > clock.today():
+        raise ValidationError(reported_on="The report date cannot be in the future.")
+    return _open_report(session, actor, patient, reported_on=data.reported_on, notes=data.notes)
 
 
-def lift_pregnancy_block(session: Session, actor: User, report: PregnancyReport, *,
-                         reason: object) -> PregnancyReport:
+def lift_pregnancy_block(session: Session, actor: User, report: PregnancyReport,
+                         data: LiftInput) -> PregnancyReport:
     """Only program staff lift a block, after a documented false report."""
-    require_staff(actor)
-    errors = Errors()
-    why = text_value(errors, "reason", reason, max_length=2000)
+    require(actor.role, Permission.PREGNANCY_BLOCKS_LIFT)
+    # Two staff lifting at once: the second waits here, then sees the first's lift.
+    locks.lock_patient(session, report.patient_id)
+    session.refresh(report)
     if report.lifted_at is not None:
-        errors.add("reason", "This report was already lifted.")
-    errors.raise_if_any()
+        raise ValidationError(reason="This report was already lifted.")
     before = snapshot(report, "lifted_at", "lift_reason", "outcome")
     report.lifted_at = clock.now()
     report.lifted_by_id = actor.id
-    report.lift_reason = why
+    report.lift_reason = data.reason
     report.outcome = PregnancyOutcome.NOT_PREGNANT.value
     session.flush()
     record(session, actor, "pregnancy:lift", "pregnancy_report", report.id, before=before,
@@ -145,36 +143,57 @@ def lift_pregnancy_block(session: Session, actor: User, report: PregnancyReport,
     return report
 
 
-def record_follow_up(session: Session, actor: User, report: PregnancyReport, *,
-                     note: object, outcome: object = None,
-                     outcome_on: object = None) -> PregnancyFollowUp:
-    require_staff(actor)
+def record_follow_up(session: Session, actor: User, report: PregnancyReport,
+                     data: FollowUpInput) -> PregnancyFollowUp:
+    require(actor.role, Permission.PREGNANCY_FOLLOW_UPS_RECORD)
     errors = Errors()
-    text = text_value(errors, "note", note, max_length=4000)
-    result = choice_value(errors, "outcome", outcome, [o.value for o in PregnancyOutcome],
-                          required=False)
-    on = date_value(errors, "outcome_on", outcome_on, required=False)
-    if on and on > clock.today():
+    today = clock.today()
+    if data.noted_on > today:
+        errors.add("noted_on", "Cannot be in the future.")
+    if data.outcome_on and data.outcome_on > today:
         errors.add("outcome_on", "Cannot be in the future.")
+    if data.outcome_on and data.outcome is None:
+        errors.add("outcome", "Give the outcome that happened on that date.")
     errors.raise_if_any()
-    assert text
     before = snapshot(report, "outcome", "outcome_on")
-    follow = PregnancyFollowUp(report_id=report.id, recorded_on=clock.today(),
-                               recorded_by_id=actor.id, note=text)
+    follow = PregnancyFollowUp(report_id=report.id, recorded_on=data.noted_on,
+                               recorded_by_id=actor.id, note=data.note)
     session.add(follow)
-    if result:
-        report.outcome = result
-        report.outcome_on = on
+    if data.outcome is not None:
+        report.outcome = data.outcome.value
+        report.outcome_on = data.outcome_on
     session.flush()
     record(session, actor, "pregnancy:follow_up", "pregnancy_report", report.id, before=before,
-           after={**snapshot(report, "outcome", "outcome_on"), "note": text})
+           after={**snapshot(report, "outcome", "outcome_on"), "note": data.note,
+                  "noted_on": data.noted_on.isoformat()})
     return follow
 
 
 def get_report(session: Session, actor: User, report_id: int) -> PregnancyReport:
-    if actor.role != Role.STAFF:
-        raise PermissionDenied("Only program staff see the pregnancy registry.")
+    """Program staff see every report; whoever reported one sees that one (rules §8)."""
+    require(actor.role, Permission.PREGNANCY_REPORTS_READ)
     report = session.get(PregnancyReport, report_id)
-    if report is None:
+    if report is None or not (holds(actor.role, Permission.PREGNANCY_REGISTRY_READ)
+                              or report.reported_by_id == actor.id):
         raise NotFound("No such pregnancy report.")
     return report
+
+
+def pregnancy_registry(session: Session, actor: User,
+                       query: RegistryQuery) -> tuple[list[PregnancyReport], str | None]:
+    """The pregnancy registry, newest first, a page at a time (keyset on the id)."""
+    require(actor.role, Permission.PREGNANCY_REGISTRY_READ)
+    stmt = (select(PregnancyReport)
+            .options(selectinload(PregnancyReport.follow_ups),
+                     joinedload(PregnancyReport.patient))
+            .order_by(PregnancyReport.id.desc()).limit(query.limit + 1))
+    if query.status == ReportState.OPEN:
+        stmt = stmt.where(PregnancyReport.lifted_at.is_(None))
+    elif query.status == ReportState.LIFTED:
+        stmt = stmt.where(PregnancyReport.lifted_at.is_not(None))
+    if query.cursor is not None:
+        stmt = stmt.where(PregnancyReport.id < int(query.cursor))
+    rows = list(session.execute(stmt).unique().scalars())
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    return rows, (str(rows[-1].id) if more else None)

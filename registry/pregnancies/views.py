@@ -15,6 +15,7 @@ from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import ValidationError
 from registry.patients.models import Patient
 from registry.patients.views import own_patient, visible_patient
+from registry.policy import Permission
 from registry.pregnancies.forms import FollowUpForm, LiftForm, ReportForm, TestForm
 from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import (
@@ -24,8 +25,10 @@ from registry.pregnancies.operations import (
     record_pregnancy_test,
     report_pregnancy,
 )
+from registry.pregnancies.schemas import FollowUpInput, LiftInput, PregnancyReportInput
 from registry.rules import age_on, fmt
 from registry.web.support import (
+    Done,
     actor,
     already_sent,
     apply_errors,
@@ -33,7 +36,9 @@ from registry.web.support import (
     confirm_page,
     confirmed,
     form_data,
+    requires,
     role_required,
+    run_form,
     went_back,
 )
 
@@ -82,14 +87,14 @@ def enter_test(registry_id: str) -> Any:
 
 
 @bp.route("/patients/<registry_id>/report-pregnancy", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF)
+@requires(Permission.CARE_RECORD_READ)
 def report(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     return _report(patient, url_for("patients.detail", registry_id=registry_id))
 
 
 @bp.route("/me/report-pregnancy", methods=["GET", "POST"])
-@role_required(Role.PATIENT)
+@requires(Permission.PREGNANCY_SELF_REPORT)
 def report_self() -> Any:
     return _report(own_patient(), url_for("me.home"))
 
@@ -117,34 +122,31 @@ def _report(patient: Patient, done: str) -> Any:
     form = ReportForm()
     if not form.is_submitted():
         form.reported_on.data = clock.today()
-    if form.validate_on_submit() and not went_back():
-        if not confirmed():
-            own = actor().role == Role.PATIENT
-            return confirm_page(
-                heading="Report a pregnancy", submit="Confirm: report the pregnancy",
-                about="report that you may be pregnant." if own else
-                f"report a pregnancy for {patient.full_name}.",
-                facts=[*_who(patient), ("Reported on", _day(form.reported_on.data))],
-                effects=("stop every authorization for you: pharmacies cannot dispense "
-                         "isotretinoin to you until program staff review the report;",
-                         "tell program staff, who will be in touch.") if own
-                else _PREGNANCY_EFFECTS)
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(done)
-        try:
-            report_pregnancy(s, actor(), patient, **form_data(form, "reported_on", "notes"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            flash("The pregnancy is reported. Authorizations are refused until program staff "
-                  "review it. Program staff will be in touch.", "success")
-            return redirect(done)
-    return render_template("pregnancies/report.html", form=form, patient=patient)
+    if form.validate_on_submit() and not went_back() and not confirmed():
+        own = actor().role == Role.PATIENT
+        return confirm_page(
+            heading="Report a pregnancy", submit="Confirm: report the pregnancy",
+            about="report that you may be pregnant." if own else
+            f"report a pregnancy for {patient.full_name}.",
+            facts=[*_who(patient), ("Reported on", _day(form.reported_on.data))],
+            effects=("stop every authorization for you: pharmacies cannot dispense "
+                     "isotretinoin to you until program staff review the report;",
+                     "tell program staff, who will be in touch.") if own
+            else _PREGNANCY_EFFECTS)
+    if went_back():
+        return render_template("pregnancies/report.html", form=form, patient=patient)
+    outcome = run_form(form, PregnancyReportInput,
+                       lambda s, data: report_pregnancy(s, actor(), patient, data),
+                       sent_to=done)
+    if isinstance(outcome, Done):
+        flash("The pregnancy is reported. Authorizations are refused until program staff "
+              "review it. Program staff will be in touch.", "success")
+        return redirect(done)
+    return outcome or render_template("pregnancies/report.html", form=form, patient=patient)
 
 
 @bp.get("/staff/pregnancies")
-@role_required(Role.STAFF)
+@requires(Permission.PREGNANCY_REGISTRY_READ)
 def registry() -> Any:
     reports = db.session().execute(
         select(PregnancyReport).order_by(PregnancyReport.lifted_at.is_not(None),
@@ -153,60 +155,54 @@ def registry() -> Any:
     return render_template("pregnancies/registry.html", reports=reports)
 
 
+def _case(rep: PregnancyReport, follow: FollowUpForm | None = None,
+          lift: LiftForm | None = None) -> str:
+    if follow is None:
+        follow = FollowUpForm(prefix="f", formdata=None, data={"noted_on": clock.today()})
+    return render_template("pregnancies/case.html", report=rep, follow=follow,
+                           lift=lift or LiftForm(prefix="l", formdata=None))
+
+
 @bp.get("/staff/pregnancies/<int:report_id>")
-@role_required(Role.STAFF)
+@requires(Permission.PREGNANCY_REGISTRY_READ)
 def case(report_id: int) -> Any:
-    rep = get_report(db.session(), actor(), report_id)
-    return render_template("pregnancies/case.html", report=rep,
-                           follow=FollowUpForm(prefix="f", formdata=None),
-                           lift=LiftForm(prefix="l", formdata=None))
+    return _case(get_report(db.session(), actor(), report_id))
 
 
 @bp.post("/staff/pregnancies/<int:report_id>/follow-up")
-@role_required(Role.STAFF)
+@requires(Permission.PREGNANCY_FOLLOW_UPS_RECORD)
 def follow_up(report_id: int) -> Any:
-    s = db.session()
-    rep = get_report(s, actor(), report_id)
-    follow = FollowUpForm(prefix="f")
-    if follow.validate_on_submit():
-        if not claim_submission(s, follow):
-            return already_sent(url_for("pregnancies.case", report_id=report_id))
-        try:
-            record_follow_up(s, actor(), rep, **form_data(follow, "note", "outcome",
-                                                          "outcome_on"))
-        except ValidationError as exc:
-            apply_errors(follow, exc.errors)
-        else:
-            flash("Follow-up recorded.", "success")
-            return redirect(url_for("pregnancies.case", report_id=report_id))
-    return render_template("pregnancies/case.html", report=rep, follow=follow,
-                           lift=LiftForm(prefix="l", formdata=None))
+    rep = get_report(db.session(), actor(), report_id)
+    form = FollowUpForm(prefix="f")
+    here = url_for("pregnancies.case", report_id=report_id)
+    outcome = run_form(form, FollowUpInput,
+                       lambda s, data: record_follow_up(s, actor(), rep, data), sent_to=here)
+    if isinstance(outcome, Done):
+        flash("Follow-up recorded.", "success")
+        return redirect(here)
+    return outcome or _case(rep, follow=form)
 
 
 @bp.post("/staff/pregnancies/<int:report_id>/lift")
-@role_required(Role.STAFF)
+@requires(Permission.PREGNANCY_BLOCKS_LIFT)
 def lift(report_id: int) -> Any:
-    s = db.session()
-    rep = get_report(s, actor(), report_id)
+    rep = get_report(db.session(), actor(), report_id)
     form = LiftForm(prefix="l")
-    if form.validate_on_submit() and not went_back():
-        if not confirmed():
-            return confirm_page(
-                heading="Lift the pregnancy block", submit="Confirm: lift the block",
-                about=f"lift the pregnancy block of {rep.patient.full_name}.",
-                facts=[("Reason", str(form.reason.data or ""))],
-                effects=("close this report as a documented false report (not pregnant);",
-                         "let pharmacies be authorized to dispense to the patient again, "
-                         "as soon as every other check passes."))
-        if not claim_submission(s, form):
-            return already_sent(url_for("pregnancies.case", report_id=report_id))
-        try:
-            lift_pregnancy_block(s, actor(), rep, **form_data(form, "reason"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            flash("The block is lifted; the patient can be authorized again when every other "
-                  "check passes.", "success")
-            return redirect(url_for("pregnancies.case", report_id=report_id))
-    return render_template("pregnancies/case.html", report=rep,
-                           follow=FollowUpForm(prefix="f", formdata=None), lift=form)
+    here = url_for("pregnancies.case", report_id=report_id)
+    if went_back():
+        return _case(rep, lift=form)
+    if form.validate_on_submit() and not confirmed():
+        return confirm_page(
+            heading="Lift the pregnancy block", submit="Confirm: lift the block",
+            about=f"lift the pregnancy block of {rep.patient.full_name}.",
+            facts=[("Reason", str(form.reason.data or ""))],
+            effects=("close this report as a documented false report (not pregnant);",
+                     "let pharmacies be authorized to dispense to the patient again, "
+                     "as soon as every other check passes."))
+    outcome = run_form(form, LiftInput,
+                       lambda s, data: lift_pregnancy_block(s, actor(), rep, data), sent_to=here)
+    if isinstance(outcome, Done):
+        flash("The block is lifted; the patient can be authorized again when every other "
+              "check passes.", "success")
+        return redirect(here)
+    return outcome or _case(rep, lift=form)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
+import re
 from typing import Any
 
 import pytest
@@ -12,19 +12,28 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.parameters import ParameterLocation
 
+import registry.api.endpoints  # noqa: F401 - every endpoint declared
+from registry import clock as registry_clock
+from registry.accounts.models import Role
+from registry.api.contract import ENDPOINTS
 from registry.api.openapi import document
+from registry.policy import holds
 from registry.rules.identifiers import npi_with_check_digit
 from registry.rules.reasons import REASON_CODES
 from tests.api.conftest import Api, make_staff
 from tests.api.world import World
+from tests.conftest import Shared
 
 
 def test_the_document_is_valid_openapi_3_1(api):
@@ -39,10 +48,7 @@ def test_every_route_is_documented_and_every_documented_path_exists(app):
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
-            path = rule.rule.removeprefix("/api/v1")
-            for name in ("prescriber_id", "designee_id", "pharmacy_id"):
-                path = path.replace(f"<int:{name}>", "{" + name + "}")
-            path = path.replace("<registry_id>", "{registry_id}").replace("<rma>", "{rma}")
+            path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((method.lower(), path))
     documented = {(m, p) for p, ops in document()["paths"].items() for m in ops}
@@ -64,9 +70,10 @@ def test_docs_page_is_rendered_by_the_app_without_external_assets(api):
     assert r.headers["Location"].endswith("#problem-authorization-denied")
 
 
-@pytest.fixture
-def fuzz_world(app, clock) -> dict[str, Any]:
-    clock.to("2026-09-01")
+@pytest.fixture(scope="module")
+def fuzz_world(shared_app: Shared) -> dict[str, Any]:
+    shared_app.clock.to("2026-09-01")
+    app = shared_app.app
     api = Api(app)
     w = World(api).setup()
     patient = w.register(can=True)
@@ -83,6 +90,7 @@ def fuzz_world(app, clock) -> dict[str, Any]:
         "staff": api.token(make_staff(app)),
         "api": api,
         "email": w.emails["rph"],
+        "now": registry_clock.now(),
     }
 
 
@@ -98,6 +106,8 @@ schemathesis.openapi.format("password", st.one_of(
     st.text(min_size=12, max_size=40)))
 
 TOKEN_FOR_TAG = {"Authorizations": "pharmacist", "Oversight": "staff", "Me": "patient"}
+FUZZ_ROLES = {"prescriber": Role.PRESCRIBER, "pharmacist": Role.PHARMACIST,
+              "patient": Role.PATIENT, "staff": Role.STAFF}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -105,54 +115,86 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
+LABELS = sorted(f"{m.upper()} {p}" for p, ops in document()["paths"].items() for m in ops
+                if p != "/openapi.json")
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "100"))  # per operation and mode
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(app, fuzz_world):
-    """Every operation, 25 generated requests each, with a real token of a fitting
-    role. (schemathesis' pytest fixture loader does not run on pytest 9, so the operations
-    are driven through Hypothesis directly.)"""
+def test_schemathesis_sees_every_documented_operation(app):
     api_schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in api_schema.get_all_operations()]
-    labels = {op.label for op in operations}
-    documented = {f"{m.upper()} {p}" for p, ops in document()["paths"].items() for m in ops}
-    assert labels == documented - {"GET /openapi.json"}  # schemathesis skips the schema itself
-    fuzz_world["seen"] = []
-    for operation in operations:
-        fuzz(operation, fuzz_world)
-    seen = fuzz_world["seen"]
-    print(sorted(Counter(status for _, status in seen).items()))
-    assert len({label for label, _ in seen}) == len(operations)
-    assert len(seen) >= 5 * len(operations)
-    # Generated bodies get past validation too, not only into 4xx answers.
-    assert {label for label, status in seen if status < 300} >= {
-        "POST /prescribers", "GET /reports/summary", "GET /audit", "GET /patients/{registry_id}",
-        "GET /patients/{registry_id}/status", "GET /authorizations/{rma}"}
+    labels = {result.ok().label for result in api_schema.get_all_operations()}
+    assert labels == set(LABELS)  # schemathesis skips the document itself
 
 
-def fuzz(operation: Any, fuzz_world: dict[str, Any]) -> None:
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("label", LABELS)
+def test_schemathesis_finds_no_server_error_and_no_mismatch(label, mode, shared_app,
+                                                             fuzz_world, operations, clock):
+    """Generated requests, valid and invalid by the document, with a real token of a role
+    that holds the endpoint's permission. Valid requests (positive) are never refused for
+    breaking the schema (``violates_schema``) and their answers match the document; invalid
+    ones (negative) are refused with a 4xx. (schemathesis' pytest loader does not run on
+    pytest 9, so the operations are driven through Hypothesis directly.)"""
+    operation = operations[label]
+    clock.to(fuzz_world["now"])
+    seen: list[int] = []
+    with shared_app.rolled_back():
+        fuzz(operation, mode, fuzz_world, seen)
+    assert len(seen) >= 5
+    if mode == GenerationMode.POSITIVE and label in REACHED:
+        assert any(status < 300 for status in seen), seen  # valid bodies get through too
+
+
+# Operations where generated valid requests must also succeed, not only meet 4xx answers.
+REACHED = {"POST /prescribers", "GET /reports/summary", "GET /audit",
+           "GET /patients/{registry_id}", "GET /patients/{registry_id}/status",
+           "GET /authorizations/{rma}"}
+
+
+@pytest.fixture(scope="module")
+def operations(shared_app: Shared) -> dict[str, Any]:
+    api_schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", shared_app.app)
+    return {r.ok().label: r.ok() for r in api_schema.get_all_operations()}
+
+
+def _role(operation: Any) -> str:
+    declared = {e.label: e for e in ENDPOINTS}.get(operation.label)
+    if declared is not None:
+        for role, holder in FUZZ_ROLES.items():
+            if holds(holder, declared.permission):
+                return role
+        return "prescriber"
     tag = (operation.definition.raw.get("tags") or [""])[0]
-    role = TOKEN_FOR_TAG.get(tag, "prescriber")
+    return TOKEN_FOR_TAG.get(tag, "prescriber")
 
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=int(os.environ.get("API_FUZZ_EXAMPLES", "25")),  # CI: 25
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+
+def fuzz(operation: Any, mode: GenerationMode, fuzz_world: dict[str, Any],
+         seen: list[int]) -> None:
+    role = _role(operation)
+    positive = mode == GenerationMode.POSITIVE
+    checks = CHECKS if positive else [*CHECKS, negative_data_rejection]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
     def run(case: Any) -> None:
         token = fuzz_world[role]
-        # Real records in the path, so that generated bodies reach the operations (random
-        # ids only meet 404s, which the permission matrix covers).
-        for name in case.path_parameters or {}:
-            if name in fuzz_world["path"]:
-                case.path_parameters[name] = fuzz_world["path"][name]
+        if positive:
+            # Real records in the path, so that valid bodies reach the operations (random
+            # ids only meet 404s, which the permission matrix covers). A negative case
+            # keeps its path: the path may be what makes it invalid.
+            for name in case.path_parameters or {}:
+                if name in fuzz_world["path"]:
+                    case.path_parameters[name] = fuzz_world["path"][name]
         if case.path == "/tokens/current":  # revoking must not end the run
             token = fuzz_world["api"].token(fuzz_world["email"])
-        response = case.call_and_validate(
-            headers={"Authorization": f"Bearer {token}"}, checks=CHECKS
-        )
-        fuzz_world["seen"].append((operation.label, response.status_code))
+        headers = {"Authorization": f"Bearer {token}"}
+        if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
+            headers = {}  # the invalid part may be the missing token itself
+        response = case.call_and_validate(headers=headers, checks=checks)
+        seen.append(response.status_code)
+        if positive and response.status_code == 422:
+            body = response.json()
+            assert not body.get("violates_schema"), (operation.label, case.body, body)
 
     run()

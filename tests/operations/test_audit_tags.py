@@ -15,6 +15,8 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.patients.operations import (
     change_risk_category,
     end_treatment,
@@ -39,6 +41,7 @@ from registry.pregnancies.operations import (
     record_follow_up,
     report_pregnancy,
 )
+from registry.pregnancies.schemas import FollowUpInput, LiftInput, PregnancyReportInput
 from registry.prescribers.operations import attest_designee, unlink_designee
 from tests import factories as f
 from tests.operations.conftest import audit_since, last_audit_id
@@ -100,8 +103,8 @@ def test_stakeholder_operations_write_one_entry_each(session, clock):
                                      ("pharmacy", ph.id), ("pharmacist", rph.id)):
         for action in ("notice", "warning", "deactivation"):
             _, entries = tagged(session, lambda st=subject_type, si=subject_id, a=action:
-                                record_compliance_action(session, staff, subject_type=st,
-                                                         subject_id=si, action=a, reason="r"))
+                                record_compliance_action(session, staff, ComplianceActionInput(
+                                    subject_type=st, subject_id=si, action=a, reason="r")))
             assert tags(entries) == [f"{subject_type}:{action}"]
             assert entries[0].after["reason"] == "r"
 
@@ -194,12 +197,13 @@ def test_patient_lifecycle_entries(session, clock):
     assert entries[0].after["reason"] == "Hysterectomy"
 
     report, entries = tagged(session, lambda: report_pregnancy(session, other.user, p,
-                                                               reported_on=today()))
+            parse(PregnancyReportInput, reported_on=today())))
     assert tags(entries) == ["pregnancy:report"]
-    _, entries = tagged(session, lambda: record_follow_up(session, staff, report, note="Called"))
+    _, entries = tagged(session, lambda: record_follow_up(session, staff, report,
+            parse(FollowUpInput, noted_on=today(), note="Called")))
     assert tags(entries) == ["pregnancy:follow_up"]
     _, entries = tagged(session, lambda: lift_pregnancy_block(session, staff, report,
-                                                              reason="Lab error"))
+            parse(LiftInput, reason="Lab error")))
     assert tags(entries) == ["pregnancy:lift"]
 
 

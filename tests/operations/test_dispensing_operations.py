@@ -13,6 +13,8 @@ from registry.authorizations.models import Authorization, AuthorizationDecision,
 from registry.authorizations.operations import record_dispense, reverse_authorization
 from registry.compliance.models import ComplianceAction
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.errors import PermissionDenied, ValidationError
 from registry.pharmacies.operations import record_training, remove_pharmacist
 from registry.rules.identifiers import RMA_ALPHABET, verhoeff_check_digit
@@ -197,8 +199,9 @@ def _act(session, cast, subject_type, subject_id, action, **kw):
     if action == "suspension":
         data["until"] = (today() + timedelta(days=5)).isoformat()
     data.update(kw)
-    return record_compliance_action(session, cast.staff, subject_type=subject_type,
-                                    subject_id=subject_id, action=action, **data)
+    return record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, subject_type=subject_type, subject_id=subject_id, action=action,
+        **data))
 
 
 @pytest.mark.parametrize("action", ["suspension", "deactivation"])

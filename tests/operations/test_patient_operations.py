@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from registry import clock as registry_clock
 from registry.authorizations.models import Authorization
+from registry.contract import parse
 from registry.cycles.models import ComprehensionAttempt, ComprehensionQuestion
 from registry.cycles.operations import (
     attest_contraception,
@@ -26,8 +27,10 @@ from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import (
     get_report,
     lift_pregnancy_block,
+    pregnancy_registry,
     report_pregnancy,
 )
+from registry.pregnancies.schemas import LiftInput, PregnancyReportInput, RegistryQuery
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts
 
@@ -57,7 +60,8 @@ def test_each_allowed_reporter_blocks_at_once(session, cast, served, who):
     p, auth = served
     actor = {"prescriber": cast.dr.user, "designee": cast.designee.user,
              "pharmacist": cast.rph.user, "patient": p.user, "staff": cast.staff}[who]
-    report = report_pregnancy(session, actor, p, reported_on=today(), notes="Suspected")
+    report = report_pregnancy(session, actor, p,
+            parse(PregnancyReportInput, reported_on=today(), notes="Suspected"))
     assert (report.reporter_role, report.reported_by_id, report.outcome) == (
         actor.role, actor.id, "ongoing")
     assert session.get(Authorization, auth.id).status == "cancelled"
@@ -77,22 +81,30 @@ def test_others_cannot_report(session, cast, served, who):
     }[who]()
     before, audit = row_counts(session), last_audit_id(session)
     with pytest.raises(NotFound):
-        report_pregnancy(session, actor, p, reported_on=today())
+        report_pregnancy(session, actor, p, parse(PregnancyReportInput, reported_on=today()))
     assert (row_counts(session), last_audit_id(session)) == (before, audit)
     assert session.get(Authorization, auth.id).status == "authorized"
 
 
-def test_only_staff_see_the_pregnancy_registry(session, cast, served):
+def test_only_staff_see_the_pregnancy_registry_and_the_reporter_their_report(session, cast,
+                                                                          served):
+    """API v1.1: ``GET /pregnancy-reports/{id}`` is for staff and the reporter."""
     p, _ = served
-    report = report_pregnancy(session, cast.dr.user, p, reported_on=today())
+    report = report_pregnancy(session, cast.dr.user, p, PregnancyReportInput(reported_on=today()))
+    assert get_report(session, cast.dr.user, report.id) is report
+    for someone_else in (cast.rph.user, p.user, f.prescriber(session).user):
+        with pytest.raises(NotFound):
+            get_report(session, someone_else, report.id)
     with pytest.raises(PermissionDenied):
-        get_report(session, cast.dr.user, report.id)
+        pregnancy_registry(session, cast.dr.user, RegistryQuery())
+    assert pregnancy_registry(session, cast.staff, RegistryQuery()) == ([report], None)
 
 
 def test_staff_lift_with_a_reason_and_the_patient_may_go_on(session, cast, served):
     p, _ = served
-    report = report_pregnancy(session, p.user, p, reported_on=today())
-    lift_pregnancy_block(session, cast.staff, report, reason="Documented false report")
+    report = report_pregnancy(session, p.user, p, parse(PregnancyReportInput, reported_on=today()))
+    lift_pregnancy_block(session, cast.staff, report,
+            parse(LiftInput, reason="Documented false report"))
     stored = session.get(PregnancyReport, report.id)
     assert stored.lift_reason == "Documented false report"
     assert stored.lifted_by_id == cast.staff.id
@@ -103,18 +115,19 @@ def test_staff_lift_with_a_reason_and_the_patient_may_go_on(session, cast, serve
 
 def test_lift_without_a_reason_keeps_the_block(session, cast, served):
     p, _ = served
-    report = report_pregnancy(session, p.user, p, reported_on=today())
+    report = report_pregnancy(session, p.user, p, parse(PregnancyReportInput, reported_on=today()))
     with pytest.raises(ValidationError):
-        lift_pregnancy_block(session, cast.staff, report, reason="")
+        lift_pregnancy_block(session, cast.staff, report, parse(LiftInput, reason=""))
     assert session.get(PregnancyReport, report.id).lifted_at is None
     assert "PREGNANCY_REPORTED" in status(session, p).codes
 
 
 def test_two_reports_need_two_lifts(session, cast, served):
     p, _ = served
-    first = report_pregnancy(session, p.user, p, reported_on=today())
-    report_pregnancy(session, cast.dr.user, p, reported_on=today())
-    lift_pregnancy_block(session, cast.staff, first, reason="Documented false report")
+    first = report_pregnancy(session, p.user, p, parse(PregnancyReportInput, reported_on=today()))
+    report_pregnancy(session, cast.dr.user, p, parse(PregnancyReportInput, reported_on=today()))
+    lift_pregnancy_block(session, cast.staff, first,
+            parse(LiftInput, reason="Documented false report"))
     assert "PREGNANCY_REPORTED" in status(session, p).codes
 
 

@@ -17,6 +17,7 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
 from registry.cycles.operations import confirm_counseling
 from registry.cycles.schemas import Contraception, CounselingEntry, PregnancyTestEntry
 from registry.errors import NotFound, PermissionDenied
@@ -35,6 +36,7 @@ from registry.patients.schemas import (
 )
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist
 from registry.pregnancies.operations import lift_pregnancy_block, report_pregnancy
+from registry.pregnancies.schemas import LiftInput, PregnancyReportInput
 from registry.prescribers.operations import attest_prescriber, link_designee, unlink_designee
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts
@@ -122,10 +124,9 @@ def test_designee_unlinked_loses_access(session, cast):
 
 
 def _suspend(session, cast, subject_type, subject_id, days=10):
-    return record_compliance_action(
-        session, cast.staff, subject_type=subject_type, subject_id=subject_id,
-        action="suspension", reason="Audit finding",
-        until=(today() + timedelta(days=days)).isoformat())
+    return record_compliance_action(session, cast.staff, ComplianceActionInput(
+        subject_type=subject_type, subject_id=subject_id, action="suspension",
+        reason="Audit finding", until=today() + timedelta(days=days)))
 
 
 @pytest.mark.parametrize("op", ["test", "reissue_code"])
@@ -211,12 +212,12 @@ def test_only_staff_record_compliance_actions_and_lift_blocks(session, cast):
     p = f.patient(session, cast.dr)
     for actor in (cast.dr.user, cast.designee.user, cast.rph.user, p.user):
         refused(session, PermissionDenied, record_compliance_action, session, actor,
-                subject_type="pharmacy", subject_id=cast.pharmacy.id, action="warning",
-                reason="x")
-    report = report_pregnancy(session, cast.dr.user, p, reported_on=today())
+                ComplianceActionInput(subject_type="pharmacy", subject_id=cast.pharmacy.id,
+                                      action="warning", reason="x"))
+    report = report_pregnancy(session, cast.dr.user, p, PregnancyReportInput(reported_on=today()))
     for actor in (cast.dr.user, cast.designee.user, cast.rph.user, p.user):
         refused(session, PermissionDenied, lift_pregnancy_block, session, actor, report,
-                reason="False report")
+                LiftInput(reason="False report"))
 
 
 @pytest.mark.parametrize("who", ["designee", "pharmacist", "patient"])

@@ -11,8 +11,11 @@ from sqlalchemy import select
 from registry import clock as registry_clock
 from registry.authorizations.models import AuthorizationDecision
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
+from registry.contract import parse
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.rules import REASON_CODES
 from tests import factories as f
 
@@ -44,9 +47,9 @@ def _cycle_without(step):
 
 
 def _suspend(s, c, subject_type, subject_id):
-    record_compliance_action(s, c.staff, subject_type=subject_type, subject_id=subject_id,
-                             action="suspension", reason="r",
-                             until=(today() + timedelta(days=3)).isoformat())
+    record_compliance_action(s, c.staff, ComplianceActionInput(
+        subject_type=subject_type, subject_id=subject_id, action="suspension", reason="r",
+        until=today() + timedelta(days=3)))
 
 
 def pharmacy_not_active(s, c, clock):
@@ -73,7 +76,7 @@ def patient_not_active(s, c, clock):
 
 def pregnancy_reported(s, c, clock):
     p = _ready(s, c, clock)
-    report_pregnancy(s, p.user, p, reported_on=today())
+    report_pregnancy(s, p.user, p, parse(PregnancyReportInput, reported_on=today()))
     return f.authorize(s, c.rph, p)
 
 

@@ -17,6 +17,7 @@ from registry.authorizations.operations import (
     reverse_authorization,
 )
 from registry.compliance.operations import record_compliance_action
+from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import parse
 from registry.cycles import operations as cycles
 from registry.cycles.schemas import (
@@ -42,6 +43,7 @@ from registry.pharmacies.operations import (
 )
 from registry.pregnancies import operations as pregnancies
 from registry.pregnancies.operations import lift_pregnancy_block, report_pregnancy
+from registry.pregnancies.schemas import LiftInput, PregnancyReportInput
 from registry.prescribers.operations import enroll_prescriber, link_designee
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts
@@ -572,7 +574,8 @@ def reverse_twice(session, cast, clock, value):
     if value == "already-reversed":
         reverse_authorization(session, cast.rph.user, auth, reason="Not picked up")
     else:
-        report_pregnancy(session, cast.dr.user, auth.patient, reported_on=today())
+        report_pregnancy(session, cast.dr.user, auth.patient,
+                parse(PregnancyReportInput, reported_on=today()))
     return lambda: reverse_authorization(session, cast.rph.user, auth, reason="Again")
 
 
@@ -588,17 +591,21 @@ def reverse_without_reason(session, cast, clock, value):
 @case("reported_on", "missing", TOMORROW, "not-a-date")
 def report_bad_date(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    return lambda: report_pregnancy(session, cast.dr.user, p, reported_on=bad(value))
+    return lambda: report_pregnancy(session, cast.dr.user, p,
+            parse(PregnancyReportInput, reported_on=bad(value)))
 
 
 @case("reason", "missing", "blank", "already-lifted")
 def lift_bad(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    report = report_pregnancy(session, cast.dr.user, p, reported_on=today())
+    report = report_pregnancy(session, cast.dr.user, p,
+            parse(PregnancyReportInput, reported_on=today()))
     reason = bad(value) if value != "already-lifted" else "Lab error"
     if value == "already-lifted":
-        lift_pregnancy_block(session, cast.staff, report, reason="Documented false report")
-    return lambda: lift_pregnancy_block(session, cast.staff, report, reason=reason)
+        lift_pregnancy_block(session, cast.staff, report,
+                parse(LiftInput, reason="Documented false report"))
+    return lambda: lift_pregnancy_block(session, cast.staff, report,
+            parse(LiftInput, reason=reason))
 
 
 def _compliance(cast, **kw: Any) -> dict[str, Any]:
@@ -617,33 +624,34 @@ def compliance_bad_until(session, cast, clock, value):
         data = _compliance(cast, action="warning")
     else:
         data = _compliance(cast, until=bad(value))
-    return lambda: record_compliance_action(session, cast.staff, **data)
+    return lambda: record_compliance_action(session, cast.staff,
+                                            parse(ComplianceActionInput, data))
 
 
 @case("subject_type", "missing", "text", "patient")
 def compliance_bad_subject_type(session, cast, clock, value):
     st = "patient" if value == "patient" else bad(value)
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, subject_type=st))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, subject_type=st)))
 
 
 @case("subject_id", "missing", "zero", "unknown")
 def compliance_bad_subject_id(session, cast, clock, value):
     sid = 10**6 if value == "unknown" else bad(value)
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, subject_id=sid))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, subject_id=sid)))
 
 
 @case("action", "missing", "text")
 def compliance_bad_action(session, cast, clock, value):
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, action=bad(value)))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, action=bad(value))))
 
 
 @case("reason", "missing", "blank")
 def compliance_without_reason(session, cast, clock, value):
-    return lambda: record_compliance_action(session, cast.staff, **_compliance(
-        cast, reason=bad(value)))
+    return lambda: record_compliance_action(session, cast.staff, parse(
+        ComplianceActionInput, _compliance(cast, reason=bad(value))))
 
 
 @case("email", "missing", "duplicate")

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from registry.accounts.models import User
 from registry.authorizations.models import Authorization
+from registry.contract import parse
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import report_pregnancy
+from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Designee, Prescriber
 from tests import factories as f
 
@@ -65,7 +67,8 @@ def world(session: Session, clock: Any) -> World:
     assert out_a.authorization
     assert out_b.authorization
     staff = f.staff(session)
-    report = report_pregnancy(session, staff, pat_b, reported_on=out_b.authorization.issued_on)
+    report = report_pregnancy(session, staff, pat_b,
+            parse(PregnancyReportInput, reported_on=out_b.authorization.issued_on))
     session.flush()
     return World(staff, dr_a, dr_b, des_a, des_b, ph1, ph2, f.rsp_of(ph1), rph1, rph2, pat_a,
                  pat_b, out_a.authorization, out_b.authorization, report)
