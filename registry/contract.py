@@ -252,6 +252,8 @@ _PLAIN: dict[str, str] = {
 def _message(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
+    if error.get("input", "") is None:  # null in JSON, an empty field on a form
+        return MISSING
     if kind == "string_pattern_mismatch" and "\x00" in str(error.get("input", "")):
         return NUL_MESSAGE
     if kind == "string_too_long":

@@ -98,6 +98,16 @@ def database_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_off() -> None:
+    """The limiter is one object shared by every app of the process, and an app made with the
+    default configuration turns it on: each test starts with it off (tests of the limits turn
+    it on themselves), whatever ran before it in this worker."""
+    from registry.extensions import limiter
+
+    limiter.enabled = False
+
+
 @pytest.fixture(scope="session")
 def base_app(database_url: str) -> Flask:
     return create_app({**TEST_CONFIG, "DATABASE_URL": database_url})

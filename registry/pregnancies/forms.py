@@ -23,7 +23,8 @@ class ReportForm(OneTimeForm):
 
 
 class FollowUpForm(OneTimeForm):
-    noted_on = TypedDateField("Learned on", validators=[Optional()])
+    noted_on = TypedDateField("Learned on", validators=[Optional()],
+                              description="Left empty: today.")
     note = TextAreaField("Follow-up note")
     outcome = SelectField("Outcome", choices=choices([("", "No change")] + [
         (o.value, o.value.replace("_", " ")) for o in PregnancyOutcome]), validate_choice=False)

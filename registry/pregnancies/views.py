@@ -176,7 +176,8 @@ def follow_up(report_id: int) -> Any:
     form = FollowUpForm(prefix="f")
     here = url_for("pregnancies.case", report_id=report_id)
     outcome = run_form(form, FollowUpInput,
-                       lambda s, data: record_follow_up(s, actor(), rep, data), sent_to=here)
+                       lambda s, data: record_follow_up(s, actor(), rep, data), sent_to=here,
+                       extra={"noted_on": form.noted_on.data or clock.today()})
     if isinstance(outcome, Done):
         flash("Follow-up recorded.", "success")
         return redirect(here)

@@ -240,9 +240,7 @@ def run_form(form: OneTimeForm, schema: type[M], act: Callable[[Session, M], T],
         return already_sent(sent_to)
     names = [name for name in schema.model_fields if name in form._fields]
     try:
-        # An empty field is a missing one ("This field is required."), not a null.
-        typed = {k: v for k, v in form_data(form, *names).items() if v is not None}
-        data = parse(schema, {**typed, **(extra or {})})
+        data = parse(schema, {**form_data(form, *names), **(extra or {})})
         return Done(act(session, data))
     except ValidationError as exc:
         apply_errors(form, exc.errors, aliases)
