@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from registry.errors import InputError
+from registry.errors import InputError, ValidationError
 from registry.rules.identifiers import normalize_registry_id, npi_is_valid, registry_id_is_valid
 
 INT_LIMIT = 2**31 - 1
@@ -161,6 +161,7 @@ def _registry_id(value: str) -> str:
 RegistryId = Annotated[str, Strict(), StringConstraints(max_length=30),
                        AfterValidator(_registry_id),
                        WithJsonSchema({"type": "string", "format": "registry-id",
+                                       "minLength": 1, "pattern": TEXT_PATTERN,
                                        "maxLength": 30, "example": "4031975528",
                                        "description": "10 digits (spaces and dashes allowed), "
                                        "the last a check digit."})]
@@ -334,6 +335,8 @@ def field_errors(exc: PydanticValidationError) -> dict[str, list[str]]:
 
 
 M = TypeVar("M", bound=BaseModel)
+# Refusals of values that the JSON Schema accepts, named by its ``format``.
+BEYOND_SCHEMA = frozenset({"npi", "registry_id", "email"})
 
 
 def parse(model: type[M], data: Any = None, /, **fields: Any) -> M:
@@ -342,4 +345,8 @@ def parse(model: type[M], data: Any = None, /, **fields: Any) -> M:
     try:
         return model.model_validate(fields if data is None else data)
     except PydanticValidationError as exc:
+        if all(error["type"] in BEYOND_SCHEMA for error in exc.errors()):
+            # Only what the document names by a format (a check digit, an address the mail
+            # system cannot take): the request met the schema, so it is not an InputError.
+            raise ValidationError(field_errors(exc)) from None
         raise InputError(field_errors(exc)) from None

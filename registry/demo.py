@@ -26,6 +26,7 @@ from registry.accounts.operations import addresses_trusted, create_staff
 from registry.authorizations.models import Authorization
 from registry.authorizations.operations import record_dispense, request_authorization
 from registry.authorizations.schemas import AuthorizationRequest, Dispensation
+from registry.contract import parse
 from registry.cycles.operations import (
     attest_contraception,
     comprehension_questions,
@@ -33,9 +34,16 @@ from registry.cycles.operations import (
     load_question_bank,
     take_comprehension,
 )
+from registry.cycles.schemas import (
+    ComprehensionAnswers,
+    Contraception,
+    CounselingEntry,
+    PregnancyTestEntry,
+)
 from registry.params import current as current_params
 from registry.patients.models import Patient
 from registry.patients.operations import activate_patient, end_treatment, register_patient
+from registry.patients.schemas import PatientActivation, PatientRegistration, TreatmentEnding
 from registry.pharmacies.models import Pharmacist
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
 from registry.pharmacies.schemas import PharmacistAddition, PharmacyActivation, PharmacyRegistration
@@ -264,30 +272,31 @@ def _act(session: Session, cast: Cast, story: Story, action: str, kw: dict[str, 
         if by_designee:
             data["prescriber_id"] = cast.rivera.id
         actor = cast.designee_user if by_designee else cast.rivera.user
-        story.patient, story.code, _ = register_patient(session, actor, **data)
+        story.patient, story.code, _ = register_patient(
+            session, actor, parse(PatientRegistration, data))
         if kw.get("activate", True):
-            activate_patient(session, registry_id=story.patient.registry_id,
-                             date_of_birth=story.patient.date_of_birth,
-                             activation_code=story.code, password=PASSWORD)
+            activate_patient(session, PatientActivation(
+                registry_id=story.patient.registry_id, date_of_birth=story.patient.date_of_birth,
+                activation_code=story.code, password=PASSWORD))
         return
     patient = story.patient
     assert patient is not None
     if action == "test":
-        record_pregnancy_test(session, cast.rivera.user, patient, specimen_collected_on=today,
-                              result=kw.get("result", "negative"),
-                              setting=kw.get("setting", "lab"))
+        record_pregnancy_test(session, cast.rivera.user, patient, parse(PregnancyTestEntry, {
+            "specimen_collected_on": today, "result": kw.get("result", "negative"),
+            "setting": kw.get("setting", "lab")}))
     elif action == "counsel":
-        confirm_counseling(session, cast.rivera.user, patient, counseled_on=today,
-                           **({"contraception": CONTRACEPTION} if patient.can_get_pregnant
-                              else {}))
+        confirm_counseling(session, cast.rivera.user, patient, CounselingEntry(
+            counseled_on=today, contraception=parse(Contraception, CONTRACEPTION)
+            if patient.can_get_pregnant else None))
     elif action == "questions":
         assert patient.user is not None
         _, questions = comprehension_questions(session, patient.user)
-        take_comprehension(session, patient.user,
-                           answers={str(q.id): q.correct_choice for q in questions})
+        take_comprehension(session, patient.user, ComprehensionAnswers(
+            answers={str(q.id): q.correct_choice for q in questions}))
     elif action == "contraception":
         assert patient.user is not None
-        attest_contraception(session, patient.user, contraception=CONTRACEPTION)
+        attest_contraception(session, patient.user, parse(Contraception, CONTRACEPTION))
     elif action == "authorize":
         outcome = request_authorization(session, cast.pharmacist.user, AuthorizationRequest(
             registry_id=patient.registry_id, date_of_birth=patient.date_of_birth,
@@ -303,7 +312,7 @@ def _act(session: Session, cast: Cast, story: Story, action: str, kw: dict[str, 
             reported_on=today, notes="Reported by the patient by phone."))
     elif action == "end_treatment":
         end_treatment(session, cast.rivera.user, patient,
-                      last_dose_on=today - timedelta(days=1))
+                      TreatmentEnding(last_dose_on=today - timedelta(days=1)))
     else:  # pragma: no cover - a typo in a story above
         raise ValueError(f"unknown demo step {action!r}")
 
@@ -360,12 +369,10 @@ def _load(session: Session) -> list[tuple[str, str, str]]:
             run_step()
     assert all(st.patient is not None for st in stories)
 
-    dana, dana_code, _ = register_patient(
-        session, dr_chen.user, first_name="Dana", last_name="Okafor",
-        date_of_birth="2001-07-30", email="dana@demo.example",
-        risk_category="can_get_pregnant", consent_signed_on=clock.today().isoformat(),
-        contraception_start_date=clock.today().isoformat(),
-    )
+    dana, dana_code, _ = register_patient(session, dr_chen.user, parse(PatientRegistration, {
+        "first_name": "Dana", "last_name": "Okafor", "date_of_birth": "2001-07-30",
+        "email": "dana@demo.example", "risk_category": "can_get_pregnant",
+        "consent_signed_on": clock.today(), "contraception_start_date": clock.today()}))
     logins += [
         ("prescriber", "rivera@demo.example",
          f"Dr Ana Rivera, NPI {dr_rivera.npi}: {len(stories)} patients"),

@@ -49,13 +49,17 @@ class Permission(StrEnum):
     PATIENTS_REGISTER = "patients:register"
     PATIENTS_ACTIVATE = "patients:activate"
     PATIENTS_READ = "patients:read"
+    MY_STEPS_READ = "me:steps:read"
     CARE_RECORD_READ = "care-record:read"  # the care team's pages of a patient's record
     PATIENTS_UPDATE = "patients:update"
+    PATIENTS_HOME_TESTS_ALLOW = "patients:home-tests:allow"
     PATIENTS_ACTIVATION_CODES_ISSUE = "patients:activation-codes:issue"
     PATIENTS_RISK_CATEGORY_CHANGE = "patients:risk-category:change"
     PATIENTS_TREATMENT_END = "patients:treatment:end"
     PATIENTS_COURSE_START = "patients:course:start"
     PATIENTS_TRANSFER = "patients:transfer"
+    PATIENTS_TAKE_ON = "patients:take-on"
+    PATIENTS_REASSIGN = "patients:reassign"
     PATIENTS_DEACTIVATE = "patients:deactivate"
     # the monthly cycle (rules §3 to §5)
     PREGNANCY_TESTS_RECORD = "pregnancy-tests:record"
@@ -111,12 +115,16 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.PATIENTS_ACTIVATE: ANYONE,
     P.PATIENTS_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.PATIENT, Role.STAFF}),
     P.CARE_RECORD_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF}),
+    P.MY_STEPS_READ: PATIENT,  # the patient's own pages
     P.PATIENTS_UPDATE: CARE,
+    P.PATIENTS_HOME_TESTS_ALLOW: PRESCRIBER,  # with an attestation under 2026 (rules §4)
     P.PATIENTS_ACTIVATION_CODES_ISSUE: CARE,
     P.PATIENTS_RISK_CATEGORY_CHANGE: PRESCRIBER,
     P.PATIENTS_TREATMENT_END: PRESCRIBER,
     P.PATIENTS_COURSE_START: PRESCRIBER,
-    P.PATIENTS_TRANSFER: frozenset({Role.PRESCRIBER, Role.STAFF}),
+    P.PATIENTS_TRANSFER: frozenset({Role.PRESCRIBER, Role.STAFF}),  # one of the two below
+    P.PATIENTS_TAKE_ON: PRESCRIBER,  # with the registry ID and date of birth (rules §2)
+    P.PATIENTS_REASSIGN: STAFF,  # naming the new prescriber
     P.PATIENTS_DEACTIVATE: frozenset({Role.PRESCRIBER, Role.STAFF}),
     P.PREGNANCY_TESTS_RECORD: CARE,
     P.COUNSELING_RECORD: PRESCRIBER,

@@ -60,7 +60,8 @@ def _worker_database(url: str, worker: str) -> str:
     """Under pytest-xdist each worker has a PostgreSQL database of its own (made here)."""
     base = make_url(url)
     own = base.set(database=f"{base.database}_{worker}")
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(base.set(drivername="postgresql+psycopg", database="postgres"),
+                          isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
                               {"name": own.database}).first()
@@ -73,7 +74,8 @@ def _worker_database(url: str, worker: str) -> str:
 
 def _drop_database(url: str) -> None:
     own = make_url(url)
-    admin = create_engine(own.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(own.set(drivername="postgresql+psycopg", database="postgres"),
+                          isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
     admin.dispose()

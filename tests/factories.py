@@ -20,9 +20,16 @@ from registry.cycles.operations import (
     confirm_counseling,
     take_comprehension,
 )
+from registry.cycles.schemas import (
+    ComprehensionAnswers,
+    Contraception,
+    CounselingEntry,
+    PregnancyTestEntry,
+)
 from registry.patients.models import Patient
 from registry.patients.operations import activate_patient, register_patient
 from registry.patients.operations import end_treatment as end_patient_treatment
+from registry.patients.schemas import PatientActivation, PatientRegistration, TreatmentEnding
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
 from registry.pharmacies.schemas import (
@@ -128,8 +135,9 @@ def patient(session: Session, of: Prescriber, *, can_get_pregnant: bool = True,
             activate: bool = True, actor: User | None = None, **kw: Any) -> Patient:
     p, code = registered(session, of, can_get_pregnant=can_get_pregnant, actor=actor, **kw)
     if activate:
-        activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                         activation_code=code, password=PASSWORD)
+        activate_patient(session, PatientActivation(
+            registry_id=p.registry_id, date_of_birth=p.date_of_birth, activation_code=code,
+            password=PASSWORD))
     return p
 
 
@@ -148,21 +156,20 @@ def registered(session: Session, of: Prescriber, *, can_get_pregnant: bool = Tru
     data.update(kw)
     if actor is not None and actor.role == "designee":
         data["prescriber_id"] = of.id
-    p, code, _ = register_patient(session, actor or of.user, **data)
+    p, code, _ = register_patient(session, actor or of.user, parse(PatientRegistration, data))
     return p, code
 
 
 def end_treatment(session: Session, p: Patient, last_dose_on: date | None = None) -> Patient:
     """The prescriber of record records the last dose (today by default)."""
     return end_patient_treatment(session, p.prescriber.user, p,
-                                 last_dose_on=last_dose_on or clock.today())
+                                 TreatmentEnding(last_dose_on=last_dose_on or clock.today()))
 
 
 def enter_test(session: Session, p: Patient, on: date | None = None, *,
                 result: str = "negative", setting: str = "lab") -> Any:
-    return record_pregnancy_test(session, p.prescriber.user, p,
-                                 specimen_collected_on=on or clock.today(), result=result,
-                                 setting=setting)
+    return record_pregnancy_test(session, p.prescriber.user, p, parse(PregnancyTestEntry, {
+        "specimen_collected_on": on or clock.today(), "result": result, "setting": setting}))
 
 
 def counsel(session: Session, p: Patient, methods: list[str] | None = None,
@@ -170,22 +177,21 @@ def counsel(session: Session, p: Patient, methods: list[str] | None = None,
     contraception: dict[str, Any] = (
         {"abstinence": True} if abstinence else {"methods": methods or METHODS}
     )
-    if not p.can_get_pregnant:
-        return confirm_counseling(session, p.prescriber.user, p, counseled_on=clock.today())
-    return confirm_counseling(session, p.prescriber.user, p, counseled_on=clock.today(),
-                              contraception=contraception)
+    return confirm_counseling(session, p.prescriber.user, p, parse(CounselingEntry, {
+        "counseled_on": clock.today(),
+        "contraception": contraception if p.can_get_pregnant else None}))
 
 
 def pass_questions(session: Session, p: Patient) -> Any:
     assert p.user is not None
     _, questions = comprehension_questions(session, p.user)
-    return take_comprehension(session, p.user,
-                              answers={str(q.id): q.correct_choice for q in questions})
+    return take_comprehension(session, p.user, ComprehensionAnswers(
+        answers={str(q.id): q.correct_choice for q in questions}))
 
 
 def attest(session: Session, p: Patient, methods: list[str] | None = None) -> Any:
     assert p.user is not None
-    return attest_contraception(session, p.user, contraception={"methods": methods or METHODS})
+    return attest_contraception(session, p.user, Contraception(methods=methods or METHODS))
 
 
 def complete_cycle(session: Session, p: Patient) -> None:

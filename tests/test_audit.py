@@ -110,6 +110,7 @@ def test_verify_fails_on_reordered_rows(app, session, clock):
 def test_a_refused_operation_leaves_no_audit_entry(session, clock):
     import pytest
 
+    from registry.cycles.schemas import PregnancyTestEntry
     from registry.errors import ValidationError
     from registry.pregnancies.operations import record_pregnancy_test
 
@@ -118,7 +119,7 @@ def test_a_refused_operation_leaves_no_audit_entry(session, clock):
     p = f.patient(session, dr)
     count = session.execute(select(func.count(AuditEntry.id))).scalar_one()
     with pytest.raises(ValidationError) as exc:
-        record_pregnancy_test(session, dr.user, p, specimen_collected_on="2026-03-09",
-                              result="negative", setting="lab")
+        record_pregnancy_test(session, dr.user, p, PregnancyTestEntry(
+            specimen_collected_on="2026-03-09", result="negative", setting="lab"))
     assert "specimen_collected_on" in exc.value.errors
     assert session.execute(select(func.count(AuditEntry.id))).scalar_one() == count

@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from registry.audit.models import AuditEntry
-from registry.errors import PermissionDenied, ValidationError
+from registry.contract import parse
+from registry.errors import NotFound, PermissionDenied, ValidationError
 from registry.patients.operations import deactivate_patient
+from registry.patients.schemas import Deactivation, NewRiskCategory
 from tests import factories as f
 
 
@@ -17,13 +19,17 @@ def test_staff_deactivate_a_patient_with_an_open_authorization(session, clock):
     open_auth = f.authorize(session, rph, p).authorization
     boss = f.staff(session)
 
-    with pytest.raises(PermissionDenied):
-        deactivate_patient(session, dr.user, p, reason="moved away")
+    with pytest.raises(PermissionDenied):  # the prescriber's designee may not
+        deactivate_patient(session, f.designee(session, dr).user, p,
+                           Deactivation(reason="moved away"))
+    with pytest.raises(NotFound):  # another prescriber does not even see the patient
+        deactivate_patient(session, f.prescriber(session).user, p,
+                           Deactivation(reason="moved away"))
     with pytest.raises(ValidationError) as exc:
-        deactivate_patient(session, boss, p, reason="  ")
+        deactivate_patient(session, boss, p, parse(Deactivation, {"reason": "  "}))
     assert "reason" in exc.value.errors
 
-    deactivate_patient(session, boss, p, reason="Patient left the program")
+    deactivate_patient(session, boss, p, Deactivation(reason="Patient left the program"))
 
     assert p.status == "deactivated"
     assert open_auth.status == "cancelled"
@@ -42,8 +48,8 @@ def test_a_change_of_risk_category_cancels_the_open_authorization(session, clock
 
     c = f.Counter(session, clock)
     open_auth = f.authorize(session, c.pharmacist, c.patient).authorization
-    change_risk_category(session, c.prescriber.user, c.patient,
-                         risk_category="cannot_get_pregnant", reason="Hysterectomy in March")
+    change_risk_category(session, c.prescriber.user, c.patient, NewRiskCategory(
+        risk_category="cannot_get_pregnant", reason="Hysterectomy in March"))
     assert open_auth.status == "cancelled"
     tags = session.execute(
         select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(4)

@@ -27,6 +27,7 @@ from registry.authorizations.operations import (
 from registry.compliance.operations import record_compliance_action
 from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import parse
+from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import Conflict
 from registry.models import (
     AuditEntry,
@@ -44,6 +45,12 @@ from registry.patients.operations import (
     deactivate_patient,
     end_treatment,
     transfer_patient,
+)
+from registry.patients.schemas import (
+    Deactivation,
+    NewRiskCategory,
+    Transfer,
+    TreatmentEnding,
 )
 from registry.pharmacies.operations import remove_pharmacist
 from registry.pregnancies.operations import record_pregnancy_test, report_pregnancy
@@ -85,13 +92,15 @@ def _compliance(subject_type: str, key: str, action: str) -> Callable[..., Any]:
 
 def _risk(session: Session, w: dict[str, Any]) -> Any:
     return change_risk_category(session, _actor(session, w, "dr_user"), _patient(session, w),
-                                risk_category="can_get_pregnant", reason="Was misclassified")
+                                NewRiskCategory(risk_category="can_get_pregnant",
+                                                reason="Was misclassified",
+                                                contraception_start_date=registry_clock.today()))
 
 
 def _positive_test(session: Session, w: dict[str, Any]) -> Any:
     return record_pregnancy_test(session, _actor(session, w, "dr_user"), _patient(session, w),
-                                 specimen_collected_on=registry_clock.today(),
-                                 result="positive", setting="lab")
+                                 PregnancyTestEntry(specimen_collected_on=registry_clock.today(),
+                                                    result="positive", setting="lab"))
 
 
 def _report(session: Session, w: dict[str, Any]) -> Any:
@@ -101,19 +110,19 @@ def _report(session: Session, w: dict[str, Any]) -> Any:
 
 def _end(session: Session, w: dict[str, Any]) -> Any:
     return end_treatment(session, _actor(session, w, "dr_user"), _patient(session, w),
-                         last_dose_on=registry_clock.today())
+                         TreatmentEnding(last_dose_on=registry_clock.today()))
 
 
 def _transfer(session: Session, w: dict[str, Any]) -> Any:
     return transfer_patient(session, _actor(session, w, "staff_user"),
-                            registry_id=w["body"]["registry_id"],
-                            date_of_birth=w["body"]["date_of_birth"],
-                            to_prescriber_id=w["other_dr"], reason="Moved")
+                            Transfer(registry_id=w["body"]["registry_id"],
+                                     prescriber_npi=session.get(Prescriber, w["other_dr"]).npi,
+                                     reason="Moved"))
 
 
 def _deactivate(session: Session, w: dict[str, Any]) -> Any:
     return deactivate_patient(session, _actor(session, w, "staff_user"), _patient(session, w),
-                              reason="Left the program")
+                              Deactivation(reason="Left the program"))
 
 
 def _remove_pharmacist(session: Session, w: dict[str, Any]) -> Any:

@@ -94,9 +94,9 @@ def test_each_verified_account_has_its_own_budget(limited):
     first, second = _tokens_for_two_pharmacists(limited)
     api = Api(limited)
     path = "/patients/0000000000"
-    assert [api.get(path, token=first).status_code for _ in range(3)] == [404, 404, 429]
+    assert [api.get(path, token=first).status_code for _ in range(3)] == [403, 403, 429]
     # Another account, from the same address, is another caller.
-    assert api.get(path, token=second).status_code == 404
+    assert api.get(path, token=second).status_code == 403
     # The address's own (anonymous) budget is untouched by the accounts' calls.
     assert api.get(path, token="rgt_unknown").status_code == 401
 

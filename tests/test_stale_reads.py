@@ -19,6 +19,7 @@ from registry.authorizations.operations import record_dispense, reverse_authoriz
 from registry.errors import Conflict
 from registry.models import Authorization, Dispense, Patient, User
 from registry.patients.operations import change_risk_category
+from registry.patients.schemas import NewRiskCategory
 from tests import factories as f
 from tests.races import authorize, issue, world
 
@@ -36,7 +37,9 @@ def test_authorization_decides_on_the_risk_category_committed_since_it_was_loade
             other = db.session()
             change_risk_category(other, other.get(User, w["dr_user"]),
                                  other.get(Patient, w["patient"]),
-                                 risk_category="can_get_pregnant", reason="Misclassified")
+                                 NewRiskCategory(risk_category="can_get_pregnant",
+                                                 reason="Misclassified",
+                                                 contraception_start_date=registry_clock.today()))
             db.commit_request()
         outcome = authorize(w)(session)
         db.commit_request()

@@ -67,5 +67,10 @@ def questions_form(questions: list[Any], **kwargs: Any) -> OneTimeForm:
 CONTRACEPTION_ALIASES = {
     "contraception": "method_1",
     "contraception.methods": "method_1",
+    "contraception.methods[0]": "method_1",
+    "contraception.methods[1]": "method_2",
     "contraception.abstinence": "abstinence",
+    "methods": "method_1",
+    "methods[0]": "method_1",
+    "methods[1]": "method_2",
 }

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry import clock, locks
-from registry.accounts.models import Role, User
+from registry import clock, locks, policy
+from registry.accounts.models import User
 from registry.audit.operations import record, snapshot
 from registry.cycles.models import (
     ComprehensionAttempt,
@@ -22,15 +22,16 @@ from registry.cycles.models import (
     Cycle,
     CycleKind,
 )
+from registry.cycles.schemas import ComprehensionAnswers, Contraception, CounselingEntry
 from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
 from registry.patients.facts import load_facts
 from registry.patients.models import Patient, PatientStatus
 from registry.permissions import patient_for_care, patient_for_user
+from registry.policy import Permission
 from registry.rules import CycleFact, evaluate, rules_in_force, validate_choice, window_close
 from registry.rules.contraception import same_choice
 from registry.rules.vocabulary import RiskCategory, RuleSetName
-from registry.validation import bool_value, date_value, methods_value
 
 CAN = RiskCategory.CAN_GET_PREGNANT
 
@@ -68,40 +69,34 @@ def current_test_cycle(session: Session, patient: Patient) -> Cycle | None:
     ).scalar()
 
 
-def _contraception_input(errors: Errors, data: dict[str, Any], field: str = "contraception"
-                         ) -> tuple[list[str] | None, bool]:
-    raw = data.get(field)
-    if raw is None:
-        raw = {k: data[k] for k in ("methods", "abstinence") if k in data}
-    if not isinstance(raw, dict):
-        errors.add(field, "Give {\"methods\": [a, b]} or {\"abstinence\": true}.")
-        return None, False
-    methods = methods_value(errors, f"{field}.methods", raw.get("methods"))
-    abstinence = bool_value(errors, f"{field}.abstinence", raw.get("abstinence"))
-    if errors:
-        return None, False
-    for problem in validate_choice(methods, abstinence):
+def _contraception_choice(errors: Errors, choice: Contraception | None,
+                         field: str = "contraception") -> tuple[list[str] | None, bool]:
+    """The methods (None for abstinence) and abstinence, once the rules accept the choice."""
+    choice = choice or Contraception()
+    methods = list(choice.methods or [])
+    for problem in validate_choice(methods, choice.abstinence):
         errors.add(f"{field}.methods", problem)
-    return (None if abstinence else methods), abstinence
+    return (None if choice.abstinence else methods), choice.abstinence
 
 
 def confirm_counseling(session: Session, actor: User, patient: Patient,
-                       **data: Any) -> tuple[Counseling, Cycle | None]:
+                       data: CounselingEntry) -> tuple[Counseling, Cycle | None]:
     """The prescriber confirms counseling for the current cycle (with contraception for a
     patient who can get pregnant). For a patient who cannot get pregnant under rule set 2021,
     the confirmation opens a 30-day window."""
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.COUNSELING_RECORD)
     lock_patient(session, patient)
     errors = Errors()
     today = clock.today()
     params = current_params()
-    counseled_on = date_value(errors, "counseled_on", data.get("counseled_on"))
-    if counseled_on and counseled_on > today:
+    counseled_on = data.counseled_on
+    if counseled_on > today:
         errors.add("counseled_on", "The counseling date cannot be in the future.")
     methods: list[str] | None = None
     abstinence = False
     if patient.risk_category == CAN:
-        methods, abstinence = _contraception_input(errors, data)
+        methods, abstinence = _contraception_choice(errors, data.contraception)
     if patient.status not in (PatientStatus.ACTIVE, PatientStatus.PENDING_ACTIVATION):
         errors.add("counseled_on", f"The patient is {patient.status.replace('_', ' ')}.")
     cycle: Cycle | None = None
@@ -111,11 +106,10 @@ def confirm_counseling(session: Session, actor: User, patient: Patient,
         if cycle is None or cycle.closes_on is None or today > cycle.closes_on:
             errors.add("counseled_on", "There is no open cycle: enter this month's negative "
                        "pregnancy test first; counseling is confirmed for the cycle it opens.")
-        elif counseled_on and counseled_on < cycle.opened_on - timedelta(days=params.window_days):
+        elif counseled_on < cycle.opened_on - timedelta(days=params.window_days):
             errors.add("counseled_on", "The counseling date is too long before this cycle's "
                        "pregnancy test.")
     errors.raise_if_any()
-    assert counseled_on
     if patient.risk_category != CAN and rules.monthly_counseling:
         cycle = open_cycle(
             session, actor, patient, kind=rules.cannot_get_pregnant_cycle,
@@ -182,9 +176,8 @@ def current_bank_version(session: Session) -> str:
     return version
 
 
-def _patient_actor(session: Session, actor: User) -> Patient:
-    if actor.role != Role.PATIENT:
-        raise PermissionDenied("Only the patient answers for themselves.")
+def _patient_actor(session: Session, actor: User, permission: Permission) -> Patient:
+    policy.require(actor.role, permission)
     patient = patient_for_user(session, actor)
     if patient is None:  # pragma: no cover
         raise PermissionDenied("No patient record for this account.")
@@ -217,7 +210,7 @@ def _comprehension_scope(session: Session, patient: Patient) -> tuple[Cycle | No
 
 def comprehension_questions(session: Session, actor: User) -> tuple[Cycle | None, list[Any]]:
     """The questions for the patient's current cycle: the same set on every retake."""
-    patient = _patient_actor(session, actor)
+    patient = _patient_actor(session, actor, Permission.COMPREHENSION_TAKE)
     cycle, seed = _comprehension_scope(session, patient)
     version = current_bank_version(session)
     bank = session.execute(
@@ -244,18 +237,14 @@ def already_passed(session: Session, patient: Patient, cycle: Cycle | None) -> b
     return session.execute(stmt.limit(1)).first() is not None
 
 
-def _grade(questions: list[Any], answers: object) -> tuple[dict[str, str], list[int]]:
+def _grade(questions: list[Any], data: ComprehensionAnswers) -> tuple[dict[str, str], list[int]]:
     errors = Errors()
-    if not isinstance(answers, dict):
-        errors.add("answers", "Give an answer for each question: {question id: choice id}.")
-        errors.raise_if_any()
-    assert isinstance(answers, dict)
-    given = {str(k): v for k, v in answers.items()}
+    given = data.answers
     for q in questions:
         choice = given.get(str(q.id))
         if choice is None or choice == "":
             errors.add(f"answers.{q.id}", "Answer this question.")
-        elif str(choice) not in {str(c["id"]) for c in q.choices}:
+        elif choice not in {str(c["id"]) for c in q.choices}:
             errors.add(f"answers.{q.id}", "Not one of this question's choices.")
     extra = set(given) - {str(q.id) for q in questions}
     if extra:
@@ -265,18 +254,19 @@ def _grade(questions: list[Any], answers: object) -> tuple[dict[str, str], list[
     return {str(q.id): str(given[str(q.id)]) for q in questions}, incorrect
 
 
-def review_comprehension(session: Session, actor: User, *, answers: object) -> list[int]:
+def review_comprehension(session: Session, actor: User,
+                         data: ComprehensionAnswers) -> list[int]:
     """A patient who has passed looks at the questions again: graded, nothing is stored."""
-    _patient_actor(session, actor)
     _, questions = comprehension_questions(session, actor)
-    return _grade(questions, answers)[1]
+    return _grade(questions, data)[1]
 
 
-def take_comprehension(session: Session, actor: User, *, answers: object) -> ComprehensionAttempt:
+def take_comprehension(session: Session, actor: User,
+                       data: ComprehensionAnswers) -> ComprehensionAttempt:
     """Grade an attempt; passing means every asked question answered correctly (rules §5)."""
-    patient = _patient_actor(session, actor)
+    patient = _patient_actor(session, actor, Permission.COMPREHENSION_TAKE)
     cycle, questions = comprehension_questions(session, actor)
-    given, incorrect = _grade(questions, answers)
+    given, incorrect = _grade(questions, data)
     attempt = ComprehensionAttempt(
         patient_id=patient.id, cycle_id=cycle.id if cycle else None,
         course_number=patient.course_number, bank_version=questions[0].bank_version,
@@ -291,12 +281,13 @@ def take_comprehension(session: Session, actor: User, *, answers: object) -> Com
     return attempt
 
 
-def attest_contraception(session: Session, actor: User, **data: Any) -> ContraceptionEntry:
+def attest_contraception(session: Session, actor: User,
+                         data: Contraception) -> ContraceptionEntry:
     """The patient enters their contraception for the cycle, after the prescriber did."""
-    patient = _patient_actor(session, actor)
+    patient = _patient_actor(session, actor, Permission.CONTRACEPTION_ATTEST)
     lock_patient(session, patient)
     errors = Errors()
-    methods, abstinence = _contraception_input(errors, data)
+    methods, abstinence = _contraception_choice(errors, data)
     errors.raise_if_any()
     if patient.risk_category != CAN:
         raise ValidationError(contraception="Contraception is recorded only for patients who "

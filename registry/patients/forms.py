@@ -36,11 +36,18 @@ class RegisterPatientForm(OneTimeForm):
 class RiskCategoryForm(OneTimeForm):
     risk_category = RadioField("New risk category", choices=RISK_CHOICES, validate_choice=False)
     reason = TextAreaField("Reason for the change")
+    contraception_start_date = DateField(
+        "Contraception started on", validators=[Optional()],
+        description="Required when the patient now can get pregnant: the confirmation test "
+        "must be at least 30 days after this.")
 
 
 class CareForm(OneTimeForm):
     home_tests_allowed = BooleanField("Allow home pregnancy tests once treatment has started "
                                       "(2026 rules)")
+    home_test_procedure_attested = BooleanField(
+        "I have a procedure to prevent a falsified home result (for example a time-stamped "
+        "photo of the test)")
 
 
 class EndTreatmentForm(OneTimeForm):
@@ -59,6 +66,10 @@ class TakeOnForm(OneTimeForm):
     registry_id = StringField("Patient's registry ID")
     date_of_birth = DateField("Patient's date of birth", validators=[Optional()])
     reason = TextAreaField("Reason", description="Optional, e.g. the patient moved.")
+
+
+class DeactivateForm(OneTimeForm):
+    reason = TextAreaField("Reason for taking the patient out of the program")
 
 
 class TransferForm(OneTimeForm):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from registry import clock, locks
+from registry import clock, locks, policy
 from registry.accounts.models import Role, User
 from registry.accounts.operations import email_taken, new_user
 from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization, AuthorizationStatus
-from registry.errors import Errors, NotFound, PermissionDenied, ValidationError
+from registry.contract import MISSING
+from registry.errors import Errors, NotFound, ValidationError
 from registry.notifications import alerts
 from registry.params import current as current_params
 from registry.params import setting
@@ -24,29 +24,32 @@ from registry.patients.models import (
     RiskCategory,
     RiskCategoryChange,
 )
-from registry.patients.queries import by_registry_id_and_dob, email_in_use, same_name_and_birth
+from registry.patients.queries import (
+    by_registry_id,
+    by_registry_id_and_dob,
+    email_in_use,
+    same_name_and_birth,
+)
+from registry.patients.schemas import (
+    Deactivation,
+    NewCourse,
+    NewRiskCategory,
+    PatientActivation,
+    PatientChanges,
+    PatientRegistration,
+    Transfer,
+    TreatmentEnding,
+)
 from registry.permissions import (
     acting_prescriber,
     can_view_patient,
     patient_for_care,
-    prescriber_for_user,
-    require_active_prescriber,
 )
-from registry.prescribers.models import Prescriber
-from registry.rules import fmt, registration_errors
+from registry.policy import Permission
+from registry.prescribers.queries import by_npi
+from registry.rules import RULESET_2026, fmt, registration_errors, ruleset_for
 from registry.rules.identifiers import new_activation_code, new_registry_id
 from registry.security import hash_secret, password_problems, verify_dummy, verify_secret
-from registry.validation import (
-    bool_value,
-    choice_value,
-    date_value,
-    email_value,
-    int_value,
-    registry_id_value,
-    text_value,
-)
-
-RISK_CATEGORIES = [c.value for c in RiskCategory]
 
 
 def _issue_activation_code(session: Session, patient: Patient) -> tuple[str, date]:
@@ -65,7 +68,8 @@ def _issue_activation_code(session: Session, patient: Patient) -> tuple[str, dat
     return code, expires
 
 
-def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patient, str, date]:
+def register_patient(session: Session, actor: User,
+                     data: PatientRegistration) -> tuple[Patient, str, date]:
     """Register a patient for a prescriber; returns the patient, activation code and expiry.
 
     Prescribers register their own patients; designees name the prescriber (``prescriber_id``).
@@ -74,78 +78,54 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
     that patient's registry ID only if the actor may see them); True once the user confirmed it
     is someone else; None (API v1, whose contract has no such field) skips the check.
     """
-    errors = Errors()
-    prescriber_id = None
-    if actor.role == Role.DESIGNEE:
-        prescriber_id = int_value(errors, "prescriber_id", data.get("prescriber_id"), minimum=1)
-        errors.raise_if_any()
-    prescriber = acting_prescriber(session, actor, prescriber_id)
+    policy.require(actor.role, Permission.PATIENTS_REGISTER)
+    if actor.role == Role.DESIGNEE and data.prescriber_id is None:
+        raise ValidationError(prescriber_id=MISSING)
+    prescriber = acting_prescriber(session, actor, data.prescriber_id
+                                   if actor.role == Role.DESIGNEE else None)
     today = clock.today()
     params = current_params()
-    first = text_value(errors, "first_name", data.get("first_name"), max_length=100)
-    last = text_value(errors, "last_name", data.get("last_name"), max_length=100)
-    dob = date_value(errors, "date_of_birth", data.get("date_of_birth"))
-    mail = email_value(errors, "email", data.get("email"))
-    risk = choice_value(errors, "risk_category", data.get("risk_category"), RISK_CATEGORIES)
-    consent = date_value(errors, "consent_signed_on", data.get("consent_signed_on"))
-    birth_defects = date_value(errors, "birth_defects_consent_signed_on",
-                               data.get("birth_defects_consent_signed_on"), required=False)
-    guardian = text_value(errors, "guardian_name", data.get("guardian_name"), required=False)
-    guardian_on = date_value(errors, "guardian_signed_on", data.get("guardian_signed_on"),
-                             required=False)
-    contraception_start = date_value(errors, "contraception_start_date",
-                                     data.get("contraception_start_date"), required=False)
-    home_tests = bool_value(errors, "home_tests_allowed", data.get("home_tests_allowed"))
-    if dob and consent and risk:
-        for field, messages in registration_errors(
-            date_of_birth=dob, today=today, risk_category=risk, consent_signed_on=consent,
-            guardian_name=guardian, guardian_signed_on=guardian_on,
-            contraception_start_on=contraception_start, params=params,
-        ).items():
-            for message in messages:
-                errors.add(field, message)
+    errors = Errors()
+    risk = data.risk_category
+    for field, messages in registration_errors(
+        date_of_birth=data.date_of_birth, today=today, risk_category=risk,
+        consent_signed_on=data.consent_signed_on, guardian_name=data.guardian_name,
+        guardian_signed_on=data.guardian_signed_on,
+        contraception_start_on=data.contraception_start_date, params=params,
+    ).items():
+        for message in messages:
+            errors.add(field, message)
+    birth_defects = data.birth_defects_consent_signed_on
     if birth_defects and birth_defects > today:
         errors.add("birth_defects_consent_signed_on", "Cannot be in the future.")
-    if mail:
-        locks.lock_email(session, mail)  # until commit: no one else takes it meanwhile
-    if mail and email_in_use(session, mail):
+    locks.lock_email(session, data.email)  # until commit: no one else takes it meanwhile
+    if email_in_use(session, data.email):
         # Caught now: at activation the patient could not change it and would be stuck.
         errors.add("email", "This email address is already in use in the registry. Use another "
                    "address for the patient (each patient signs in with their own).")
-    if first and last and dob and data.get("different_person") is not None and not bool_value(
-            errors, "different_person", data.get("different_person")):
-        twins = same_name_and_birth(session, first, last, dob)
-        if twins:
-            seen = [t.registry_id for t in twins if can_view_patient(session, actor, t)]
-            where = (f" (registry ID {', '.join(seen)})" if seen else
-                     " by another prescriber")
-            errors.add("different_person", f"A patient named {first} {last}, born "
-                       f"{fmt(dob)}, is already registered{where}. If this is the same person, "
-                       "do not register them again"
-                       + (": open their record." if seen else ": their prescriber of record "
-                          "can transfer them to you (Take on a patient).")
-                       + " If it is a different person, tick the box below and register again.")
+    if data.different_person is False:
+        _refuse_a_second_registration(session, actor, data, errors)
     errors.raise_if_any()
-    assert first and last and dob and mail and risk and consent
     can = risk == RiskCategory.CAN_GET_PREGNANT
     registry_id = new_registry_id()
     while session.execute(select(Patient.id).where(Patient.registry_id == registry_id)).first():
         registry_id = new_registry_id()  # pragma: no cover - 1 in 10^9
     patient = Patient(
-        registry_id=registry_id, prescriber_id=prescriber.id, first_name=first, last_name=last,
-        date_of_birth=dob, email=mail, risk_category=risk,
-        status=PatientStatus.PENDING_ACTIVATION.value, registered_on=today,
-        consent_signed_on=consent,
+        registry_id=registry_id, prescriber_id=prescriber.id, first_name=data.first_name,
+        last_name=data.last_name, date_of_birth=data.date_of_birth, email=data.email,
+        risk_category=risk.value, status=PatientStatus.PENDING_ACTIVATION.value,
+        registered_on=today, consent_signed_on=data.consent_signed_on,
         consent_version=str(setting("CONSENT_FORM_VERSION")),
-        birth_defects_consent_signed_on=(birth_defects or consent) if can else None,
-        guardian_name=guardian, guardian_signed_on=guardian_on,
-        contraception_start_on=contraception_start if can else None,
-        home_tests_allowed=home_tests, course_number=1, course_started_on=today,
+        birth_defects_consent_signed_on=(birth_defects or data.consent_signed_on)
+        if can else None,
+        guardian_name=data.guardian_name, guardian_signed_on=data.guardian_signed_on,
+        contraception_start_on=data.contraception_start_date if can else None,
+        home_tests_allowed=data.home_tests_allowed, course_number=1, course_started_on=today,
     )
     session.add(patient)
     session.flush()
     session.add(RiskCategoryChange(
-        patient_id=patient.id, from_category=None, to_category=risk,
+        patient_id=patient.id, from_category=None, to_category=risk.value,
         reason="Category at registration", changed_on=today, changed_by_id=actor.id,
     ))
     code, expires = _issue_activation_code(session, patient)
@@ -153,8 +133,27 @@ def register_patient(session: Session, actor: User, **data: Any) -> tuple[Patien
     return patient, code, expires
 
 
+def _refuse_a_second_registration(session: Session, actor: User, data: PatientRegistration,
+                                  errors: Errors) -> None:
+    twins = same_name_and_birth(session, data.first_name, data.last_name, data.date_of_birth)
+    if not twins:
+        return
+    seen = [t.registry_id for t in twins if can_view_patient(session, actor, t)]
+    where = f" (registry ID {', '.join(seen)})" if seen else " by another prescriber"
+    errors.add("different_person", f"A patient named {data.first_name} {data.last_name}, born "
+               f"{fmt(data.date_of_birth)}, is already registered{where}. If this is the same "
+               "person, do not register them again"
+               + (": open their record." if seen else ": their prescriber of record "
+                  "can transfer them to you (Take on a patient).")
+               + " If it is a different person, tick the box below and register again.")
+
+
 def reissue_activation_code(session: Session, actor: User, patient: Patient) -> tuple[str, date]:
+    """A new code for a patient not yet activated; earlier codes stop working."""
+    # Two at once must leave one working code, and none once the patient activated.
+    locks.lock_patient(session, patient)
     patient_for_care(session, actor, patient)
+    policy.require(actor.role, Permission.PATIENTS_ACTIVATION_CODES_ISSUE)
     if patient.status != PatientStatus.PENDING_ACTIVATION:
         raise ValidationError(registry_id="This patient has already activated their account.")
     code, expires = _issue_activation_code(session, patient)
@@ -163,23 +162,12 @@ def reissue_activation_code(session: Session, actor: User, patient: Patient) -> 
     return code, expires
 
 
-def activate_patient(
-    session: Session, *, registry_id: object, date_of_birth: object, activation_code: object,
-    password: object,
-) -> Patient:
+def activate_patient(session: Session, data: PatientActivation) -> Patient:
     """The patient activates their own account with ID, date of birth and the one-time code."""
-    errors = Errors()
-    rid = registry_id_value(errors, "registry_id", registry_id)
-    dob = date_value(errors, "date_of_birth", date_of_birth)
-    code = text_value(errors, "activation_code", activation_code, max_length=40)
-    pw = password if isinstance(password, str) else None
-    if not pw:
-        errors.add("password", "This field is required.")
-    else:
-        for problem in password_problems(pw):
-            errors.add("password", problem)
-    errors.raise_if_any()
-    assert rid and dob and code and pw
+    problems = password_problems(data.password)
+    if problems:
+        raise ValidationError({"password": problems})
+    rid, dob, code, pw = data.registry_id, data.date_of_birth, data.activation_code, data.password
     patient = by_registry_id_and_dob(session, rid, dob)
     # One answer for every mismatch, so the form cannot be used to probe the registry.
     mismatch = ValidationError(
@@ -243,65 +231,105 @@ def cancel_open_authorizations(session: Session, actor: User | None, patient: Pa
     return len(open_auths)
 
 
-def change_risk_category(session: Session, actor: User, patient: Patient, *,
-                         risk_category: object, reason: object) -> Patient:
-    """Only the prescriber of record changes the category, with a reason (rules §2)."""
+def change_risk_category(session: Session, actor: User, patient: Patient,
+                         data: NewRiskCategory) -> Patient:
+    """Only the prescriber of record changes the category, with a reason (rules §2). A patient
+    who now can get pregnant needs the date their contraception started (rules §4)."""
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_RISK_CATEGORY_CHANGE)
     locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
     errors = Errors()
-    risk = choice_value(errors, "risk_category", risk_category, RISK_CATEGORIES)
-    why = text_value(errors, "reason", reason, max_length=1000)
-    if risk and risk == patient.risk_category:
+    risk = data.risk_category
+    can = risk == RiskCategory.CAN_GET_PREGNANT
+    start = data.contraception_start_date
+    if risk == patient.risk_category:
         errors.add("risk_category", "The patient is already in this category.")
+    elif can and start is None:
+        errors.add("contraception_start_date", "Required when the new category is "
+                   "can_get_pregnant: the confirmation test counts from this date.")
+    elif can and start is not None:
+        if start < patient.date_of_birth:
+            errors.add("contraception_start_date", "Is before the date of birth.")
+        if start > clock.today():
+            errors.add("contraception_start_date", "Cannot be in the future.")
     errors.raise_if_any()
-    assert risk and why
-    before = snapshot(patient, "risk_category")
+    before = snapshot(patient, "risk_category", "contraception_start_on")
     session.add(RiskCategoryChange(
-        patient_id=patient.id, from_category=patient.risk_category, to_category=risk,
-        reason=why, changed_on=clock.today(), changed_by_id=actor.id,
+        patient_id=patient.id, from_category=patient.risk_category, to_category=risk.value,
+        reason=data.reason, changed_on=clock.today(), changed_by_id=actor.id,
     ))
-    patient.risk_category = RiskCategory(risk)
+    patient.risk_category = risk
+    patient.contraception_start_on = start if can else None
+    if can and patient.birth_defects_consent_signed_on is None:
+        patient.birth_defects_consent_signed_on = patient.consent_signed_on
     session.flush()
     record(session, actor, "patient:change_risk_category", "patient", patient.id,
-           before=before, after={**snapshot(patient, "risk_category"), "reason": why})
+           before=before, after={**snapshot(patient, "risk_category", "contraception_start_on"),
+                                 "reason": data.reason})
     # An RMA issued under the other category's checks must not be dispensed.
     cancel_open_authorizations(session, actor, patient, "risk category changed")
     return patient
 
 
-def update_care_settings(session: Session, actor: User, patient: Patient, *,
-                         home_tests_allowed: object = None,
-                         contraception_start_date: object = None) -> Patient:
-    """Allow or withdraw home tests; correct the contraception start date. Prescriber only."""
+def update_patient(session: Session, actor: User, patient: Patient,
+                   data: PatientChanges) -> Patient:
+    """Correct the contraception start date or (before activation) the email; allow or
+    withdraw home tests (the prescriber, attesting to a procedure under the 2026 rules)."""
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
-    patient_for_care(session, actor, patient, prescriber_only=True)
+    patient_for_care(session, actor, patient)
+    policy.require(actor.role, Permission.PATIENTS_UPDATE)
+    fields = ("home_tests_allowed", "contraception_start_on", "email")
     errors = Errors()
-    before = snapshot(patient, "home_tests_allowed", "contraception_start_on")
-    if home_tests_allowed is not None:
-        patient.home_tests_allowed = bool_value(errors, "home_tests_allowed", home_tests_allowed)
-    if contraception_start_date is not None:
-        start = date_value(errors, "contraception_start_date", contraception_start_date)
-        if start and start < patient.date_of_birth:
+    if data.home_tests_allowed is not None:
+        policy.require(actor.role, Permission.PATIENTS_HOME_TESTS_ALLOW)
+        under_2026 = ruleset_for(clock.today(), current_params()) == RULESET_2026
+        if data.home_tests_allowed and under_2026 and not data.home_test_procedure_attested:
+            errors.add("home_test_procedure_attested", "Allowing home tests needs your "
+                       "attestation that you have a procedure to prevent a falsified home "
+                       "result (rules §4).")
+    start = data.contraception_start_date
+    if start is not None:
+        if not patient.can_get_pregnant:
+            errors.add("contraception_start_date", "Only for a patient who can get pregnant.")
+        elif start < patient.date_of_birth:
             errors.add("contraception_start_date", "Is before the date of birth.")
-        patient.contraception_start_on = start
+        elif start > clock.today():
+            errors.add("contraception_start_date", "Cannot be in the future.")
+    mail = data.email
+    if mail is not None and mail != patient.email.lower():
+        if patient.status != PatientStatus.PENDING_ACTIVATION:
+            errors.add("email", "The patient has activated their account: it is their "
+                       "sign-in address, which only they (or program staff) can change.")
+        elif email_in_use(session, mail):
+            errors.add("email", "This email address is already in use in the registry.")
     errors.raise_if_any()
+    before = snapshot(patient, *fields)
+    if data.home_tests_allowed is not None:
+        patient.home_tests_allowed = data.home_tests_allowed
+    if start is not None:
+        patient.contraception_start_on = start
+    if mail is not None:
+        patient.email = mail
     session.flush()
-    record(session, actor, "patient:update_care", "patient", patient.id, before=before,
-           after=snapshot(patient, "home_tests_allowed", "contraception_start_on"))
+    after = snapshot(patient, *fields)
+    if data.home_tests_allowed and data.home_test_procedure_attested:
+        after["home_test_procedure_attested"] = True
+    record(session, actor, "patient:update", "patient", patient.id, before=before, after=after)
     return patient
 
 
-def end_treatment(session: Session, actor: User, patient: Patient, *,
-                  last_dose_on: object) -> Patient:
+def end_treatment(session: Session, actor: User, patient: Patient,
+                  data: TreatmentEnding) -> Patient:
     """Record the last dose; a patient who can get pregnant then owes two more tests (§7)."""
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_TREATMENT_END)
     errors = Errors()
-    last = date_value(errors, "last_dose_on", last_dose_on)
-    if last and last > clock.today():
+    last = data.last_dose_on
+    if last > clock.today():
         errors.add("last_dose_on", "The last dose date cannot be in the future.")
-    if last and last < patient.course_started_on:
+    if last < patient.course_started_on:
         errors.add("last_dose_on", "Is before this course of treatment started.")
     if patient.status not in (PatientStatus.ACTIVE, PatientStatus.PENDING_ACTIVATION):
         errors.add("last_dose_on", f"Treatment cannot end: the patient is {patient.status}.")
@@ -320,17 +348,19 @@ def end_treatment(session: Session, actor: User, patient: Patient, *,
     return patient
 
 
-def start_new_course(session: Session, actor: User, patient: Patient, *,
-                     contraception_start_date: object = None) -> Patient:
+def start_new_course(session: Session, actor: User, patient: Patient,
+                     data: NewCourse) -> Patient:
     """A new course after treatment: a new enrollment cycle, with new screening and
     confirmation tests for a patient who can get pregnant (rules §7)."""
     locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
     patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_COURSE_START)
     errors = Errors()
     if patient.status not in (PatientStatus.TREATMENT_ENDED, PatientStatus.TREATMENT_COMPLETE):
         errors.add("status", "A new course can start only after treatment has ended.")
-    start = date_value(errors, "contraception_start_date", contraception_start_date,
-                       required=patient.can_get_pregnant)
+    start = data.contraception_start_date
+    if patient.can_get_pregnant and start is None:
+        errors.add("contraception_start_date", MISSING)
     errors.raise_if_any()
     before = snapshot(patient, "status", "course_number", "last_dose_on")
     patient.course_number += 1
@@ -346,63 +376,59 @@ def start_new_course(session: Session, actor: User, patient: Patient, *,
     return patient
 
 
-def transfer_patient(session: Session, actor: User, *, registry_id: object,
-                     date_of_birth: object, to_prescriber_id: object = None,
-                     reason: object = None) -> Patient:
+def transfer_patient(session: Session, actor: User, data: Transfer) -> Patient:
     """Move a patient to another prescriber of record.
 
-    Program staff name the new prescriber; a prescriber takes the patient on themselves and
-    must know the registry ID and date of birth (rules §2).
+    Program staff name the new prescriber by NPI; a prescriber takes the patient on
+    themselves and must know the registry ID and date of birth (rules §2).
     """
-    errors = Errors()
-    rid = registry_id_value(errors, "registry_id", registry_id)
-    dob = date_value(errors, "date_of_birth", date_of_birth)
-    why = text_value(errors, "reason", reason, required=False, max_length=1000)
-    if actor.role == Role.STAFF:
-        target_id = int_value(errors, "to_prescriber_id", to_prescriber_id, minimum=1)
-        errors.raise_if_any()
-        target = session.get(Prescriber, target_id)
+    policy.require(actor.role, Permission.PATIENTS_TRANSFER)
+    reassign = policy.holds(actor.role, Permission.PATIENTS_REASSIGN)
+    if reassign:
+        if data.prescriber_npi is None:
+            raise ValidationError(prescriber_npi=MISSING)
+        target = by_npi(session, data.prescriber_npi)
         if target is None:
-            raise ValidationError(to_prescriber_id="No prescriber with this id.")
-    elif actor.role == Role.PRESCRIBER:
-        errors.raise_if_any()
-        target = prescriber_for_user(session, actor)
-        assert target is not None
-        require_active_prescriber(target)
+            raise ValidationError(prescriber_npi="No enrolled prescriber has this NPI.")
+        patient = by_registry_id(session, data.registry_id)
     else:
-        raise PermissionDenied("Only program staff or the new prescriber can transfer a patient.")
-    assert rid and dob
-    patient = by_registry_id_and_dob(session, rid, dob)
+        policy.require(actor.role, Permission.PATIENTS_TAKE_ON)
+        if data.date_of_birth is None:
+            raise ValidationError(date_of_birth=MISSING)
+        target = acting_prescriber(session, actor)
+        patient = by_registry_id_and_dob(session, data.registry_id, data.date_of_birth)
     if patient is None:
-        raise NotFound("No patient matches that registry ID and date of birth.")
+        raise NotFound("No such patient." if reassign else
+                       "No patient matches that registry ID and date of birth.")
     patient = locks.lock_patient(session, patient)
     if patient.prescriber_id == target.id:
-        raise ValidationError(to_prescriber_id="This is already the prescriber of record.")
+        field = "prescriber_npi" if reassign else "registry_id"
+        raise ValidationError({field: "This is already the prescriber of record."})
     before = snapshot(patient, "prescriber_id")
     patient.prescriber = target  # the relationship too, not only the id: no stale prescriber
     session.flush()
     cancel_open_authorizations(session, actor, patient, "patient transferred")
     record(session, actor, "patient:transfer", "patient", patient.id, before=before,
-           after={**snapshot(patient, "prescriber_id"), "reason": why})
+           after={**snapshot(patient, "prescriber_id"), "reason": data.reason})
     return patient
 
 
-def deactivate_patient(session: Session, actor: User, patient: Patient, *,
-                       reason: object) -> Patient:
-    """Program staff take a patient out of the program (rules §2); open RMAs are cancelled."""
-    if actor.role != Role.STAFF:
-        raise PermissionDenied("Only program staff can deactivate a patient.")
-    locks.lock_patient(session, patient)
-    errors = Errors()
-    why = text_value(errors, "reason", reason, max_length=2000)
+def deactivate_patient(session: Session, actor: User, patient: Patient,
+                       data: Deactivation) -> Patient:
+    """The prescriber of record or program staff take a patient out of the program (rules
+    §2); open RMAs are cancelled."""
+    locks.lock_patient(session, patient)  # then read its facts (registry/locks.py)
+    if actor.role != Role.STAFF:  # staff deactivate any patient; others the ones they care for
+        patient_for_care(session, actor, patient, prescriber_only=True)
+    policy.require(actor.role, Permission.PATIENTS_DEACTIVATE)
+    locks.lock_open_authorizations(session, patient_id=patient.id)  # cancelled after the audit
     if patient.status == PatientStatus.DEACTIVATED:
-        errors.add("reason", "This patient is already deactivated.")
-    errors.raise_if_any()
+        raise ValidationError(reason="This patient is already deactivated.")
     before = snapshot(patient, "status", "deactivated_on")
     patient.status = PatientStatus.DEACTIVATED
     patient.deactivated_on = clock.today()
     session.flush()
     cancel_open_authorizations(session, actor, patient, "patient deactivated")
     record(session, actor, "patient:deactivate", "patient", patient.id, before=before,
-           after={**snapshot(patient, "status", "deactivated_on"), "reason": why})
+           after={**snapshot(patient, "status", "deactivated_on"), "reason": data.reason})
     return patient

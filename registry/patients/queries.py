@@ -104,3 +104,44 @@ def visible_patient(session: Session, actor: User, registry_id: str) -> Patient:
     if patient is None or not can_view_patient(session, actor, patient):
         raise NotFound("No such patient.")
     return patient
+
+
+def open_authorization(session: Session, patient: Patient) -> Any:
+    """The patient's authorization waiting at the pharmacy (not past its last day), if any."""
+    from registry.authorizations.models import Authorization, AuthorizationStatus
+
+    return session.execute(
+        select(Authorization).where(
+            Authorization.patient_id == patient.id,
+            Authorization.status == AuthorizationStatus.AUTHORIZED,
+            Authorization.do_not_dispense_after >= clock.today(),
+        ).order_by(Authorization.id.desc()).limit(1)
+    ).scalar()
+
+
+def own_standing(session: Session, user: User) -> str:
+    """Where a signed-in prescriber, designee or pharmacist stands today (staff: active)."""
+    from registry.accounts.models import Role
+    from registry.permissions import (
+        designee_for_user,
+        pharmacist_for_user,
+        prescriber_for_user,
+        stakeholder_facts,
+    )
+    from registry.rules import (
+        StakeholderFacts,
+        designee_standing,
+        pharmacist_standing,
+        prescriber_standing,
+    )
+
+    today, params = clock.today(), current_params()
+    if user.role == Role.PRESCRIBER and (dr := prescriber_for_user(session, user)):
+        return prescriber_standing(stakeholder_facts(dr), today, params).state
+    if user.role == Role.DESIGNEE and (des := designee_for_user(session, user)):
+        return designee_standing(stakeholder_facts(des), today, params).state
+    if user.role == Role.PHARMACIST and (rph := pharmacist_for_user(session, user)):
+        return pharmacist_standing(StakeholderFacts(
+            rph.training_completed_on, rph.suspended_until, rph.deactivated_on, rph.removed_on),
+            today, params).state
+    return "active"

@@ -7,14 +7,16 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from registry import db
 from registry.accounts.models import Role
-from registry.errors import Errors, NotFound, ValidationError
+from registry.errors import NotFound, ValidationError
 from registry.i18n.words import describe_methods
 from registry.patients.forms import (
     CareForm,
+    DeactivateForm,
     EndTreatmentForm,
     NewCourseForm,
     RegisterPatientForm,
@@ -26,35 +28,43 @@ from registry.patients.forms import (
 from registry.patients.models import Patient
 from registry.patients.operations import (
     change_risk_category,
+    deactivate_patient,
     end_treatment,
     register_patient,
     reissue_activation_code,
     start_new_course,
     transfer_patient,
-    update_care_settings,
+    update_patient,
 )
 from registry.patients.queries import by_registry_id, history, status
+from registry.patients.schemas import (
+    Deactivation,
+    NewCourse,
+    NewRiskCategory,
+    PatientChanges,
+    PatientRegistration,
+    Transfer,
+    TreatmentEnding,
+)
 from registry.permissions import can_view_patient, patient_for_user
-from registry.prescribers.queries import by_npi
+from registry.policy import Permission as P
 from registry.rules import fmt
-from registry.validation import npi_value
 from registry.web.support import (
+    Done,
+    OneTimeForm,
     actor,
     already_sent,
-    apply_errors,
     claim_submission,
     confirm_page,
     confirmed,
-    form_data,
-    role_required,
+    requires,
+    run_form,
     went_back,
 )
 from registry.web.timeline import patient_sentence, qr_svg, timeline
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 me = Blueprint("me", __name__, url_prefix="/me")
-
-CARE_ROLES = (Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF)
 
 
 def visible_patient(registry_id: str) -> Patient:
@@ -73,8 +83,18 @@ def _card(patient: Patient, code: str | None = None, expires: date | None = None
     )
 
 
+def _back_to(patient: Patient) -> str:
+    return url_for("patients.detail", registry_id=patient.registry_id)
+
+
+def _simple(form: OneTimeForm, patient: Patient, heading: str, submit: str,
+            **extra: Any) -> str:
+    return render_template("patients/simple_form.html", form=form, patient=patient,
+                           heading=heading, submit=submit, **extra)
+
+
 @bp.route("/new", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER, Role.DESIGNEE)
+@requires(P.PATIENTS_REGISTER)
 def register() -> Any:
     from registry.prescribers.views import blocked, need_prescriber
 
@@ -94,30 +114,21 @@ def register() -> Any:
                             "saved; what you typed is kept below."]
         return render_template("patients/register.html", form=form, prescriber=prescriber,
                                blocked=stop), 403
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("prescribers.patients"))
-        data = form_data(form, "first_name", "last_name", "date_of_birth", "email",
-                         "risk_category", "consent_signed_on", "birth_defects_consent_signed_on",
-                         "guardian_name", "guardian_signed_on", "contraception_start_date",
-                         "home_tests_allowed")
-        if actor().role == Role.DESIGNEE:
-            data["prescriber_id"] = prescriber.id
-        data["different_person"] = bool(form.different_person.data)
-        try:
-            patient, code, expires = register_patient(s, actor(), **data)
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            flash(f"{patient.full_name} is registered. Give them the card and the activation "
-                  "code below: the code is shown only now.", "success")
-            return _card(patient, code, expires)
-    return render_template("patients/register.html", form=form, prescriber=prescriber)
+    extra = {"different_person": bool(form.different_person.data),
+             "prescriber_id": prescriber.id if actor().role == Role.DESIGNEE else None}
+    done = run_form(form, PatientRegistration,
+                    lambda s, data: register_patient(s, actor(), data),
+                    sent_to=url_for("prescribers.patients"), extra=extra)
+    if isinstance(done, Done):
+        patient, code, expires = done.value
+        flash(f"{patient.full_name} is registered. Give them the card and the activation "
+              "code below: the code is shown only now.", "success")
+        return _card(patient, code, expires)
+    return done or render_template("patients/register.html", form=form, prescriber=prescriber)
 
 
 @bp.get("/<registry_id>")
-@role_required(*CARE_ROLES)
+@requires(P.CARE_RECORD_READ)
 def detail(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     s = db.session()
@@ -134,174 +145,166 @@ def detail(registry_id: str) -> Any:
 
 
 @bp.get("/<registry_id>/card")
-@role_required(*CARE_ROLES)
+@requires(P.CARE_RECORD_READ)
 def card(registry_id: str) -> Any:
     return _card(visible_patient(registry_id))
 
 
 @bp.post("/<registry_id>/activation-code")
-@role_required(Role.PRESCRIBER, Role.DESIGNEE)
+@requires(P.PATIENTS_ACTIVATION_CODES_ISSUE)
 def reissue(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = ReissueForm()
     s = db.session()
     if form.validate_on_submit():
         if not claim_submission(s, form):
-            return already_sent(url_for("patients.detail", registry_id=registry_id))
+            return already_sent(_back_to(patient))
         try:
             code, expires = reissue_activation_code(s, actor(), patient)
         except ValidationError as exc:
             db.rollback_request()
             flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
-            return redirect(url_for("patients.detail", registry_id=registry_id))
+            return redirect(_back_to(patient))
         flash("A new activation code was issued; earlier codes no longer work.", "success")
         return _card(patient, code, expires)
-    return redirect(url_for("patients.detail", registry_id=registry_id))
+    return redirect(_back_to(patient))
 
 
 @bp.route("/<registry_id>/risk-category", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER)
+@requires(P.PATIENTS_RISK_CATEGORY_CHANGE)
 def risk_category(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = RiskCategoryForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("patients.detail", registry_id=registry_id))
-        try:
-            change_risk_category(s, actor(), patient,
-                                 **form_data(form, "risk_category", "reason"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            flash("The risk category was changed and the reason recorded.", "success")
-            return redirect(url_for("patients.detail", registry_id=registry_id))
-    return render_template("patients/simple_form.html", form=form, patient=patient,
-                           heading="Change the risk category", submit="Change risk category")
+    done = run_form(form, NewRiskCategory,
+                    lambda s, data: change_risk_category(s, actor(), patient, data),
+                    sent_to=_back_to(patient))
+    if isinstance(done, Done):
+        flash("The risk category was changed and the reason recorded.", "success")
+        return redirect(_back_to(patient))
+    return done or _simple(form, patient, "Change the risk category", "Change risk category")
 
 
 @bp.post("/<registry_id>/care")
-@role_required(Role.PRESCRIBER)
+@requires(P.PATIENTS_HOME_TESTS_ALLOW)
 def care(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = CareForm()
-    s = db.session()
-    if form.validate_on_submit():
-        if not claim_submission(s, form):
-            return already_sent(url_for("patients.detail", registry_id=registry_id))
-        update_care_settings(s, actor(), patient,
-                             home_tests_allowed=bool(form.home_tests_allowed.data))
+    done = run_form(form, PatientChanges,
+                    lambda s, data: update_patient(s, actor(), patient, data),
+                    sent_to=_back_to(patient))
+    if isinstance(done, Done):
         flash("Home tests are now " + ("allowed." if patient.home_tests_allowed else
                                        "not allowed."), "success")
-    return redirect(url_for("patients.detail", registry_id=registry_id))
+    elif done is None and form.is_submitted():
+        flash(" ".join([*form.form_errors, *(m for f in form for m in f.errors)]), "error")
+    return done if isinstance(done, Response) else redirect(_back_to(patient))
 
 
 @bp.route("/<registry_id>/end-treatment", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER)
+@requires(P.PATIENTS_TREATMENT_END)
 def finish(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = EndTreatmentForm()
-    if form.validate_on_submit() and not went_back():
-        if not confirmed():
-            last = form.last_dose_on.data
-            effects = ["end the patient's treatment: no more authorizations in this course "
-                       "(a new course starts again from the beginning);",
-                       "cancel the patient's open authorization, if there is one, at once;"]
-            if patient.can_get_pregnant:
-                effects.append("start the end-of-treatment and post-treatment pregnancy tests "
-                               "and the 30 days of contraception after the last dose.")
-            return confirm_page(
-                heading="End treatment", submit="Confirm: end the treatment",
-                about=f"end {patient.full_name}'s treatment.",
-                facts=[("Last dose", fmt(last) if isinstance(last, date) else str(last))],
-                effects=effects)
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("patients.detail", registry_id=registry_id))
-        try:
-            end_treatment(s, actor(), patient, **form_data(form, "last_dose_on"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            flash("Treatment end recorded.", "success")
-            return redirect(url_for("patients.detail", registry_id=registry_id))
-    return render_template("patients/simple_form.html", form=form, patient=patient,
-                           heading="End treatment", submit="Record the end of treatment")
+    if form.is_submitted() and not went_back() and not confirmed() and form.validate():
+        last = form.last_dose_on.data
+        effects = ["end the patient's treatment: no more authorizations in this course "
+                   "(a new course starts again from the beginning);",
+                   "cancel the patient's open authorization, if there is one, at once;"]
+        if patient.can_get_pregnant:
+            effects.append("start the end-of-treatment and post-treatment pregnancy tests "
+                           "and the 30 days of contraception after the last dose.")
+        return confirm_page(
+            heading="End treatment", submit="Confirm: end the treatment",
+            about=f"end {patient.full_name}'s treatment.",
+            facts=[("Last dose", fmt(last) if isinstance(last, date) else str(last))],
+            effects=effects)
+    done = run_form(form, TreatmentEnding,
+                    lambda s, data: end_treatment(s, actor(), patient, data),
+                    sent_to=_back_to(patient)) if confirmed() else None
+    if isinstance(done, Done):
+        flash("Treatment end recorded.", "success")
+        return redirect(_back_to(patient))
+    return done or _simple(form, patient, "End treatment", "Record the end of treatment")
 
 
 @bp.post("/<registry_id>/new-course")
-@role_required(Role.PRESCRIBER)
+@requires(P.PATIENTS_COURSE_START)
 def new_course(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = NewCourseForm()
-    s = db.session()
-    if form.validate_on_submit():
-        if not claim_submission(s, form):
-            return already_sent(url_for("patients.detail", registry_id=registry_id))
-        try:
-            start_new_course(s, actor(), patient,
-                             **form_data(form, "contraception_start_date"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-            return render_template("patients/simple_form.html", form=form, patient=patient,
-                                   heading="Start a new course", submit="Start a new course",
-                                   action=url_for("patients.new_course",
-                                                  registry_id=registry_id))
+    done = run_form(form, NewCourse,
+                    lambda s, data: start_new_course(s, actor(), patient, data),
+                    sent_to=_back_to(patient))
+    if isinstance(done, Done):
         flash("A new course of treatment has started.", "success")
-    return redirect(url_for("patients.detail", registry_id=registry_id))
+    elif done is None and form.is_submitted() and (form.errors or form.form_errors):
+        return _simple(form, patient, "Start a new course", "Start a new course",
+                       action=url_for("patients.new_course", registry_id=registry_id))
+    return done if isinstance(done, Response) else redirect(_back_to(patient))
 
 
 @bp.route("/take-on", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER)
+@requires(P.PATIENTS_TAKE_ON)
 def take_on() -> Any:
     """A prescriber becomes the prescriber of record, knowing the ID and date of birth."""
-    form = TakeOnForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("prescribers.patients"))
+
+    def take(session: Session, data: Transfer) -> Patient:
         try:
-            patient = transfer_patient(s, actor(), **form_data(
-                form, "registry_id", "date_of_birth", "reason"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors, {"to_prescriber_id": "registry_id"})
-        except NotFound as exc:
-            apply_errors(form, {"registry_id": [exc.message]})
-        else:
-            flash(f"You are now {patient.full_name}'s prescriber of record.", "success")
-            return redirect(url_for("patients.detail", registry_id=patient.registry_id))
-    return render_template("patients/take_on.html", form=form)
+            return transfer_patient(session, actor(), data)
+        except NotFound as exc:  # a field error here: the ID or date of birth was mistyped
+            raise ValidationError(registry_id=exc.message) from None
+
+    form = TakeOnForm()
+    done = run_form(form, Transfer, take, sent_to=url_for("prescribers.patients"))
+    if isinstance(done, Done):
+        flash(f"You are now {done.value.full_name}'s prescriber of record.", "success")
+        return redirect(_back_to(done.value))
+    return done or render_template("patients/take_on.html", form=form)
 
 
 @bp.route("/<registry_id>/transfer", methods=["GET", "POST"])
-@role_required(Role.STAFF)
+@requires(P.PATIENTS_REASSIGN)
 def transfer(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = TransferForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("patients.detail", registry_id=registry_id))
-        try:
-            errors = Errors()
-            npi = npi_value(errors, "to_prescriber_npi", form.to_prescriber_npi.data)
-            errors.raise_if_any()
-            target = by_npi(s, npi or "")
-            if target is None:
-                raise ValidationError(to_prescriber_npi="No enrolled prescriber has this NPI.")
-            transfer_patient(s, actor(), registry_id=patient.registry_id,
-                             date_of_birth=patient.date_of_birth, to_prescriber_id=target.id,
-                             reason=form.reason.data or None)
-        except ValidationError as exc:
-            apply_errors(form, exc.errors, {"to_prescriber_id": "to_prescriber_npi"})
-        else:
-            flash(f"{patient.full_name} now has {target.name} as prescriber of record.",
-                  "success")
-            return redirect(url_for("patients.detail", registry_id=registry_id))
-    return render_template("patients/simple_form.html", form=form, patient=patient,
-                           heading="Transfer to another prescriber", submit="Transfer",
-                           note=f"Prescriber of record now: {patient.prescriber.name} "
-                           f"(NPI {patient.prescriber.npi}). Open authorizations are cancelled.")
+    done = run_form(form, Transfer, lambda s, data: transfer_patient(s, actor(), data),
+                    sent_to=_back_to(patient),
+                    extra={"registry_id": patient.registry_id,
+                           "prescriber_npi": (form.to_prescriber_npi.data or "").strip()
+                           or None},
+                    aliases={"prescriber_npi": "to_prescriber_npi"})
+    if isinstance(done, Done):
+        flash(f"{patient.full_name} now has {patient.prescriber.name} as prescriber of record.",
+              "success")
+        return redirect(_back_to(patient))
+    return done or _simple(
+        form, patient, "Transfer to another prescriber", "Transfer",
+        note=f"Prescriber of record now: {patient.prescriber.name} "
+        f"(NPI {patient.prescriber.npi}). Open authorizations are cancelled.")
+
+
+@bp.route("/<registry_id>/deactivate", methods=["GET", "POST"])
+@requires(P.PATIENTS_DEACTIVATE)
+def deactivate(registry_id: str) -> Any:
+    """The prescriber of record or staff take the patient out of the program (rules §2)."""
+    patient = visible_patient(registry_id)
+    form = DeactivateForm()
+    if form.is_submitted() and not went_back() and not confirmed() and form.validate():
+        return confirm_page(
+            heading="Deactivate the patient", submit="Confirm: deactivate",
+            about=f"take {patient.full_name} out of the program.",
+            facts=[("Reason", form.reason.data or "")],
+            effects=["no more authorizations for this patient;",
+                     "cancel the patient's open authorization, if there is one, at once."])
+    done = run_form(form, Deactivation,
+                    lambda s, data: deactivate_patient(s, actor(), patient, data),
+                    sent_to=_back_to(patient)) if confirmed() else None
+    if isinstance(done, Done):
+        flash(f"{patient.full_name} is deactivated.", "success")
+        return redirect(_back_to(patient))
+    return done or _simple(form, patient, "Deactivate the patient", "Deactivate",
+                           note="The patient leaves the program; open authorizations are "
+                           "cancelled. Give the reason (kept in the audit log).")
 
 
 # --- the patient's own pages ------------------------------------------------------------
@@ -315,7 +318,7 @@ def own_patient() -> Patient:
 
 
 @me.get("/")
-@role_required(Role.PATIENT)
+@requires(P.MY_STEPS_READ)
 def home() -> Any:
     patient = own_patient()
     decision = status(db.session(), patient)
@@ -326,13 +329,13 @@ def home() -> Any:
 
 
 @me.get("/card", endpoint="card")
-@role_required(Role.PATIENT)
+@requires(P.MY_STEPS_READ)
 def my_card() -> Any:
     return _card(own_patient())
 
 
 @me.get("/history", endpoint="history")
-@role_required(Role.PATIENT)
+@requires(P.MY_STEPS_READ)
 def history_page() -> Any:
     patient = own_patient()
     return render_template("patients/history.html", patient=patient,

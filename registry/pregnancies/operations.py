@@ -11,6 +11,7 @@ from registry.audit.operations import record, snapshot
 from registry.authorizations.models import Authorization
 from registry.cycles.models import Cycle, CycleKind
 from registry.cycles.operations import lock_patient, open_cycle
+from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import Errors, NotFound, ValidationError
 from registry.notifications import alerts
 from registry.params import current as current_params
@@ -25,7 +26,6 @@ from registry.pregnancies.models import (
     PregnancyReport,
     PregnancyTest,
     PregnancyTestResult,
-    PregnancyTestSetting,
 )
 from registry.pregnancies.schemas import (
     FollowUpInput,
@@ -35,27 +35,21 @@ from registry.pregnancies.schemas import (
     ReportState,
 )
 from registry.rules import classify_test, ruleset_for, window_close
-from registry.validation import choice_value, date_value
 
 
 def record_pregnancy_test(
-    session: Session, actor: User, patient: Patient, *, specimen_collected_on: object,
-    result: object, setting: object,
+    session: Session, actor: User, patient: Patient, data: PregnancyTestEntry,
 ) -> tuple[PregnancyTest, Cycle | None]:
     """Enter a test; its purpose is derived. A negative test that qualifies opens a cycle;
     a positive one blocks the patient at once, as a reported pregnancy does."""
     patient_for_care(session, actor, patient)
+    require(actor.role, Permission.PREGNANCY_TESTS_RECORD)
     lock_patient(session, patient)
     # A positive test cancels the open RMA after audit entries: lock it first (registry/locks.py).
     locks.lock_open_authorizations(session, patient_id=patient.id)
-    errors = Errors()
-    specimen_on = date_value(errors, "specimen_collected_on", specimen_collected_on)
-    res = choice_value(errors, "result", result, [r.value for r in PregnancyTestResult])
-    where = choice_value(errors, "setting", setting, [s.value for s in PregnancyTestSetting])
+    specimen_on, res, where = data.specimen_collected_on, data.result.value, data.setting.value
     if patient.status in (PatientStatus.DEACTIVATED, PatientStatus.TREATMENT_COMPLETE):
-        errors.add("registry_id", f"The patient is {patient.status.replace('_', ' ')}.")
-    errors.raise_if_any()
-    assert specimen_on and res and where
+        raise ValidationError(registry_id=f"The patient is {patient.status.replace('_', ' ')}.")
     today = clock.today()
     params = current_params()
     facts = load_facts(session, patient)

@@ -37,7 +37,7 @@ class ReportState(StrEnum):
 
 class RegistryQuery(Query):
     status: ReportState | None = None
-    cursor: Annotated[str | None, Field(pattern=r"^[0-9]{1,10}$", description=(
+    cursor: Annotated[str | None, Field(pattern=r"^[0-9]{1,9}$", description=(
         "The `next_cursor` of the previous page."))] = None
     limit: Annotated[PageSize, Field(description="Page size (default 50).")] = 50
 

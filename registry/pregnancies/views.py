@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from registry import clock, db
 from registry.accounts.models import Role
+from registry.contract import parse
+from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import ValidationError
 from registry.i18n import current_language
 from registry.patients.models import Patient
@@ -64,8 +66,9 @@ def enter_test(registry_id: str) -> Any:
         if not claim_submission(s, form):
             return already_sent(url_for("patients.detail", registry_id=registry_id))
         try:
-            test, cycle = record_pregnancy_test(s, actor(), patient, **form_data(
-                form, "specimen_collected_on", "result", "setting"))
+            entry = parse(PregnancyTestEntry, {k: v for k, v in form_data(
+                form, "specimen_collected_on", "result", "setting").items() if v is not None})
+            test, cycle = record_pregnancy_test(s, actor(), patient, entry)
         except ValidationError as exc:
             apply_errors(form, exc.errors, {"registry_id": "specimen_collected_on",
                                             "risk_category": "result"})

@@ -13,10 +13,10 @@ from registry import db
 from registry.accounts.models import Role, User
 from registry.accounts.operations import LoginFailed, authenticate, end_session, open_session
 from registry.accounts.signup import SIGNUP_ANSWER, sign_up
-from registry.errors import ValidationError
 from registry.extensions import limiter
 from registry.i18n import SESSION_KEY
 from registry.patients.operations import activate_patient
+from registry.patients.schemas import PatientActivation
 from registry.pharmacies.operations import register_pharmacy
 from registry.pharmacies.schemas import PharmacistAccount, PharmacyRegistration
 from registry.policy import Permission
@@ -25,11 +25,9 @@ from registry.prescribers.schemas import PrescriberEnrollment
 from registry.web.forms import ActivationForm, EnrollForm, LoginForm, PharmacyRegistrationForm
 from registry.web.support import (
     SESSION_ID,
+    Done,
     SignedIn,
     actor,
-    already_sent,
-    apply_errors,
-    claim_submission,
     form_data,
     requires,
     run_form,
@@ -101,21 +99,13 @@ def logout() -> Any:
 @limiter.limit("20 per minute", methods=["POST"])
 def activate() -> Any:
     form = ActivationForm()
-    if form.validate_on_submit():
-        s = db.session()
-        if not claim_submission(s, form):
-            return already_sent(url_for("auth.login"))
-        try:
-            patient = activate_patient(s, **form_data(
-                form, "registry_id", "date_of_birth", "activation_code", "password"))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            assert patient.user is not None
-            start_session(patient.user)
-            flash(_("Your account is active. Welcome!"), "success")
-            return redirect(url_for("me.home"))
-    return render_template("auth/activate.html", form=form)
+    done = run_form(form, PatientActivation, activate_patient, sent_to=url_for("auth.login"))
+    if isinstance(done, Done):
+        assert done.value.user is not None
+        start_session(done.value.user)
+        flash(_("Your account is active. Welcome!"), "success")
+        return redirect(url_for("me.home"))
+    return done or render_template("auth/activate.html", form=form)
 
 
 def _check_your_email() -> Any:

@@ -103,6 +103,7 @@ def build_world(session: Any, clock: Clock) -> World:
     for role in ("pharmacist", "rsp"):
         secrets[role] += [p.email, q.email]
     ids = {"dr": dr.id, "dr_npi": dr.npi, "dr_email": dr.user.email, "other_dr": other_dr.id,
+           "other_dr_npi": other_dr.npi, "r_dob": r.date_of_birth.isoformat(),
            "designee": des.id,
            "pharmacy": ph.id, "spare_rph": spare_rph.id, "p": p.registry_id,
            "p_dob": p.date_of_birth.isoformat(), "q": q.registry_id, "r": r.registry_id,
@@ -125,9 +126,11 @@ class Call:
 
 
 def _transfer(w: World, a: Api, role: str) -> dict[str, Any]:
+    """Staff move r to the other prescriber; a prescriber takes r on (r's data is no secret to
+    the one who, knowing the ID and date of birth, becomes its prescriber of record)."""
     if role == "staff":
-        return {"prescriber_npi": w.ids["dr_npi"], "reason": "Moved"}
-    return {"date_of_birth": w.ids["p_dob"], "reason": "Moved"}
+        return {"prescriber_npi": w.ids["other_dr_npi"], "reason": "Moved"}
+    return {"date_of_birth": w.ids["r_dob"], "reason": "Moved"}
 
 
 def _answers(w: World, a: Api, role: str) -> dict[str, Any]:
@@ -183,8 +186,9 @@ CALLS: dict[str, Call] = {
     "POST /patients/activation": Call(lambda w: "/patients/activation",
                                       lambda w, a, r: w.ids["pending"]),
     "GET /patients/{registry_id}": Call(lambda w: f"/patients/{w.ids['p']}"),
+    # (the email of an activated patient is their sign-in address: not the clinic's to change)
     "PATCH /patients/{registry_id}": Call(lambda w: f"/patients/{w.ids['p']}",
-                                          lambda w, a, r: {"email": unique("pt") + "@x.org"}),
+                                          lambda w, a, r: {"contraception_start_date": today()}),
     "GET /patients/{registry_id}/status": Call(lambda w: f"/patients/{w.ids['p']}/status"),
     "POST /patients/{registry_id}/pregnancy-tests": Call(
         lambda w: f"/patients/{w.ids['r']}/pregnancy-tests", lambda w, a, r: {
@@ -203,7 +207,7 @@ CALLS: dict[str, Call] = {
     "POST /patients/{registry_id}/courses": Call(
         lambda w: f"/patients/{w.ids['ended']}/courses", lambda w, a, r: {}),
     "POST /patients/{registry_id}/transfers": Call(
-        lambda w: f"/patients/{w.ids['p']}/transfers", _transfer),
+        lambda w: f"/patients/{w.ids['r']}/transfers", _transfer),
     "POST /patients/{registry_id}/deactivation": Call(
         lambda w: f"/patients/{w.ids['p']}/deactivation",
         lambda w, a, r: {"reason": "Left the program"}),

@@ -15,7 +15,8 @@ from registry import clock as registry_clock
 from registry.accounts.schemas import Credentials
 from registry.api.contract import ENDPOINTS as DECLARED_ENDPOINTS
 from registry.api.operations import issue_token
-from registry.patients.operations import register_patient
+from registry.patients.operations import end_treatment, register_patient
+from registry.patients.schemas import PatientRegistration, TreatmentEnding
 from tests import factories as f
 from tests.api.conftest import METHODS, PASSWORD, Api, correct_answers
 
@@ -48,11 +49,14 @@ def build_world(session: Any, clock: Any) -> World:
     f.pass_questions(session, q)
     r = f.patient(session, dr)
     n = next(_n)
-    pending, code, _ = register_patient(
-        session, dr.user, first_name="Pen", last_name=f"Ding{n}", date_of_birth="1991-02-03",
+    pending, code, _ = register_patient(session, dr.user, PatientRegistration(
+        first_name="Pen", last_name=f"Ding{n}", date_of_birth="1991-02-03",
         email=f"pending{n}@example.org", risk_category="cannot_get_pregnant",
-        consent_signed_on=registry_clock.today().isoformat())
+        consent_signed_on=registry_clock.today()))
     stranger = f.patient(session, other_dr)
+    t = f.patient(session, other_dr)  # to be taken on (transfers)
+    e = f.patient(session, dr, can_get_pregnant=False)  # treatment complete (courses)
+    end_treatment(session, dr.user, e, TreatmentEnding(last_dose_on=registry_clock.today()))
     users = {"prescriber": dr.user, "other_prescriber": other_dr.user, "designee": des.user,
              "pharmacist": rph.user, "rsp": f.rsp_of(ph).user, "other_pharmacist": rph.user,
              "patient": p.user, "staff": staff}
@@ -75,6 +79,8 @@ def build_world(session: Any, clock: Any) -> World:
     ids = {"dr": dr.id, "dr_email": dr.user.email, "designee": des.id, "pharmacy": ph.id,
            "rph": rph.id,
            "p": p.registry_id, "q": q.registry_id, "r": r.registry_id,
+           "t": {"registry_id": t.registry_id, "date_of_birth": t.date_of_birth.isoformat()},
+           "e": e.registry_id, "dr_npi": dr.npi,
            "rma": outcome.authorization.rma, "q_request": {
                "registry_id": q.registry_id, "date_of_birth": q.date_of_birth.isoformat(),
                "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0},
@@ -112,6 +118,9 @@ def only(status: int, roles: list[str], *, others: int = 403, **special: int) ->
 
 
 NOT_CARE = ["other_prescriber", "pharmacist", "rsp", "other_pharmacist"]
+# Roles that do not hold an endpoint's permission are refused at the door (403), before the
+# record is looked up.
+PHARMACY = {"pharmacist": 403, "rsp": 403, "other_pharmacist": 403}
 
 
 def care(status: int, roles: list[str], **special: int) -> dict[str, int]:
@@ -182,18 +191,18 @@ ENDPOINTS: dict[str, Endpoint] = {
         everyone(200)),
     "GET /patients/{id}": Endpoint(
         "GET", lambda w: f"/patients/{w.ids['p']}", None,
-        care(200, ["prescriber", "designee", "patient", "staff"])),
+        care(200, ["prescriber", "designee", "patient", "staff"], **PHARMACY)),
     "GET /patients/{id}/status": Endpoint(
         "GET", lambda w: f"/patients/{w.ids['p']}/status", None,
-        care(200, ["prescriber", "designee", "patient", "staff"])),
+        care(200, ["prescriber", "designee", "patient", "staff"], **PHARMACY)),
     "POST /patients/{id}/pregnancy-tests": Endpoint(
         "POST", lambda w: f"/patients/{w.ids['r']}/pregnancy-tests", lambda w, a: {
             "specimen_collected_on": today(), "result": "negative", "setting": "lab"},
-        care(201, ["prescriber", "designee"], patient=404)),
+        care(201, ["prescriber", "designee"], patient=403, **PHARMACY)),
     "POST /patients/{id}/counseling": Endpoint(
         "POST", lambda w: f"/patients/{w.ids['p']}/counseling", lambda w, a: {
             "counseled_on": today(), "contraception": {"methods": METHODS}},
-        care(201, ["prescriber"])),
+        care(201, ["prescriber"], **PHARMACY)),
     "GET /me/comprehension": Endpoint("GET", lambda w: "/me/comprehension", None,
                                       only(200, ["patient"])),
     "POST /me/comprehension": Endpoint(
@@ -206,10 +215,30 @@ ENDPOINTS: dict[str, Endpoint] = {
     "POST /patients/{id}/risk-category": Endpoint(
         "POST", lambda w: f"/patients/{w.ids['p']}/risk-category", lambda w, a: {
             "risk_category": "cannot_get_pregnant", "reason": "Hysterectomy"},
-        care(200, ["prescriber"])),
+        care(200, ["prescriber"], **PHARMACY)),
     "POST /patients/{id}/treatment-end": Endpoint(
         "POST", lambda w: f"/patients/{w.ids['p']}/treatment-end",
-        lambda w, a: {"last_dose_on": today()}, care(200, ["prescriber"])),
+        lambda w, a: {"last_dose_on": today()}, care(200, ["prescriber"], **PHARMACY)),
+    "PATCH /patients/{id}": Endpoint(
+        "PATCH", lambda w: f"/patients/{w.ids['p']}",
+        lambda w, a: {"contraception_start_date": today()},
+        care(200, ["prescriber", "designee"], **PHARMACY)),
+    "POST /patients/{id}/activation-codes": Endpoint(
+        "POST", lambda w: f"/patients/{w.ids['pending']['registry_id']}/activation-codes",
+        None, care(201, ["prescriber", "designee"], **PHARMACY)),
+    "POST /patients/{id}/courses": Endpoint(
+        "POST", lambda w: f"/patients/{w.ids['e']}/courses", lambda w, a: {},
+        care(201, ["prescriber"], **PHARMACY)),
+    "POST /patients/{id}/transfers": Endpoint(
+        "POST", lambda w: f"/patients/{w.ids['t']['registry_id']}/transfers",
+        lambda w, a: {"date_of_birth": w.ids["t"]["date_of_birth"],
+                      "prescriber_npi": w.ids["dr_npi"], "reason": "Moved"},
+        only(200, ["prescriber", "staff"], other_prescriber=422)),
+    "POST /patients/{id}/deactivation": Endpoint(
+        "POST", lambda w: f"/patients/{w.ids['p']}/deactivation",
+        lambda w, a: {"reason": "Left the program"},
+        care(200, ["prescriber", "staff"], **PHARMACY)),
+    "GET /me": Endpoint("GET", lambda w: "/me", None, {**everyone(200), "anonymous": 401}),
     "POST /patients/{id}/pregnancy-reports": Endpoint(
         "POST", lambda w: f"/patients/{w.ids['p']}/pregnancy-reports",
         lambda w, a: {"reported_on": today()},

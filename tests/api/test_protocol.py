@@ -430,9 +430,9 @@ def test_an_unexpected_failure_is_a_problem_500_and_nothing_is_stored(api, app, 
                                                                      monkeypatch):
     clock.to("2026-09-01")
     w = World(api).setup()
-    import registry.api.patients as endpoints
+    import registry.patients.api as endpoints
 
-    def broken(session, **kwargs):
+    def broken(session, *args, **kwargs):
         from registry.audit.operations import record
 
         record(session, None, "test:half_written", "test", 1)  # written, then a failure

@@ -24,7 +24,16 @@ from registry.patients.operations import (
     reissue_activation_code,
     start_new_course,
     transfer_patient,
-    update_care_settings,
+    update_patient,
+)
+from registry.patients.schemas import (
+    NewCourse,
+    NewRiskCategory,
+    PatientActivation,
+    PatientChanges,
+    PatientRegistration,
+    Transfer,
+    TreatmentEnding,
 )
 from registry.pharmacies.operations import record_training, remove_pharmacist
 from registry.pregnancies.operations import (
@@ -111,9 +120,10 @@ def test_patient_lifecycle_entries(session, clock):
     rph = f.pharmacist(session, ph)
 
     (p, _code, _), entries = tagged(session, lambda: register_patient(
-        session, dr.user, first_name="A", last_name="B", date_of_birth="1995-06-15",
-        email="ab@example.org", risk_category="can_get_pregnant",
-        consent_signed_on=today(), contraception_start_date=today()))
+        session, dr.user, PatientRegistration(
+            first_name="A", last_name="B", date_of_birth="1995-06-15", email="ab@example.org",
+            risk_category="can_get_pregnant", consent_signed_on=today(),
+            contraception_start_date=today())))
     assert tags(entries) == ["patient:register"]
     assert entries[0].after["registry_id"] == p.registry_id
     _, entries = tagged(session, lambda: reissue_activation_code(session, dr.user, p))
@@ -122,8 +132,8 @@ def test_patient_lifecycle_entries(session, clock):
 
     code2, _ = reissue_activation_code(session, dr.user, p)
     _, entries = tagged(session, lambda: activate_patient(
-        session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-        activation_code=code2, password=f.PASSWORD))
+        session, PatientActivation(registry_id=p.registry_id, date_of_birth=p.date_of_birth,
+                                   activation_code=code2, password=f.PASSWORD)))
     # The new account's address is unconfirmed: a link to confirm it is queued.
     assert tags(entries) == ["notification:queue", "patient:activate"]
     assert entries[0].role == "patient"
@@ -156,9 +166,9 @@ def test_patient_lifecycle_entries(session, clock):
     _, entries = tagged(session, lambda: f.dispense(session, rph, outcome))
     assert tags(entries) == ["authorization:dispense"]
 
-    _, entries = tagged(session, lambda: update_care_settings(session, dr.user, p,
-                                                              home_tests_allowed=True))
-    assert tags(entries) == ["patient:update_care"]
+    _, entries = tagged(session, lambda: update_patient(session, dr.user, p, PatientChanges(
+        home_tests_allowed=True, home_test_procedure_attested=True)))
+    assert tags(entries) == ["patient:update"]
     assert entries[0].before["home_tests_allowed"] is False
     assert entries[0].after["home_tests_allowed"] is True
 
@@ -168,8 +178,8 @@ def test_patient_lifecycle_entries(session, clock):
     open_rma = f.authorize(session, rph, p)
     assert open_rma.eligible, open_rma.reasons
     _, entries = tagged(session, lambda: transfer_patient(
-        session, staff, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-        to_prescriber_id=other.id, reason="Moved"))
+        session, staff, Transfer(registry_id=p.registry_id, prescriber_npi=other.npi,
+                                 reason="Moved")))
     # the issuing pharmacist and the pharmacy's RSP are alerted to the cancelled RMA
     assert tags(entries) == ["authorization:cancel", "notification:queue", "notification:queue",
                              "patient:transfer"]
@@ -177,17 +187,18 @@ def test_patient_lifecycle_entries(session, clock):
     assert entries[3].after == {"prescriber_id": other.id, "reason": "Moved"}
 
     _, entries = tagged(session, lambda: end_treatment(session, other.user, p,
-                                                       last_dose_on=today()))
+                                                       TreatmentEnding(last_dose_on=today())))
     assert tags(entries) == ["patient:end_treatment"]
     clock.forward(days=30)
     _, entries = tagged(session, lambda: f.enter_test(session, p))
     assert tags(entries) == ["pregnancy_test:record", "patient:complete_treatment"]
     _, entries = tagged(session, lambda: start_new_course(
-        session, other.user, p, contraception_start_date=today()))
+        session, other.user, p, NewCourse(contraception_start_date=today())))
     assert tags(entries) == ["patient:start_course"]
 
     _, entries = tagged(session, lambda: change_risk_category(
-        session, other.user, p, risk_category="cannot_get_pregnant", reason="Hysterectomy"))
+        session, other.user, p, NewRiskCategory(risk_category="cannot_get_pregnant",
+                                                reason="Hysterectomy")))
     assert tags(entries) == ["patient:change_risk_category"]
     assert entries[0].after["reason"] == "Hysterectomy"
 

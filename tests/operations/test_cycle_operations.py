@@ -13,8 +13,14 @@ from registry.authorizations.models import Authorization, AuthorizationDecision
 from registry.authorizations.operations import reverse_authorization
 from registry.cycles.models import Cycle
 from registry.errors import ValidationError
-from registry.patients.operations import end_treatment, update_care_settings
+from registry.patients.operations import end_treatment, update_patient
 from registry.patients.queries import status
+from registry.patients.schemas import (
+    NewCourse,
+    NewRiskCategory,
+    PatientChanges,
+    TreatmentEnding,
+)
 from registry.pharmacies.operations import activate_pharmacy
 from registry.pregnancies.models import PregnancyReport, PregnancyTest
 from registry.prescribers.operations import attest_prescriber
@@ -54,7 +60,7 @@ def test_purposes_screening_confirmation_monthly_end_and_post_treatment(session,
     assert test.purpose == "monthly"
     assert cycle.number == 2
     last_dose = today()
-    end_treatment(session, cast.dr.user, p, last_dose_on=last_dose)
+    end_treatment(session, cast.dr.user, p, TreatmentEnding(last_dose_on=last_dose))
     clock.forward(days=29)
     test, cycle = f.enter_test(session, p)
     assert (test.purpose, cycle) == ("end_of_treatment", None)
@@ -73,7 +79,7 @@ def test_treatment_end_status_shows_due_and_overdue(session, cast, clock):
     f.ready_for_first_prescription(session, p, clock)
     f.dispense(session, cast.rph, f.authorize(session, cast.rph, p))
     last = today()
-    end_treatment(session, cast.dr.user, p, last_dose_on=last)
+    end_treatment(session, cast.dr.user, p, TreatmentEnding(last_dose_on=last))
     end = status(session, p).treatment_end
     assert end.contraception_until == last + timedelta(days=30)
     assert end.post_treatment_test_due_on == last + timedelta(days=30)
@@ -191,7 +197,8 @@ def test_2026_home_test_after_treatment_started_if_allowed(session, cast, clock,
         with pytest.raises(ValidationError) as exc:
             f.enter_test(session, p, setting="home")
         assert list(exc.value.errors) == ["setting"]
-        update_care_settings(session, cast.dr.user, p, home_tests_allowed=True)
+        update_patient(session, cast.dr.user, p, PatientChanges(
+            home_tests_allowed=True, home_test_procedure_attested=True))
         assert f.enter_test(session, p, setting="home")[1] is not None
 
 
@@ -287,22 +294,28 @@ def test_contraception_start_29_days_before_confirmation_is_too_late(session, ca
 def test_changed_to_can_get_pregnant_needs_a_contraception_start_before_confirmation(
     session, cast, clock,
 ):
-    """Interpretation: a patient moved to ``can_get_pregnant`` has no contraception start
-    date yet; the confirmation test needs 30 days of contraception (rules §4), so it is
-    refused until the prescriber records that date, and then counts from it."""
+    """A patient moved to ``can_get_pregnant`` needs the date their contraception started
+    with the change (API v1.1); the confirmation test needs 30 days of contraception (rules
+    §4), counted from that date, which the prescriber can correct."""
     from registry.patients.operations import change_risk_category
 
     p = f.patient(session, cast.dr, can_get_pregnant=False)
-    change_risk_category(session, cast.dr.user, p, risk_category="can_get_pregnant",
-                         reason="Not menopausal after all")
-    assert p.contraception_start_on is None
+    with pytest.raises(ValidationError) as exc:
+        change_risk_category(session, cast.dr.user, p, NewRiskCategory(
+            risk_category="can_get_pregnant", reason="Not menopausal after all"))
+    assert list(exc.value.errors) == ["contraception_start_date"]
+    assert p.risk_category == "cannot_get_pregnant"
+    change_risk_category(session, cast.dr.user, p, NewRiskCategory(
+        risk_category="can_get_pregnant", reason="Not menopausal after all",
+        contraception_start_date=today()))
+    assert p.contraception_start_on == today()
     f.enter_test(session, p)
     clock.forward(days=19)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc:  # 19 days of contraception, not 30
         f.enter_test(session, p)
-    assert "contraception_start_date" in exc.value.errors
-    update_care_settings(session, cast.dr.user, p,
-                         contraception_start_date=(today() - timedelta(days=29)).isoformat())
+    assert "specimen_collected_on" in exc.value.errors
+    update_patient(session, cast.dr.user, p, PatientChanges(
+        contraception_start_date=(today() - timedelta(days=29)).isoformat()))
     with pytest.raises(ValidationError):
         f.enter_test(session, p)
     clock.forward(days=1)
@@ -329,12 +342,12 @@ def test_a_new_course_starts_again_with_a_screening_test(session, cast, clock):
     p = f.patient(session, cast.dr)
     f.ready_for_first_prescription(session, p, clock)
     f.dispense(session, cast.rph, f.authorize(session, cast.rph, p))
-    end_treatment(session, cast.dr.user, p, last_dose_on=today())
+    end_treatment(session, cast.dr.user, p, TreatmentEnding(last_dose_on=today()))
     clock.forward(days=30)
     f.enter_test(session, p)  # post-treatment: complete
     assert p.status == "treatment_complete"
     clock.forward(days=60)
-    start_new_course(session, cast.dr.user, p, contraception_start_date=today().isoformat())
+    start_new_course(session, cast.dr.user, p, NewCourse(contraception_start_date=today()))
     assert (p.status, p.course_number) == ("active", 2)
     decision = status(session, p)
     assert decision.codes == ["CONFIRMATION_TEST_REQUIRED"]

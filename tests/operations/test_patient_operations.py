@@ -18,9 +18,11 @@ from registry.cycles.operations import (
     comprehension_questions,
     take_comprehension,
 )
+from registry.cycles.schemas import ComprehensionAnswers, Contraception
 from registry.errors import NotFound, PermissionDenied, ValidationError
 from registry.patients.operations import activate_patient, register_patient
 from registry.patients.queries import status
+from registry.patients.schemas import PatientActivation, PatientRegistration
 from registry.pregnancies.models import PregnancyReport
 from registry.pregnancies.operations import (
     get_report,
@@ -133,10 +135,10 @@ def test_two_reports_need_two_lifts(session, cast, served):
 
 
 def _register(session, dr):
-    return register_patient(
-        session, dr.user, first_name="Ann", last_name="Act", date_of_birth="2000-01-31",
+    return register_patient(session, dr.user, PatientRegistration(
+        first_name="Ann", last_name="Act", date_of_birth="2000-01-31",
         email="ann.act@example.org", risk_category="cannot_get_pregnant",
-        consent_signed_on=today())
+        consent_signed_on=today()))
 
 
 @pytest.mark.parametrize(("after", "ok"), [(30, True), (31, False)])
@@ -145,8 +147,8 @@ def test_activation_code_valid_30_days_expired_on_day_31(session, cast, clock, a
     assert expires == today() + timedelta(days=30)
     clock.forward(days=after)
     activate = lambda: activate_patient(  # noqa: E731
-        session, registry_id=p.registry_id, date_of_birth="2000-01-31",
-        activation_code=code.lower(), password=f.PASSWORD)
+        session, PatientActivation(registry_id=p.registry_id, date_of_birth="2000-01-31",
+                                   activation_code=code.lower(), password=f.PASSWORD))
     if ok:
         activate()
         assert (p.status, p.activated_on) == ("active", today())
@@ -164,13 +166,16 @@ def test_activation_code_is_one_time_and_reissue_invalidates_the_old(session, ca
     p, code, _ = _register(session, cast.dr)
     new_code, _ = reissue_activation_code(session, cast.dr.user, p)
     with pytest.raises(ValidationError):
-        activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                         activation_code=code, password=f.PASSWORD)
-    activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                     activation_code=new_code, password=f.PASSWORD)
+        activate_patient(session, PatientActivation(
+            registry_id=p.registry_id, date_of_birth=p.date_of_birth,
+            activation_code=code, password=f.PASSWORD))
+    activate_patient(session, PatientActivation(
+            registry_id=p.registry_id, date_of_birth=p.date_of_birth,
+            activation_code=new_code, password=f.PASSWORD))
     with pytest.raises(ValidationError):
-        activate_patient(session, registry_id=p.registry_id, date_of_birth=p.date_of_birth,
-                         activation_code=new_code, password=f.PASSWORD)
+        activate_patient(session, PatientActivation(
+            registry_id=p.registry_id, date_of_birth=p.date_of_birth,
+            activation_code=new_code, password=f.PASSWORD))
 
 
 def test_not_yet_activated_patient_is_not_active(session, cast, clock):
@@ -194,11 +199,11 @@ def test_registration_ages_11_12_17_18(session, cast, years_days, field):
     if years == 12:
         data.update(guardian_name="Parent", guardian_signed_on=today())
     if field is None:
-        p, _, _ = register_patient(session, cast.dr.user, **data)
+        p, _, _ = register_patient(session, cast.dr.user, PatientRegistration(**data))
         assert p.date_of_birth == dob
     else:
         with pytest.raises(ValidationError) as exc:
-            register_patient(session, cast.dr.user, **data)
+            register_patient(session, cast.dr.user, PatientRegistration(**data))
         assert field in exc.value.errors
 
 
@@ -241,7 +246,8 @@ def test_passing_needs_every_answer_correct(session, cast, clock):
     attempts = []
     for q in questions:  # six right and one wrong, whichever one it is, fails
         wrong = next(str(c["id"]) for c in q.choices if str(c["id"]) != q.correct_choice)
-        attempt = take_comprehension(session, p.user, answers={**correct, str(q.id): wrong})
+        attempt = take_comprehension(session, p.user, ComprehensionAnswers(
+            answers={**correct, str(q.id): wrong}))
         assert (attempt.passed, attempt.incorrect) == (False, [q.id])
         attempts.append(attempt)
     assert "COMPREHENSION_NOT_PASSED" in status(session, p).codes
@@ -278,7 +284,7 @@ def test_missing_answer_is_named(session, cast, clock):
     _, questions = comprehension_questions(session, p.user)
     answers = {str(q.id): q.correct_choice for q in questions[1:]}
     with pytest.raises(ValidationError) as exc:
-        take_comprehension(session, p.user, answers=answers)
+        take_comprehension(session, p.user, ComprehensionAnswers(answers=answers))
     assert list(exc.value.errors) == [f"answers.{questions[0].id}"]
 
 
@@ -288,13 +294,13 @@ def test_missing_answer_is_named(session, cast, clock):
 def test_contraception_mismatch_then_matching_re_entry(session, cast, clock):
     p = _in_cycle(session, cast, clock)
     f.pass_questions(session, p)
-    entry = attest_contraception(session, p.user, contraception={
-        "methods": ["hormonal_patch", "male_latex_condom"]})
+    entry = attest_contraception(session, p.user, Contraception(
+        methods=["hormonal_patch", "male_latex_condom"]))
     assert entry.matches_prescriber is False
     outcome = f.authorize(session, cast.rph, p)
     assert codes(outcome) == ["CONTRACEPTION_MISMATCH"]
-    entry = attest_contraception(session, p.user, contraception={
-        "methods": ["male_latex_condom", "iud"]})  # the prescriber's, in another order
+    entry = attest_contraception(session, p.user, Contraception(
+        methods=["male_latex_condom", "iud"]))  # the prescriber's, in another order
     assert entry.matches_prescriber is True
     assert f.authorize(session, cast.rph, p).eligible
 
@@ -306,7 +312,7 @@ def test_abstinence_must_match_too(session, cast, clock):
     f.enter_test(session, p)
     f.counsel(session, p, abstinence=True)
     f.pass_questions(session, p)
-    assert attest_contraception(session, p.user, contraception={"abstinence": True}
+    assert attest_contraception(session, p.user, Contraception(abstinence=True)
                                 ).matches_prescriber
     assert f.authorize(session, cast.rph, p).eligible
 
@@ -314,6 +320,6 @@ def test_abstinence_must_match_too(session, cast, clock):
 def test_only_the_patient_enters_their_contraception(session, cast, clock):
     _in_cycle(session, cast, clock)
     with pytest.raises(PermissionDenied):
-        attest_contraception(session, cast.dr.user, contraception={"methods": f.METHODS})
+        attest_contraception(session, cast.dr.user, Contraception(methods=f.METHODS))
     with pytest.raises(PermissionDenied):
-        take_comprehension(session, cast.dr.user, answers={})
+        take_comprehension(session, cast.dr.user, ComprehensionAnswers(answers={}))

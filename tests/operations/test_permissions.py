@@ -19,13 +19,20 @@ from registry.authorizations.operations import (
 from registry.compliance.operations import record_compliance_action
 from registry.compliance.schemas import ComplianceActionInput
 from registry.cycles.operations import confirm_counseling
+from registry.cycles.schemas import Contraception, CounselingEntry, PregnancyTestEntry
 from registry.errors import NotFound, PermissionDenied
 from registry.patients.operations import (
     change_risk_category,
     end_treatment,
     reissue_activation_code,
     transfer_patient,
-    update_care_settings,
+    update_patient,
+)
+from registry.patients.schemas import (
+    NewRiskCategory,
+    PatientChanges,
+    Transfer,
+    TreatmentEnding,
 )
 from registry.pharmacies.operations import activate_pharmacy, add_pharmacist
 from registry.pregnancies.operations import lift_pregnancy_block, report_pregnancy
@@ -41,13 +48,14 @@ def today():
 
 PATIENT_OPS = {
     "test": lambda s, actor, p: record_pregnancy_test_(s, actor, p),
-    "counseling": lambda s, actor, p: confirm_counseling(
-        s, actor, p, counseled_on=today(), contraception={"methods": f.METHODS}),
-    "risk_category": lambda s, actor, p: change_risk_category(
-        s, actor, p, risk_category="cannot_get_pregnant", reason="Hysterectomy"),
-    "care_settings": lambda s, actor, p: update_care_settings(s, actor, p,
-                                                              home_tests_allowed=True),
-    "end_treatment": lambda s, actor, p: end_treatment(s, actor, p, last_dose_on=today()),
+    "counseling": lambda s, actor, p: confirm_counseling(s, actor, p, CounselingEntry(
+        counseled_on=today(), contraception=Contraception(methods=f.METHODS))),
+    "risk_category": lambda s, actor, p: change_risk_category(s, actor, p, NewRiskCategory(
+        risk_category="cannot_get_pregnant", reason="Hysterectomy")),
+    "care_settings": lambda s, actor, p: update_patient(s, actor, p, PatientChanges(
+        home_tests_allowed=True, home_test_procedure_attested=True)),
+    "end_treatment": lambda s, actor, p: end_treatment(s, actor, p, TreatmentEnding(
+        last_dose_on=today())),
     "reissue_code": lambda s, actor, p: reissue_activation_code(s, actor, p),
 }
 PRESCRIBER_ONLY = ["counseling", "risk_category", "care_settings", "end_treatment"]
@@ -56,8 +64,8 @@ PRESCRIBER_ONLY = ["counseling", "risk_category", "care_settings", "end_treatmen
 def record_pregnancy_test_(s, actor, p):
     from registry.pregnancies.operations import record_pregnancy_test
 
-    return record_pregnancy_test(s, actor, p, specimen_collected_on=today(), result="negative",
-                                 setting="lab")
+    return record_pregnancy_test(s, actor, p, PregnancyTestEntry(
+        specimen_collected_on=today(), result="negative", setting="lab"))
 
 
 def refused(session, exc_type, op, *args: Any, **kw: Any):
@@ -222,11 +230,11 @@ def test_transfer_only_by_staff_or_the_new_prescriber(session, cast, who):
     actor = {"designee": f.designee(session, cast.other_dr).user, "pharmacist": cast.rph.user,
              "patient": p.user}[who]
     refused(session, PermissionDenied, transfer_patient, session, actor,
-            registry_id=p.registry_id, date_of_birth=p.date_of_birth)
+            Transfer(registry_id=p.registry_id, date_of_birth=p.date_of_birth))
 
 
 def test_transfer_by_an_inactive_new_prescriber_is_refused(session, cast):
     p = f.patient(session, cast.dr)
     _suspend(session, cast, "prescriber", cast.other_dr.id)
     refused(session, PermissionDenied, transfer_patient, session, cast.other_dr.user,
-            registry_id=p.registry_id, date_of_birth=p.date_of_birth)
+            Transfer(registry_id=p.registry_id, date_of_birth=p.date_of_birth))

@@ -8,8 +8,11 @@ from datetime import timedelta
 import pytest
 
 from registry.authorizations.models import Authorization
+from registry.contract import parse
+from registry.cycles.schemas import PregnancyTestEntry
 from registry.errors import NotFound, PermissionDenied, ValidationError
 from registry.patients.operations import transfer_patient
+from registry.patients.schemas import Transfer
 from registry.pregnancies.operations import record_pregnancy_test
 from registry.rules.identifiers import verhoeff_check_digit
 from tests import factories as f
@@ -19,17 +22,17 @@ from tests.operations.conftest import last_audit_id, row_counts, tags_since
 def test_staff_transfer_moves_the_patient_and_the_care(session, cast, clock):
     p = f.patient(session, cast.dr)
     start = last_audit_id(session)
-    transfer_patient(session, cast.staff, registry_id=p.registry_id,
-                     date_of_birth=p.date_of_birth.isoformat(), to_prescriber_id=cast.other_dr.id)
+    transfer_patient(session, cast.staff, parse(Transfer, {
+        "registry_id": p.registry_id, "prescriber_npi": cast.other_dr.npi}))
     assert tags_since(session, start) == ["patient:transfer"]
     session.expire_all()
     assert p.prescriber_id == cast.other_dr.id
     # The new prescriber now acts; the old one no longer sees the patient.
-    record_pregnancy_test(session, cast.other_dr.user, p, specimen_collected_on=clock_today(),
-                          result="negative", setting="lab")
+    test = PregnancyTestEntry(specimen_collected_on=clock_today(), result="negative",
+                              setting="lab")
+    record_pregnancy_test(session, cast.other_dr.user, p, test)
     with pytest.raises(NotFound):
-        record_pregnancy_test(session, cast.dr.user, p, specimen_collected_on=clock_today(),
-                              result="negative", setting="lab")
+        record_pregnancy_test(session, cast.dr.user, p, test)
 
 
 def clock_today():
@@ -43,8 +46,8 @@ def test_transferred_patient_reads_back_the_new_prescriber_at_once(session, cast
     to keep the old one until the session expired, so a response showed the old NPI)."""
     p = f.patient(session, cast.dr)
     assert p.prescriber.id == cast.dr.id
-    transfer_patient(session, cast.other_dr.user, registry_id=p.registry_id,
-                     date_of_birth=p.date_of_birth)
+    transfer_patient(session, cast.other_dr.user, parse(Transfer, {
+        "registry_id": p.registry_id, "date_of_birth": p.date_of_birth}))
     assert p.prescriber.id == cast.other_dr.id
     assert p.prescriber.npi == cast.other_dr.npi
 
@@ -52,8 +55,8 @@ def test_transferred_patient_reads_back_the_new_prescriber_at_once(session, cast
 def test_new_prescriber_transfers_with_registry_id_and_date_of_birth(session, cast):
     p = f.patient(session, cast.dr)
     card = f"{p.registry_id[:5]}-{p.registry_id[5:]}"  # as printed on the ID card
-    transfer_patient(session, cast.other_dr.user, registry_id=card,
-                     date_of_birth=p.date_of_birth)
+    transfer_patient(session, cast.other_dr.user, parse(Transfer, {
+        "registry_id": card, "date_of_birth": p.date_of_birth}))
     assert p.prescriber_id == cast.other_dr.id
 
 
@@ -72,12 +75,14 @@ def test_new_prescriber_with_a_wrong_date_of_birth_or_id_finds_nobody(session, c
     before = row_counts(session)
     if wrong == "check_digit":
         with pytest.raises(ValidationError) as exc:
-            transfer_patient(session, cast.other_dr.user, registry_id=rid, date_of_birth=dob)
+            transfer_patient(session, cast.other_dr.user, parse(Transfer, {
+        "registry_id": rid, "date_of_birth": dob}))
         assert exc.value.errors == {
             "registry_id": ["The check digit does not match: re-key the ID."]}
     else:
         with pytest.raises(NotFound):
-            transfer_patient(session, cast.other_dr.user, registry_id=rid, date_of_birth=dob)
+            transfer_patient(session, cast.other_dr.user, parse(Transfer, {
+        "registry_id": rid, "date_of_birth": dob}))
     assert row_counts(session) == before
     assert p.prescriber_id == cast.dr.id
 
@@ -86,8 +91,8 @@ def test_transfer_cancels_an_open_authorization(session, cast, clock):
     p = f.patient(session, cast.dr)
     f.ready_for_first_prescription(session, p, clock)
     auth = f.authorize(session, cast.rph, p).authorization
-    transfer_patient(session, cast.other_dr.user, registry_id=p.registry_id,
-                     date_of_birth=p.date_of_birth)
+    transfer_patient(session, cast.other_dr.user, parse(Transfer, {
+        "registry_id": p.registry_id, "date_of_birth": p.date_of_birth}))
     assert session.get(Authorization, auth.id).status == "cancelled"
     # The pharmacy must now give the new prescriber's NPI.
     outcome = f.authorize(session, cast.rph, p, prescriber_npi=cast.dr.npi)
@@ -99,7 +104,7 @@ def test_designee_cannot_transfer_even_to_their_own_prescriber(session, cast):
     p = f.patient(session, cast.other_dr)
     before = row_counts(session)
     with pytest.raises(PermissionDenied):
-        transfer_patient(session, cast.designee.user, registry_id=p.registry_id,
-                         date_of_birth=p.date_of_birth)
+        transfer_patient(session, cast.designee.user, parse(Transfer, {
+        "registry_id": p.registry_id, "date_of_birth": p.date_of_birth}))
     assert row_counts(session) == before
     assert p.prescriber_id == cast.other_dr.id

@@ -19,18 +19,21 @@ from registry.authorizations.operations import (
 from registry.compliance.operations import record_compliance_action
 from registry.compliance.schemas import ComplianceActionInput
 from registry.contract import parse
-from registry.cycles.operations import (
-    attest_contraception,
-    confirm_counseling,
-    take_comprehension,
+from registry.cycles import operations as cycles
+from registry.cycles.schemas import (
+    ComprehensionAnswers,
+    Contraception,
+    CounselingEntry,
+    PregnancyTestEntry,
 )
 from registry.errors import ValidationError
-from registry.patients.operations import (
-    activate_patient,
-    change_risk_category,
-    end_treatment,
-    register_patient,
-    transfer_patient,
+from registry.patients import operations as patients
+from registry.patients.schemas import (
+    NewRiskCategory,
+    PatientActivation,
+    PatientRegistration,
+    Transfer,
+    TreatmentEnding,
 )
 from registry.pharmacies.operations import (
     activate_pharmacy,
@@ -38,15 +41,53 @@ from registry.pharmacies.operations import (
     record_training,
     register_pharmacy,
 )
-from registry.pregnancies.operations import (
-    lift_pregnancy_block,
-    record_pregnancy_test,
-    report_pregnancy,
-)
+from registry.pregnancies import operations as pregnancies
+from registry.pregnancies.operations import lift_pregnancy_block, report_pregnancy
 from registry.pregnancies.schemas import LiftInput, PregnancyReportInput
 from registry.prescribers.operations import enroll_prescriber, link_designee
 from tests import factories as f
 from tests.operations.conftest import last_audit_id, row_counts
+
+# Typed operations get their input the way a page or the API builds it: raw values checked
+# against the operation's schema (``parse``), then the operation's own checks.
+
+
+def register_patient(session, actor, **data):
+    return patients.register_patient(session, actor, parse(PatientRegistration, data))
+
+
+def activate_patient(session, **data):
+    return patients.activate_patient(session, parse(PatientActivation, data))
+
+
+def change_risk_category(session, actor, patient, **data):
+    return patients.change_risk_category(session, actor, patient, parse(NewRiskCategory, data))
+
+
+def end_treatment(session, actor, patient, **data):
+    return patients.end_treatment(session, actor, patient, parse(TreatmentEnding, data))
+
+
+def transfer_patient(session, actor, **data):
+    return patients.transfer_patient(session, actor, parse(Transfer, data))
+
+
+def record_pregnancy_test(session, actor, patient, **data):
+    return pregnancies.record_pregnancy_test(session, actor, patient,
+                                             parse(PregnancyTestEntry, data))
+
+
+def confirm_counseling(session, actor, patient, **data):
+    return cycles.confirm_counseling(session, actor, patient, parse(CounselingEntry, data))
+
+
+def take_comprehension(session, actor, **data):
+    return cycles.take_comprehension(session, actor, parse(ComprehensionAnswers, data))
+
+
+def attest_contraception(session, actor, *, contraception):
+    return cycles.attest_contraception(session, actor, parse(Contraception, contraception))
+
 
 Case = Callable[[Any, Any, Any], Callable[[], Any]]
 CASES: list[Any] = []
@@ -293,20 +334,20 @@ def end_treatment_bad_date(session, cast, clock, value):
     return lambda: end_treatment(session, cast.dr.user, p, last_dose_on=last)
 
 
-@case("registry_id", "missing")
+@case("registry_id", "missing", "nine-digits")
 def transfer_bad_registry_id(session, cast, clock, value):
-    p = f.patient(session, cast.dr)
+    f.patient(session, cast.dr)
     return lambda: transfer_patient(session, cast.staff, registry_id=bad(value),
-                                    date_of_birth=p.date_of_birth,
-                                    to_prescriber_id=cast.other_dr.id)
+                                    prescriber_npi=cast.other_dr.npi)
 
 
-@case("to_prescriber_id", "missing", "text", "zero", "unknown", "same")
+@case("prescriber_npi", "missing", "nine-digits", "bad-check-digit", "number", "unknown",
+      "same")
 def transfer_bad_target(session, cast, clock, value):
     p = f.patient(session, cast.dr)
-    target = {"unknown": 10**6, "same": cast.dr.id}.get(value) or bad(value)
+    target = {"unknown": f.npi(), "same": cast.dr.npi}.get(value) or bad(value)
     return lambda: transfer_patient(session, cast.staff, registry_id=p.registry_id,
-                                    date_of_birth=p.date_of_birth, to_prescriber_id=target)
+                                    prescriber_npi=target)
 
 
 @case("date_of_birth", "missing", "not-a-date")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from registry.patients.models import Patient
+from registry.patients.schemas import TreatmentEnding
 from tests import factories as f
 from tests.web.conftest import login
 from tests.web.test_forms import patient_form, token_of
@@ -318,7 +319,7 @@ def test_wording_until_not_before_and_about_the_patient(app: Any, session: Any,
     detail = client.get(f"/patients/{p.registry_id}").get_data(as_text=True)
     assert "The patient enters their contraception methods by " in detail
     assert "Enter your contraception" not in detail
-    end_treatment(session, dr.user, p, last_dose_on=date(2026, 4, 1))
+    end_treatment(session, dr.user, p, TreatmentEnding(last_dose_on=date(2026, 4, 1)))
     detail = client.get(f"/patients/{p.registry_id}").get_data(as_text=True)
     assert "keeps using both contraception methods until " in detail
     assert "contraception methods. By " not in detail
