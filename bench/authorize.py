@@ -31,6 +31,7 @@ from sqlalchemy import select
 from registry import create_app, db
 from registry.accounts.models import User
 from registry.authorizations.operations import request_authorization
+from registry.authorizations.schemas import AuthorizationRequest
 from registry.patients.models import Patient
 from registry.patients.queries import status
 

@@ -46,6 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from registry.accounts.operations import addresses_trusted
 from registry.db import canonical_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,29 +115,37 @@ class Built:
 
 def build_people(session: Any, prescribers: int = PRESCRIBERS) -> None:
     from registry import clock
+    from registry.contract import parse
     from registry.pharmacies.operations import activate_pharmacy, add_pharmacist, register_pharmacy
+    from registry.pharmacies.schemas import (
+        PharmacistAddition,
+        PharmacyActivation,
+        PharmacyRegistration,
+    )
     from registry.prescribers.operations import attest_prescriber, enroll_prescriber
+    from registry.prescribers.schemas import PrescriberEnrollment
     from registry.rules.identifiers import npi_with_check_digit
 
     with clock.travel(-40):
         for i in range(prescribers):
-            dr = enroll_prescriber(session, email=f"bench-dr{i}@example.org", password=PASSWORD,
-                                   first_name="Bench", last_name=f"Prescriber{i}",
-                                   npi=npi_with_check_digit(f"19{i:07d}"))
+            dr = enroll_prescriber(session, parse(
+                PrescriberEnrollment, email=f"bench-dr{i}@example.org", password=PASSWORD,
+                first_name="Bench", last_name=f"Prescriber{i}",
+                npi=npi_with_check_digit(f"19{i:07d}")))
             attest_prescriber(session, dr.user, dr)
         for i in range(PHARMACIES):
-            ph = register_pharmacy(
-                session, name=f"Bench Pharmacy {i}", ncpdp_id=f"76{i:05d}",
+            ph = register_pharmacy(session, parse(
+                PharmacyRegistration, name=f"Bench Pharmacy {i}", ncpdp_id=f"76{i:05d}",
                 npi=npi_with_check_digit(f"18{i:07d}"),
                 rsp={"email": f"bench-rsp{i}@example.org", "password": PASSWORD,
-                     "first_name": "Bench", "last_name": f"Rsp{i}", "license_number": f"R{i}"})
+                     "first_name": "Bench", "last_name": f"Rsp{i}", "license_number": f"R{i}"}))
             rsp = ph.pharmacists[0].user
-            activate_pharmacy(session, rsp, ph, staff_trained=True)
+            activate_pharmacy(session, rsp, ph, PharmacyActivation(staff_trained=True))
             for j in range(PHARMACISTS_PER_PHARMACY):
-                add_pharmacist(session, rsp, ph, email=f"bench-rph{i}-{j}@example.org",
-                               password=PASSWORD, first_name="Bench",
-                               last_name=f"Pharmacist{i}-{j}", license_number=f"P{i}-{j}",
-                               training_completed_on=clock.today())
+                add_pharmacist(session, rsp, ph, parse(
+                    PharmacistAddition, email=f"bench-rph{i}-{j}@example.org",
+                    password=PASSWORD, first_name="Bench", last_name=f"Pharmacist{i}-{j}",
+                    license_number=f"P{i}-{j}", training_completed_on=clock.today()))
 
 
 def build_templates(session: Any, commit: Any) -> Built:
@@ -147,13 +156,22 @@ def build_templates(session: Any, commit: Any) -> Built:
     from registry import clock
     from registry.accounts.models import User
     from registry.authorizations.operations import record_dispense, request_authorization
+    from registry.authorizations.schemas import AuthorizationRequest, Dispensation
+    from registry.contract import parse
     from registry.cycles.operations import (
         attest_contraception,
         comprehension_questions,
         confirm_counseling,
         take_comprehension,
     )
+    from registry.cycles.schemas import (
+        ComprehensionAnswers,
+        Contraception,
+        CounselingEntry,
+        PregnancyTestEntry,
+    )
     from registry.patients.operations import activate_patient, register_patient
+    from registry.patients.schemas import PatientActivation, PatientRegistration
     from registry.pharmacies.models import Pharmacist
     from registry.pregnancies.operations import record_pregnancy_test
     from registry.prescribers.models import Prescriber
@@ -168,20 +186,20 @@ def build_templates(session: Any, commit: Any) -> Built:
     with clock.travel(-31):
         for dr, state, n in plan:
             can = state != "readyx"
-            p, code, _ = register_patient(
-                session, dr.user, first_name="Bench", last_name=f"{state}{dr.id}x{n}",
+            p, code, _ = register_patient(session, dr.user, parse(
+                PatientRegistration, first_name="Bench", last_name=f"{state}{dr.id}x{n}",
                 date_of_birth="1990-01-01", email=f"bench-{state}-{dr.id}-{n}@example.org",
                 risk_category="can_get_pregnant" if can else "cannot_get_pregnant",
                 consent_signed_on=clock.today(),
-                contraception_start_date=clock.today() if can else None)
+                contraception_start_date=clock.today() if can else None))
             if state != "pending":
-                activate_patient(session, registry_id=p.registry_id,
-                                 date_of_birth=p.date_of_birth, activation_code=code,
-                                 password=PASSWORD)
+                activate_patient(session, PatientActivation(
+                    registry_id=p.registry_id, date_of_birth=p.date_of_birth,
+                    activation_code=code, password=PASSWORD))
                 if can:
-                    record_pregnancy_test(session, dr.user, p,
-                                          specimen_collected_on=clock.today(),
-                                          result="negative", setting="lab")
+                    record_pregnancy_test(session, dr.user, p, parse(
+                        PregnancyTestEntry, specimen_collected_on=clock.today(),
+                        result="negative", setting="lab"))
             made.append((dr, state, p))
         commit()
     for i, (dr, state, p) in enumerate(made):
@@ -190,28 +208,30 @@ def build_templates(session: Any, commit: Any) -> Built:
             continue
         can = state != "readyx"
         if can:
-            record_pregnancy_test(session, dr.user, p, specimen_collected_on=clock.today(),
-                                  result="negative", setting="lab")
-        confirm_counseling(session, dr.user, p, counseled_on=clock.today(),
-                           **({"contraception": METHODS} if can else {}))
+            record_pregnancy_test(session, dr.user, p, parse(
+                PregnancyTestEntry, specimen_collected_on=clock.today(), result="negative",
+                setting="lab"))
+        confirm_counseling(session, dr.user, p, parse(
+            CounselingEntry, counseled_on=clock.today(),
+            **({"contraception": METHODS} if can else {})))
         if state == "incomplete":
             continue
         _, questions = comprehension_questions(session, p.user)
-        take_comprehension(session, p.user,
-                           answers={str(q.id): q.correct_choice for q in questions})
+        take_comprehension(session, p.user, ComprehensionAnswers(
+            answers={str(q.id): q.correct_choice for q in questions}))
         if can:
-            attest_contraception(session, p.user, contraception=METHODS)
+            attest_contraception(session, p.user, parse(Contraception, METHODS))
         if state in ("open", "dispensed"):
             rph = pharmacists[i % len(pharmacists)]
-            outcome = request_authorization(
-                session, session.get(User, rph.user_id), registry_id=p.registry_id,
-                date_of_birth="1990-01-01", prescriber_npi=dr.npi, days_supply=30,
-                quantity=60, refills=0)
+            outcome = request_authorization(session, session.get(User, rph.user_id), parse(
+                AuthorizationRequest, registry_id=p.registry_id, date_of_birth="1990-01-01",
+                prescriber_npi=dr.npi, days_supply=30, quantity=60, refills=0))
             if outcome.authorization is None:
                 raise SystemExit(f"template {state}: not authorized: {outcome.reasons}")
             if state == "dispensed":
                 record_dispense(session, session.get(User, rph.user_id), outcome.authorization,
-                                dispensed_on=clock.today(), quantity=60, days_supply=30)
+                                parse(Dispensation, dispensed_on=clock.today(), quantity=60,
+                                      days_supply=30))
         commit()
     commit()
     return built
@@ -501,11 +521,12 @@ def seed(url: str, patients: int, audit_dir: Path, *, verify: bool = False,
         session = db.session()
         tables = [t for t in Base.metadata.sorted_tables if "id" in t.c]
         by_name = {t.name: t for t in tables}
-        build_people(session, prescribers)
-        db.commit_request()
-        conn = session.connection()
-        before = max_ids(conn, tables)
-        built = build_templates(session, db.commit_request)
+        with addresses_trusted():  # made-up addresses: no confirmation links
+            build_people(session, prescribers)
+            db.commit_request()
+            conn = session.connection()
+            before = max_ids(conn, tables)
+            built = build_templates(session, db.commit_request)
         with db.unit_of_work() as s:
             seal(s)
         conn = session.connection()

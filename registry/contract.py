@@ -100,14 +100,6 @@ Reason = Annotated[str, Strict(), Field(min_length=1, max_length=500, pattern=TE
                    AfterValidator(_text)]
 
 
-def text(max_length: int = 200, *, description: str | None = None) -> Any:
-    """Deprecated: runtime-built types are not types to mypy; use
-    ``Annotated[Text, Field(max_length=N)]``."""
-    return Annotated[str, Strict(), Field(min_length=1, max_length=max_length,
-                                          pattern=TEXT_PATTERN, description=description),
-                     AfterValidator(_text)]
-
-
 def _email(value: str) -> str:
     value = _visible(value)
     try:
@@ -231,11 +223,6 @@ PageSize = Annotated[int, Strict(), Field(ge=1, le=500, description=(
 Cursor = Annotated[str, Strict(), Field(min_length=1, max_length=40, pattern=TEXT_PATTERN,
                                         description="The `next_cursor` of the previous page."),
                    AfterValidator(_text)]
-
-
-def integer(minimum: int = -INT_LIMIT, maximum: int = INT_LIMIT) -> Any:
-    """Deprecated: use ``Annotated[Int32, Field(ge=..., le=...)]`` (a type mypy sees)."""
-    return Annotated[int, Strict(), Field(ge=minimum, le=maximum), BeforeValidator(whole)]
 
 
 def _date(value: Any) -> date:

@@ -301,8 +301,8 @@ def world(shared_app: Shared) -> World:
         return build_world(db.session(), shared_app.clock)
 
 
-def test_every_endpoint_has_a_call() -> None:
-    assert {e.label for e in ENDPOINTS} <= set(CALLS)
+def test_every_endpoint_has_a_call_and_every_call_an_endpoint() -> None:
+    assert {e.label for e in ENDPOINTS} == set(CALLS)
 
 
 @pytest.mark.parametrize("label", sorted(e.label for e in ENDPOINTS))
