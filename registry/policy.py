@@ -30,6 +30,11 @@ class Permission(StrEnum):
     """``resource:action`` (warehouse's shape), in the program's own words."""
 
     # signing in and the caller's own record
+    SIGN_IN = "session:sign-in"  # the sign-in, sign-out and home pages
+    ACCOUNT_RECOVER = "account:recover"  # forgot password, reset, confirm an address
+    LANGUAGE_CHOOSE = "language:choose"
+    MESSAGES_READ = "messages:read"  # one's own messages and reminder preferences
+    MAIL_FOLDER_READ = "mail-folder:read"  # what the registry sent, when no SMTP is set
     TOKENS_ISSUE = "tokens:issue"
     TOKENS_REVOKE = "tokens:revoke"
     ME_READ = "me:read"
@@ -97,6 +102,11 @@ STAFF: frozenset[Holder] = frozenset({Role.STAFF})
 
 P = Permission
 HOLDERS: dict[Permission, frozenset[Holder]] = {
+    P.SIGN_IN: ANYONE,
+    P.ACCOUNT_RECOVER: ANYONE,
+    P.LANGUAGE_CHOOSE: ANYONE,
+    P.MESSAGES_READ: SIGNED_IN,
+    P.MAIL_FOLDER_READ: STAFF,
     P.TOKENS_ISSUE: ANYONE,
     P.TOKENS_REVOKE: SIGNED_IN,
     P.ME_READ: SIGNED_IN,

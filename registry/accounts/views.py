@@ -19,8 +19,9 @@ from registry.accounts.links import (
 from registry.accounts.models import AccountLinkPurpose
 from registry.errors import ValidationError
 from registry.extensions import limiter
+from registry.policy import Permission
 from registry.security import PASSWORD_HINT
-from registry.web.support import apply_errors
+from registry.web.support import apply_errors, requires
 
 bp = Blueprint("accounts", __name__)
 
@@ -48,6 +49,7 @@ def _account_mail_limit() -> str:
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
+@requires(Permission.ACCOUNT_RECOVER)
 @limiter.limit(_account_mail_limit, methods=["POST"])
 def forgot_password() -> Any:
     form = ForgotForm()
@@ -60,6 +62,7 @@ def forgot_password() -> Any:
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"], endpoint="reset_password")
+@requires(Permission.ACCOUNT_RECOVER)
 @limiter.limit("20 per minute", methods=["POST"])
 def reset_password_page(token: str) -> Any:
     s = db.session()
@@ -82,6 +85,7 @@ def reset_password_page(token: str) -> Any:
 
 
 @bp.route("/confirm-email/<token>", methods=["GET", "POST"], endpoint="confirm_email")
+@requires(Permission.ACCOUNT_RECOVER)
 @limiter.limit("20 per minute", methods=["POST"])
 def confirm_email_page(token: str) -> Any:
     """A button, not a GET that writes: mail scanners that open links confirm nothing."""

@@ -11,12 +11,14 @@ from flask_login import current_user
 from registry import db
 from registry.i18n import LANGUAGES, SESSION_KEY
 from registry.i18n.operations import choose_language
-from registry.web.support import actor, safe_next
+from registry.policy import Permission
+from registry.web.support import actor, requires, safe_next
 
 bp = Blueprint("i18n", __name__)
 
 
 @bp.post("/language")
+@requires(Permission.LANGUAGE_CHOOSE)
 def switch() -> Any:
     """Any visitor: kept in the session; a signed-in user's choice is also stored."""
     language = request.form.get("language", "")

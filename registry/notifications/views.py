@@ -18,12 +18,11 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from registry import db
-from registry.accounts.models import Role
 from registry.notifications.channels import mail_folder
 from registry.notifications.operations import (
     listed_messages,
@@ -31,7 +30,8 @@ from registry.notifications.operations import (
     set_reminders,
     unread_count,
 )
-from registry.web.support import actor, role_required, safe_next
+from registry.policy import Permission
+from registry.web.support import actor, requires, safe_next
 
 bp = Blueprint("notifications", __name__)
 
@@ -64,7 +64,7 @@ def inbox_summary() -> dict[str, Any]:
 
 
 @bp.get("/messages")
-@login_required
+@requires(Permission.MESSAGES_READ)
 def messages() -> Any:
     user = actor()
     return render_template("notifications/messages.html", form=ReadForm(),
@@ -72,7 +72,7 @@ def messages() -> Any:
 
 
 @bp.post("/messages/<int:message_id>/read")
-@login_required
+@requires(Permission.MESSAGES_READ)
 def read_one(message_id: int) -> Any:
     form = ReadForm()
     if form.validate_on_submit():
@@ -81,7 +81,7 @@ def read_one(message_id: int) -> Any:
 
 
 @bp.post("/messages/read")
-@login_required
+@requires(Permission.MESSAGES_READ)
 def read_all() -> Any:
     form = ReadForm()
     if form.validate_on_submit():
@@ -91,7 +91,7 @@ def read_all() -> Any:
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
-@login_required
+@requires(Permission.MESSAGES_READ)
 def preferences() -> Any:
     user = actor()
     # An unticked box sends nothing: the form's data is what was posted, never the default.
@@ -131,7 +131,7 @@ def _letter(name: str, raw: bytes) -> Letter:
 
 
 @bp.get("/staff/mail")
-@role_required(Role.STAFF)
+@requires(Permission.MAIL_FOLDER_READ)
 def mail_list() -> Any:
     folder = mail_folder(current_app)
     names = sorted((p.name for p in folder.glob("*.eml") if MAIL_NAME.match(p.name)),
@@ -142,7 +142,7 @@ def mail_list() -> Any:
 
 
 @bp.get("/staff/mail/<name>")
-@role_required(Role.STAFF)
+@requires(Permission.MAIL_FOLDER_READ)
 def mail_one(name: str) -> Any:
     if not MAIL_NAME.match(name):
         abort(404)

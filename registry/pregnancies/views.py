@@ -39,7 +39,6 @@ from registry.web.support import (
     confirmed,
     form_data,
     requires,
-    role_required,
     run_form,
     went_back,
 )
@@ -48,7 +47,7 @@ bp = Blueprint("pregnancies", __name__)
 
 
 @bp.route("/patients/<registry_id>/tests", methods=["GET", "POST"])
-@role_required(Role.PRESCRIBER, Role.DESIGNEE)
+@requires(Permission.PREGNANCY_TESTS_RECORD)
 def enter_test(registry_id: str) -> Any:
     patient = visible_patient(registry_id)
     form = TestForm()

@@ -11,10 +11,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from registry import clock, db
-from registry.accounts.models import Role
 from registry.audit.models import AuditEntry
 from registry.audit.operations import verify_for_staff
 from registry.params import current as current_params
+from registry.policy import Permission
 from registry.pregnancies.models import PregnancyReport
 from registry.reports import audit_entries, default_period_start, summary
 from registry.rules.params import next_ruleset_change, ruleset_for
@@ -24,13 +24,13 @@ from registry.staff.forms import AuditFilterForm, PeriodForm
 from registry.staff.labels import Labels
 from registry.staff.queries import audit_subject_filter, user_for
 from registry.staff.queries import search as search_stakeholders
-from registry.web.support import actor, role_required
+from registry.web.support import actor, requires
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
 @bp.get("/")
-@role_required(Role.STAFF)
+@requires(Permission.REPORTS_READ)
 def dashboard() -> Any:
     today, params = clock.today(), current_params()
     open_cases = db.session().execute(
@@ -44,7 +44,7 @@ def dashboard() -> Any:
 
 
 @bp.get("/search")
-@role_required(Role.STAFF)
+@requires(Permission.STAFF_SEARCH)
 def search() -> Any:
     q = (request.args.get("q") or "").strip()
     return render_template("staff/search.html", q=q,
@@ -68,7 +68,7 @@ def _period() -> tuple[PeriodForm, date, date]:
 
 
 @bp.get("/report")
-@role_required(Role.STAFF)
+@requires(Permission.REPORTS_READ)
 def report() -> Any:
     form, start, end = _period()
     result = summary(db.session(), start, end)
@@ -92,7 +92,7 @@ def report() -> Any:
 
 
 @bp.get("/report.csv")
-@role_required(Role.STAFF)
+@requires(Permission.STAFF_EXPORT)
 def report_csv() -> Any:
     """The summary report of the period on the page, one number per row."""
     _, start, end = _period()
@@ -116,7 +116,7 @@ def _audit_filters() -> tuple[AuditFilterForm, dict[str, Any]]:
 
 
 @bp.get("/audit")
-@role_required(Role.STAFF)
+@requires(Permission.AUDIT_READ)
 def audit() -> Any:
     form, filters = _audit_filters()
     before = request.args.get("before_id", type=int)
@@ -129,7 +129,7 @@ def audit() -> Any:
 
 
 @bp.get("/audit.csv")
-@role_required(Role.STAFF)
+@requires(Permission.STAFF_EXPORT)
 def audit_csv() -> Any:
     """Every entry that matches the page's filters (all pages, newest first)."""
     _, filters = _audit_filters()
@@ -149,7 +149,7 @@ def audit_csv() -> Any:
 
 
 @bp.post("/audit/verify")
-@role_required(Role.STAFF)
+@requires(Permission.AUDIT_READ)
 def audit_verify() -> Any:
     """The same verification as `registry audit verify`, in plain words (audit:verify)."""
     session = db.session()

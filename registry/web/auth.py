@@ -58,6 +58,7 @@ def start_session(user: User) -> None:
 
 
 @bp.get("/")
+@requires(Permission.SIGN_IN)
 def home() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
@@ -65,6 +66,7 @@ def home() -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@requires(Permission.SIGN_IN)
 @limiter.limit("30 per minute", methods=["POST"])
 def login() -> Any:
     form = LoginForm()
@@ -83,6 +85,7 @@ def login() -> Any:
 
 
 @bp.post("/logout")
+@requires(Permission.SIGN_IN)
 def logout() -> Any:
     if current_user.is_authenticated:
         end_session(db.session(), actor(), session.get(SESSION_ID))
@@ -96,6 +99,7 @@ def logout() -> Any:
 
 
 @bp.route("/activate", methods=["GET", "POST"])
+@requires(Permission.PATIENTS_ACTIVATE)
 @limiter.limit("20 per minute", methods=["POST"])
 def activate() -> Any:
     form = ActivationForm()

@@ -77,24 +77,6 @@ def requires(permission: Permission) -> Callable[[F], F]:
     return decorate
 
 
-def role_required(*roles: str) -> Callable[[F], F]:
-    """Anonymous: to the login page (302). Signed in with another role: 403."""
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                back = request.full_path.rstrip("?") if request.method == "GET" else None
-                return redirect(url_for("auth.login", next=back))
-            if roles and current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return cast(F, wrapper)
-
-    return decorate
-
-
 def safe_next(target: str | None) -> str | None:
     """Only a same-site relative path may be followed after login (no open redirect)."""
     if not target:
