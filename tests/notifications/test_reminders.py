@@ -14,6 +14,7 @@ from registry.notifications.jobs import DailyReminders, run_reminders, useful_te
 from registry.notifications.models import Notification
 from registry.notifications.operations import set_reminders
 from registry.params import current as current_params
+from registry.patients.schemas import TreatmentEnding
 from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 
@@ -234,7 +235,8 @@ def test_post_treatment_test_due_in_the_digest_and_to_the_patient(session: Sessi
     w = _dispensed_first_prescription(session, clock)
     f.dispense(session, w["rph"], w["outcome"], days=30)
     clock.to("2026-04-20")
-    end_treatment(session, w["dr"].user, w["patient"], last_dose_on="2026-04-20")
+    end_treatment(session, w["dr"].user, w["patient"], parse(
+            TreatmentEnding, last_dose_on="2026-04-20"))
     f.enter_test(session, w["patient"])  # end-of-treatment test
     # the post-treatment test is due 30 days after the last dose: 2026-05-20
     run_on(clock, "2026-05-19")

@@ -26,6 +26,7 @@ from registry.cycles.models import ComprehensionAttempt
 from registry.cycles.operations import bank_data, comprehension_questions
 from registry.i18n.words import BUILT_STEPS, SHOWN_AS_STORED
 from registry.patients.models import Patient
+from registry.patients.schemas import TreatmentEnding
 from registry.pregnancies.models import (
     PregnancyOutcome,
     PregnancyTestPurpose,
@@ -401,7 +402,7 @@ def test_the_end_of_treatment_timeline_in_spanish(app, session: Session, clock):
     dr = f.prescriber(session)
     p = f.patient(session, dr)
     f.ready_for_first_prescription(session, p, clock)
-    end_treatment(session, dr.user, p, last_dose_on=clock_today())
+    end_treatment(session, dr.user, p, TreatmentEnding(last_dose_on=clock_today()))
     session.flush()
     client = spanish_client(app)
     login(client, p.user)
