@@ -62,9 +62,9 @@ def requires(permission: Permission) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if open_to_anyone(permission):  # (the user is not even loaded for these)
+                return view(*args, **kwargs)
             if not current_user.is_authenticated:
-                if open_to_anyone(permission):
-                    return view(*args, **kwargs)
                 back = request.full_path.rstrip("?") if request.method == "GET" else None
                 return redirect(url_for("auth.login", next=back))
             if not holds(current_user.role, permission):
