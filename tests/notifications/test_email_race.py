@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 from registry import db
 from registry.accounts.models import User
 from registry.accounts.operations import ADDRESS_IN_USE
+from registry.contract import parse
 from registry.errors import ValidationError
 from registry.models import Patient
 from registry.patients.operations import register_patient
+from registry.patients.schemas import PatientRegistration
 from registry.prescribers.operations import enroll_prescriber
+from registry.prescribers.schemas import PrescriberEnrollment
 from tests import factories as f
 from tests.races import NOT_POSTGRES, ON_POSTGRES, Txn, wait_until_blocked
 
@@ -26,18 +29,19 @@ EMAIL = "shared@example.org"
 
 
 def _enroll(session: Session) -> Any:
-    return enroll_prescriber(session, email=EMAIL, password=f.PASSWORD, first_name="Ada",
-                             last_name="Lee", npi=f.npi(), license_state="NY")
+    return enroll_prescriber(session, parse(
+        PrescriberEnrollment, email=EMAIL, password=f.PASSWORD, first_name="Ada",
+        last_name="Lee", npi=f.npi(), license_state="NY"))
 
 
 def _register(dr_user_id: int) -> Any:
     def work(session: Session) -> Any:
         actor = session.get(User, dr_user_id)
         assert actor is not None
-        return register_patient(
-            session, actor, first_name="Pat", last_name="Race", date_of_birth="1995-06-15",
+        return register_patient(session, actor, parse(
+            PatientRegistration, first_name="Pat", last_name="Race", date_of_birth="1995-06-15",
             email=EMAIL.upper(), risk_category="cannot_get_pregnant",
-            consent_signed_on="2026-03-02")
+            consent_signed_on="2026-03-02"))
     return work
 
 
