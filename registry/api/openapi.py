@@ -221,7 +221,7 @@ def document(server_url: str = "/api/v1") -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Pregnancy-prevention program registry API",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": (
                 "JSON API for pharmacy systems, EHRs and patient apps. Authenticate with "
                 "`Authorization: Bearer <token>` from `POST /tokens`. Errors are "
