@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 STEP_CALLS = {"step", "NextStep"}
-SECOND_ARG_CALLS = {"add", "err"}
+SECOND_ARG_CALLS = {"add", "err", "_fail"}  # _fail: registry/contract.py
 REASON_CALLS = {"reason"}
 ERROR_CLASSES = {"ValidationError", "LoginFailed", "PermissionDenied", "NotFound",
                  "RegistryError", "Conflict"}
