@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _DEFAULT_TZ = "America/New_York"
-_offset: ContextVar[timedelta] = ContextVar("registry_clock_offset", default=timedelta(0))
+# Whole calendar days in the program's time zone (the demo's history), not 24-hour steps:
+# 42 x 24 h back across a change of daylight saving time lands on another day after 23:00.
+_days: ContextVar[int] = ContextVar("registry_clock_days", default=0)
 
 
 def program_timezone() -> ZoneInfo:
@@ -27,7 +29,13 @@ def program_timezone() -> ZoneInfo:
 
 def now() -> datetime:
     """The current instant, timezone-aware, in UTC."""
-    return datetime.now(UTC) + _offset.get()
+    real = datetime.now(UTC)
+    days = _days.get()
+    if not days:
+        return real
+    zone = program_timezone()
+    wall = real.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
 def today() -> date:
@@ -37,9 +45,10 @@ def today() -> date:
 
 @contextmanager
 def travel(days: int) -> Iterator[None]:
-    """Shift the registry's clock by ``days`` (negative: into the past) within the block."""
-    token = _offset.set(timedelta(days=days))
+    """Shift the registry's clock by ``days`` calendar days (negative: into the past) within
+    the block: the same time of day on the program's calendar, whatever daylight saving did."""
+    token = _days.set(days)
     try:
         yield
     finally:
-        _offset.reset(token)
+        _days.reset(token)

@@ -100,3 +100,22 @@ def test_demo_passwords_are_hashed_cheaply_then_at_full_strength_on_sign_in(
     session.refresh(user)
     configured = f"m={app.config['ARGON2_MEMORY_COST']},t={app.config['ARGON2_TIME_COST']}"
     assert configured in user.password_hash
+
+
+def test_the_demo_clock_moves_by_calendar_days_across_daylight_saving(clock: Any) -> None:
+    """At 23:30 in New York, three weeks after clocks went back, 42 x 24 hours back is
+    00:30 the next day: the demo's stories then fell a day short of a rule's 30 days."""
+    clock.to("2026-11-23", hour=23)
+    with registry_clock.travel(-42):
+        assert registry_clock.today() == date(2026, 10, 12)
+        assert registry_clock.now().hour == 3  # 23:00 EDT is 03:00 UTC
+    with registry_clock.travel(0):
+        assert registry_clock.today() == date(2026, 11, 23)
+
+
+@pytest.mark.parametrize("hour", [0, 23])
+def test_the_demo_loads_at_any_hour_after_daylight_saving_ends(
+        app: Any, session: Any, clock: Any, hour: int) -> None:
+    clock.to("2026-11-23", hour=hour)
+    logins = load_demo(session)
+    assert logins
