@@ -4,6 +4,7 @@ that is rolled back at its end. ``REGISTRY_TEST_DATABASE_URL`` selects PostgreSQ
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+import zxcvbn
 from alembic import command
 from flask import Flask
 from sqlalchemy import Connection, Engine, create_engine, delete, make_url, text
@@ -27,6 +29,22 @@ from registry.cli import alembic_config
 from registry.models import Base, ComprehensionQuestion
 
 NY = ZoneInfo("America/New_York")
+
+# zxcvbn scores a password the same way every time (a pure function of the password) and
+# costs 3 to 9 ms a call; the suite creates thousands of accounts with a handful of
+# passwords. Remembered per password, in the test process only: a registry process never
+# keeps a plaintext password after the request that carried it.
+_zxcvbn = zxcvbn.zxcvbn
+_zxcvbn_scored = functools.lru_cache(maxsize=1024)(_zxcvbn)
+
+
+def _zxcvbn_remembered(password: str, user_inputs: Any = None) -> dict[str, Any]:
+    if user_inputs is not None:
+        return dict(_zxcvbn(password, user_inputs))
+    return dict(_zxcvbn_scored(password))
+
+
+zxcvbn.zxcvbn = _zxcvbn_remembered
 
 # The audit log's signing key and checkpoints: never in instance/ during tests. The
 # `app` and `committing_app` fixtures give each test a checkpoint file of its own.

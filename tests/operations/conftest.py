@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from registry.accounts.models import User
@@ -40,11 +40,11 @@ def cast(session: Session, clock: Any) -> Cast:
 
 
 def row_counts(session: Session) -> dict[str, int]:
+    """Every table's row count, in one statement."""
     session.flush()
-    return {
-        t.name: session.execute(select(func.count()).select_from(t)).scalar_one()
-        for t in Base.metadata.sorted_tables
-    }
+    counts = union_all(*(select(literal(t.name).label("name"), func.count().label("rows"))
+                         .select_from(t) for t in Base.metadata.sorted_tables))
+    return dict(session.execute(counts).tuples().all())
 
 
 def last_audit_id(session: Session) -> int:
