@@ -1,20 +1,28 @@
-"""Shared set-up for operation tests: a clock on a fixed day and an active cast."""
+"""Shared set-up for operation tests: a clock on a fixed day and an active cast.
+
+The cast is built once per module (by the real operations, in the module's transaction) and
+each test runs in a SAVEPOINT of that transaction, rolled back at its end: every test meets
+the same cast and nothing a test does is seen by the next."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from registry import db
 from registry.accounts.models import User
 from registry.audit.models import AuditEntry
 from registry.db import Base
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Designee, Prescriber
 from tests import factories as f
+from tests.conftest import Shared
 
 DAY_2021 = "2026-03-02"  # the 2021 rule set is in force (the 2026 set starts 2026-08-08)
 DAY_2026 = "2026-09-01"
@@ -30,13 +38,47 @@ class Cast:
     rph: Pharmacist
 
 
+@dataclass(frozen=True)
+class CastKeys:
+    staff: int
+    dr: int
+    other_dr: int
+    designee: int
+    pharmacy: int
+    rph: int
+
+
+@pytest.fixture(scope="module")
+def _cast_keys(shared_app: Shared) -> CastKeys:
+    """Module-scoped, so pytest builds it before any test's own savepoint begins."""
+    shared_app.clock.to(DAY_2021)
+    with shared_app.app.app_context():
+        session = db.session()
+        dr = f.prescriber(session)
+        ph = f.pharmacy(session)
+        keys = CastKeys(staff=f.staff(session).id, dr=dr.id, other_dr=f.prescriber(session).id,
+                        designee=f.designee(session, dr).id, pharmacy=ph.id,
+                        rph=f.pharmacist(session, ph).id)
+        session.commit()  # into the module's transaction, undone at the module's end
+    return keys
+
+
 @pytest.fixture
-def cast(session: Session, clock: Any) -> Cast:
+def app(shared_app: Shared) -> Iterator[Flask]:
+    """The module's app; what the test does is rolled back at its end."""
+    with shared_app.rolled_back():
+        yield shared_app.app
+
+
+@pytest.fixture
+def cast(_cast_keys: CastKeys, session: Session, clock: Any) -> Cast:
     clock.to(DAY_2021)
-    dr = f.prescriber(session)
-    ph = f.pharmacy(session)
-    return Cast(staff=f.staff(session), dr=dr, other_dr=f.prescriber(session),
-                designee=f.designee(session, dr), pharmacy=ph, rph=f.pharmacist(session, ph))
+    k = _cast_keys
+    return Cast(staff=session.get_one(User, k.staff), dr=session.get_one(Prescriber, k.dr),
+                other_dr=session.get_one(Prescriber, k.other_dr),
+                designee=session.get_one(Designee, k.designee),
+                pharmacy=session.get_one(Pharmacy, k.pharmacy),
+                rph=session.get_one(Pharmacist, k.rph))
 
 
 def row_counts(session: Session) -> dict[str, int]:
