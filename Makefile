@@ -56,8 +56,11 @@ run: $(APP_STAMP) $(CATALOGS)
 serve: $(APP_STAMP) $(CATALOGS)
 	deploy/run
 
-# Two processes (pytest-xdist) on a machine with two cores or more.
+# Two processes (pytest-xdist) on a machine with two cores or more. The API fuzz
+# (tests/api/test_openapi.py) tries 20 generated requests per operation and mode here; the
+# PostgreSQL run in .ci/run tries 100 (API_FUZZ_EXAMPLES=100 make test does too).
 test: $(STAMP) $(CATALOGS)
+	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-20} \
 	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.

@@ -122,7 +122,7 @@ CHECKS = [
 ]
 LABELS = sorted(f"{m.upper()} {p}" for p, ops in document()["paths"].items() for m in ops
                 if p != "/openapi.json")
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "100"))  # per operation and mode
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "100"))  # per operation and mode (make test: 20)
 
 
 def test_schemathesis_sees_every_documented_operation(app):
