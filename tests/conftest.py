@@ -149,6 +149,13 @@ def _own_checkpoint_file(app: Flask, directory: Path) -> Iterator[None]:
 @pytest.fixture
 def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
     """The app with every session joined to one outer transaction, rolled back afterwards."""
+    with app_of_one_test(base_app, tmp_path) as joined:
+        yield joined
+
+
+@contextmanager
+def app_of_one_test(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+    """``app`` for modules that override it (a module-wide world) but not in every module."""
     engine: Engine = base_app.extensions["registry.engine"]
     connection = engine.connect()
     outer = connection.begin()

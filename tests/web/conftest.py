@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, get_type_hints
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+
+from registry import clock as registry_clock
+from registry import db
 
 from registry.accounts.models import User
 from registry.authorizations.models import Authorization
@@ -19,6 +25,7 @@ from registry.pregnancies.operations import report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Designee, Prescriber
 from tests import factories as f
+from tests.conftest import Shared
 
 
 @dataclass
@@ -48,8 +55,7 @@ class World:
         }
 
 
-@pytest.fixture
-def world(session: Session, clock: Any) -> World:
+def build_world(session: Session, clock: Any) -> World:
     clock.to("2026-03-02")
     dr_a, dr_b = f.prescriber(session, last_name="Alder"), f.prescriber(session, last_name="Birch")
     des_a, des_b = f.designee(session, dr_a), f.designee(session, dr_b)
@@ -72,6 +78,39 @@ def world(session: Session, clock: Any) -> World:
     session.flush()
     return World(staff, dr_a, dr_b, des_a, des_b, ph1, ph2, f.rsp_of(ph1), rph1, rph2, pat_a,
                  pat_b, out_a.authorization, out_b.authorization, report)
+
+
+# The world is built once per module (by the real operations, in the module's transaction);
+# each test runs in a SAVEPOINT of that transaction, rolled back at its end, and meets the
+# world as built. A module whose tests commit for real (``committing_app``) overrides ``app``
+# and ``world`` with per-test ones (``tests.conftest.app_of_one_test``, ``build_world``): on
+# SQLite a module's open transaction would hold the write lock those tests need.
+
+
+@pytest.fixture(scope="module")
+def _world_keys(shared_app: Shared) -> tuple[dict[str, int], datetime]:
+    """Module-scoped, so pytest builds it before any test's own savepoint begins."""
+    with shared_app.app.app_context():
+        session = db.session()
+        built = build_world(session, shared_app.clock)
+        keys = {field.name: getattr(built, field.name).id for field in fields(World)}
+        session.commit()  # into the module's transaction, undone at the module's end
+    return keys, registry_clock.now()
+
+
+@pytest.fixture
+def app(shared_app: Shared) -> Iterator[Flask]:
+    """The module's app; what the test does is rolled back at its end."""
+    with shared_app.rolled_back():
+        yield shared_app.app
+
+
+@pytest.fixture
+def world(_world_keys: tuple[dict[str, int], datetime], session: Session, clock: Any) -> World:
+    keys, built_at = _world_keys
+    clock.to(built_at)
+    kinds = get_type_hints(World)
+    return World(**{name: session.get_one(kinds[name], key) for name, key in keys.items()})
 
 
 def login(client: FlaskClient, user: User, password: str = f.PASSWORD) -> Any:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from registry import clock as registry_clock
 from registry import create_app
@@ -17,8 +22,22 @@ from registry.authorizations.models import Authorization, AuthorizationDecision,
 from registry.patients.models import Patient
 from registry.web.models import FormSubmission
 from tests import factories as f
-from tests.conftest import TEST_CONFIG
-from tests.web.conftest import World, login
+from tests.conftest import TEST_CONFIG, app_of_one_test
+from tests.web.conftest import World, build_world, login
+
+# This module commits for real (committing_app): each test has a transaction and a world of
+# its own, not the module-wide ones of tests/web/conftest.py.
+
+
+@pytest.fixture
+def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+    with app_of_one_test(base_app, tmp_path) as joined:
+        yield joined
+
+
+@pytest.fixture
+def world(session: Session, clock: Any) -> World:
+    return build_world(session, clock)
 
 
 def token_of(html: str, name: str = "form_token") -> str:
