@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from registry import clock as registry_clock
 from registry import db
-
 from registry.accounts.models import User
 from registry.authorizations.models import Authorization
 from registry.contract import parse

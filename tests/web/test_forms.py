@@ -4,8 +4,8 @@ logins lock and are audited, no open redirect, a fresh session at login, CSRF, c
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
