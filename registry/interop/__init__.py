@@ -1,0 +1,3 @@
+"""The registry's doors for other systems (EHRs, pharmacy systems): HL7 FHIR REMS, CDS Hooks,
+NCPDP SCRIPT. Each door speaks its own standard; what a patient still needs is computed once,
+in :mod:`registry.interop.requirements`, from the rules' own decision."""
