@@ -130,6 +130,9 @@ def _pydantic_message(exc: PydanticValidationError) -> tuple[str, str | None]:
 
 def read_parameters(body: dict[str, Any]) -> Parameters:
     """The body as a FHIR ``Parameters`` resource, validated: 400 naming what is wrong."""
+    if not body:
+        raise FhirError(400, "The body is empty: send a FHIR Parameters resource.",
+                        code="structure")
     kind = body.get("resourceType")
     if kind != "Parameters":
         raise FhirError(400, f"Send a Parameters resource (resourceType \"Parameters\"), not "
