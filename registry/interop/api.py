@@ -85,6 +85,7 @@ def rems_etasu() -> Response:
     return fhir_response(etasu_answer(guidance, query, now=now, absolute=_absolute))
 
 
+rems_etasu.permission = Permission.REMS_STATUS_READ  # type: ignore[attr-defined]
 bp.add_url_rule("/GuidanceResponse/$rems-etasu", endpoint="rems_etasu", methods=["POST"],
                 view_func=limit("API_RATELIMIT_LOOKUPS")(rems_etasu))
 
