@@ -142,3 +142,13 @@ def test_cannot_get_pregnant_lists_no_test_or_contraception(session: Session,
     assert "contraception" not in s
     assert s["counseling"] == "missing"
     assert g.overall == "data-required"
+
+
+def test_every_link_is_a_page_of_ours(app: Flask, session: Session, clock: Any) -> None:
+    clock.to("2026-03-02")
+    dr = f.prescriber(session)
+    for p in (f.patient(session, dr), f.patient(session, dr, can_get_pregnant=False),
+              f.registered(session, dr)[0]):
+        for code in ReasonCode:
+            link = LINK_OF[code](p)
+            assert link is None or _routes(app, link), (code, link)
