@@ -89,6 +89,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     web.init_app(app)
     api.init_app(app)
+    from registry.interop import ncpdp_views
+
+    ncpdp_views.init_app(app)
     _register_request_transaction(app)
     _register_error_dispatch(app)
     return app
