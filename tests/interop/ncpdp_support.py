@@ -55,7 +55,8 @@ def world(app: Flask, clock: Any) -> dict[str, Any]:
             PharmacySystemRegistration, name="Other counter", pharmacy_id=other_ph.id))
         patient = session.get(Patient, w["patient"])
         pharmacy = session.get(Pharmacy, w["pharmacy"])
-        assert patient is not None and pharmacy is not None
+        assert patient is not None
+        assert pharmacy is not None
         w.update({
             "system": system.id, "credential": credential, "ncpdp_id": pharmacy.ncpdp_id,
             "other_system": other_system.id, "other_credential": other_credential,

@@ -84,7 +84,8 @@ def test_the_same_message_id_with_another_request_is_refused(app, clock):
     r = send(client, raw, w["credential"])
     assert r.status_code == 409
     err = read(r).find("Body/Error")
-    assert err is not None and err.findtext("Code") == "900"
+    assert err is not None
+    assert err.findtext("Code") == "900"
     assert "MessageID" in (err.findtext("Description") or "")
     assert counts(app) == before
 
@@ -116,7 +117,8 @@ def test_initiation_finds_exactly_one_patient_by_name_birth_date_and_prescriber(
         entry = db.session().execute(select(AuditEntry).where(
             AuditEntry.action == "patient:identify")).scalar_one()
         assert entry.user_id == pharmacist_user(app, w["rph"])
-        assert entry.after is not None and entry.after["found"] is True
+        assert entry.after is not None
+        assert entry.after["found"] is True
         assert entry.after["via"]["pharmacy_system_id"] == w["system"]
 
     # the wrong prescriber, or the wrong birth date: Closed, never a guess
@@ -138,7 +140,8 @@ def test_initiation_with_two_matching_patients_asks_for_the_registry_id(app, clo
         s = db.session()
         first = s.get(Patient, w["patient"])
         dr = s.get(Prescriber, w["dr"])
-        assert first is not None and dr is not None
+        assert first is not None
+        assert dr is not None
         twin = f.patient(s, dr, can_get_pregnant=False)
         twin.first_name, twin.last_name = first.first_name, first.last_name
         twin.date_of_birth = first.date_of_birth
@@ -169,7 +172,8 @@ def test_the_other_spellings_get_the_same_rma(app, clock):
                       b"\n            <Qualifier>ND</Qualifier>\n          </ProductCode>\n"
                       b"        </DrugCoded>",
                       b"<Product><DrugCoded><NDC>00378-6611-93</NDC></DrugCoded></Product>")
-    assert b"<Product>" in raw and b"<Names>" not in raw
+    assert b"<Product>" in raw
+    assert b"<Names>" not in raw
     r = send(app.test_client(), raw, w["credential"])
     root = read(r)
     assert root.find("Body/REMSResponse/Response/ResponseStatus/Approved") is not None, r.data

@@ -36,18 +36,21 @@ def test_register_rotate_deactivate_through_the_api(app, clock):
     made = api.post("/pharmacy-systems", {"name": "Till 2", "pharmacy_id": w["pharmacy"]},
                     token=token, key="reg-1", expect=201).get_json()
     credential = made["credential"]
-    assert credential.startswith("rps_") and made["active"] is True
+    assert credential.startswith("rps_")
+    assert made["active"] is True
     assert made["pharmacy_id"] == w["pharmacy"]
     with app.app_context():
         s = db.session()
         system = s.get(PharmacySystem, made["id"])
-        assert system is not None and system.credential_hash != credential
+        assert system is not None
+        assert system.credential_hash != credential
         # never readable at rest: not in its row, not in the idempotency record
         dump = " ".join(str(v) for v in s.execute(
             text("SELECT * FROM pharmacy_systems")).all())
         assert credential not in dump
         stored = s.execute(select(IdempotencyRecord)).scalars().all()
-        assert stored and all(credential not in str(r.response_body) for r in stored)
+        assert stored
+        assert all(credential not in str(r.response_body) for r in stored)
     # the replay shows the same credential again (sealed at rest)
     replay = api.post("/pharmacy-systems", {"name": "Till 2", "pharmacy_id": w["pharmacy"]},
                       token=token, key="reg-1", expect=201).get_json()
@@ -59,7 +62,8 @@ def test_register_rotate_deactivate_through_the_api(app, clock):
 
     listed = api.get("/pharmacy-systems", token=token, expect=200).get_json()["items"]
     assert made["id"] in [i["id"] for i in listed]
-    assert credential not in str(listed) and all("credential" not in i for i in listed)
+    assert credential not in str(listed)
+    assert all("credential" not in i for i in listed)
 
     rotated = api.post(f"/pharmacy-systems/{made['id']}/credential", token=token,
                        expect=201).get_json()
@@ -81,7 +85,8 @@ def test_register_rotate_deactivate_through_the_api(app, clock):
                                          "pharmacy_system:deactivate"]
     with app.app_context():
         system = db.session().get(PharmacySystem, made["id"])
-        assert system is not None and system.active is False
+        assert system is not None
+        assert system.active is False
         assert system.deactivated_at is not None
 
 
