@@ -5,8 +5,6 @@ message ID. Every answer is parsed back."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import select
 
 from registry import db
@@ -177,15 +175,3 @@ def test_the_other_spellings_get_the_same_rma(app, clock):
     r = send(app.test_client(), raw, w["credential"])
     root = read(r)
     assert root.find("Body/REMSResponse/Response/ResponseStatus/Approved") is not None, r.data
-
-
-def test_a_stale_authorization_period_is_the_do_not_dispense_after_date(app, clock):
-    w = world(app, clock)
-    r = send(app.test_client(), fixture("rems_request.xml", **values(w, "P-1")),
-             w["credential"])
-    expires = read(r).findtext(
-        "Body/REMSResponse/Response/ResponseStatus/Approved/AuthorizationPeriod/"
-        "ExpirationDate/Date")
-    assert expires is not None
-    assert date.fromisoformat(expires) >= date.fromisoformat(
-        read(r).findtext("Header/SentTime", "")[:10])
