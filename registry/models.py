@@ -28,7 +28,7 @@ from registry.patients.models import (
     RiskCategory,
     RiskCategoryChange,
 )
-from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pharmacies.models import Pharmacist, Pharmacy, PharmacySystem
 from registry.pregnancies.models import PregnancyFollowUp, PregnancyReport, PregnancyTest
 from registry.prescribers.models import Designee, DesigneeLink, Prescriber
 from registry.web.models import FormSubmission
@@ -59,6 +59,7 @@ __all__ = [
     "PatientStatus",
     "Pharmacist",
     "Pharmacy",
+    "PharmacySystem",
     "PregnancyFollowUp",
     "PregnancyReport",
     "PregnancyTest",

@@ -50,6 +50,7 @@ class Permission(StrEnum):
     PHARMACIES_ACTIVATE = "pharmacies:activate"
     PHARMACISTS_MANAGE = "pharmacists:manage"
     PHARMACIES_AUTHORIZATIONS_LIST = "pharmacies:authorizations:list"
+    PHARMACY_SYSTEMS_MANAGE = "pharmacy-systems:manage"  # register, rotate, deactivate
     # patients (rules §2, §3, §7)
     PATIENTS_REGISTER = "patients:register"
     PATIENTS_ACTIVATE = "patients:activate"
@@ -122,6 +123,7 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.PHARMACIES_ACTIVATE: PHARMACIST,  # the pharmacy's RSP: the operation checks which
     P.PHARMACISTS_MANAGE: PHARMACIST,  # the RSP, likewise
     P.PHARMACIES_AUTHORIZATIONS_LIST: PHARMACIST,
+    P.PHARMACY_SYSTEMS_MANAGE: STAFF,
     P.PATIENTS_REGISTER: CARE,
     P.PATIENTS_ACTIVATE: ANYONE,
     P.PATIENTS_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.PATIENT, Role.STAFF}),

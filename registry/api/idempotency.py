@@ -25,7 +25,7 @@ from registry.errors import ValidationError
 HEADER = "Idempotency-Key"
 # Answers that carry a secret shown once (the patient's activation code, whose only other
 # copy is a hash) are stored with that secret encrypted, never readable at rest.
-SECRET_FIELDS = ("activation_code",)
+SECRET_FIELDS = ("activation_code", "credential")
 
 
 def _fernet() -> Fernet:

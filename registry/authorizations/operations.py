@@ -152,8 +152,12 @@ def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Outcom
 
 
 def request_authorization(session: Session, actor: User, req: AuthorizationRequest, *,
-                          idempotency_key: str | None = None) -> Outcome:
+                          idempotency_key: str | None = None,
+                          via: dict[str, Any] | None = None) -> Outcome:
     """Decide, store the decision, and issue an RMA when every check passes.
+
+    ``via``: the system that sent the request for ``actor`` (a pharmacy system at the NCPDP
+    door), kept in the audit entry: the pharmacist acted, through that system.
 
     Safe under concurrency: the patient's row is locked (PostgreSQL) or the transaction
     holds the write lock (SQLite), and the database's unique indexes stop a second open
@@ -199,12 +203,18 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
             return replay
         raise
     if authorization is not None:
+        after = {**snapshot(authorization), "decision_id": row.id}
+        if via is not None:
+            after["via"] = via
         record(session, actor, "authorization:issue", "authorization", authorization.rma,
-               after={**snapshot(authorization), "decision_id": row.id})
+               after=after)
     else:
+        after = {"request": req.as_dict(), "reasons": [r["code"] for r in reasons],
+                 "ruleset": decision.ruleset}
+        if via is not None:
+            after["via"] = via
         record(session, actor, "authorization:deny", "authorization_decision", row.id,
-               after={"request": req.as_dict(), "reasons": [r["code"] for r in reasons],
-                      "ruleset": decision.ruleset})
+               after=after)
     return Outcome(row, authorization)
 
 

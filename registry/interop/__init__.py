@@ -11,3 +11,7 @@ def init_app(app: Flask) -> None:
     from registry.interop import api
 
     api.init_app(app)
+
+    from registry.interop import ncpdp_views
+
+    ncpdp_views.init_app(app)

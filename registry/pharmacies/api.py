@@ -25,7 +25,18 @@ from registry.pharmacies.schemas import (
     PharmacyActivation,
     PharmacyOut,
     PharmacyRegistration,
+    PharmacySystemCredential,
+    PharmacySystemList,
+    PharmacySystemOut,
+    PharmacySystemRegistration,
     TrainingRecord,
+)
+from registry.pharmacies.systems import (
+    deactivate_system,
+    find_system,
+    list_systems,
+    register_system,
+    rotate_credential,
 )
 from registry.policy import Permission as P
 
@@ -100,3 +111,46 @@ def update_pharmacist(user: User, pharmacy_id: int, pharmacist_id: int,
 def delete_pharmacist(user: User, pharmacy_id: int, pharmacist_id: int) -> None:
     session = db.session()
     remove_pharmacist(session, user, _staff_member(session, user, pharmacy_id, pharmacist_id))
+
+
+# --- pharmacy systems (program staff) -------------------------------------------------------
+
+
+@endpoint("POST", "/pharmacy-systems", permission=P.PHARMACY_SYSTEMS_MANAGE,
+          body=PharmacySystemRegistration, response=PharmacySystemCredential, status=201,
+          tag="Pharmacy systems", summary="Register a pharmacy system (NCPDP SCRIPT REMS)",
+          description="The answer carries the system's credential, shown this once (only its "
+          "hash is kept; a replay with the same `Idempotency-Key` shows it again, stored "
+          "encrypted). The system sends it as a bearer token to `POST /ncpdp/script`.")
+def create_pharmacy_system(user: User,
+                           body: PharmacySystemRegistration) -> PharmacySystemCredential:
+    system, credential = register_system(db.session(), user, body)
+    return PharmacySystemCredential.issued(system, credential)
+
+
+@endpoint("GET", "/pharmacy-systems", permission=P.PHARMACY_SYSTEMS_MANAGE,
+          response=PharmacySystemList, tag="Pharmacy systems",
+          summary="The registered pharmacy systems", description="Never their credentials.")
+def get_pharmacy_systems(user: User) -> PharmacySystemList:
+    return PharmacySystemList(items=[PharmacySystemOut.of(s)
+                                     for s in list_systems(db.session(), user)])
+
+
+@endpoint("POST", "/pharmacy-systems/{system_id}/credential",
+          permission=P.PHARMACY_SYSTEMS_MANAGE, response=PharmacySystemCredential, status=201,
+          tag="Pharmacy systems", summary="Rotate the system's credential",
+          description="The old credential stops working at once. A deactivated system is a "
+          "422.")
+def rotate_pharmacy_system_credential(user: User, system_id: int) -> PharmacySystemCredential:
+    session = db.session()
+    system, credential = rotate_credential(session, user, find_system(session, user, system_id))
+    return PharmacySystemCredential.issued(system, credential)
+
+
+@endpoint("DELETE", "/pharmacy-systems/{system_id}", permission=P.PHARMACY_SYSTEMS_MANAGE,
+          status=204, tag="Pharmacy systems", summary="Deactivate a pharmacy system",
+          description="Its credential stops working; the record is kept. Deactivating a "
+          "deactivated system changes nothing.")
+def delete_pharmacy_system(user: User, system_id: int) -> None:
+    session = db.session()
+    deactivate_system(session, user, find_system(session, user, system_id))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import BooleanField, DateField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Optional
 
 from registry.security import PASSWORD_HINT
@@ -27,3 +27,14 @@ class TrainingForm(OneTimeForm):
 
 class RemoveForm(OneTimeForm):
     pass
+
+
+class PharmacySystemForm(OneTimeForm):
+    """Program staff register a pharmacy's software for the NCPDP SCRIPT REMS door."""
+
+    name = StringField("System name", description="Vendor and site, as staff will know it.")
+    pharmacy_id = SelectField("Pharmacy it acts for", coerce=int, validate_choice=False)
+
+
+class SystemActionForm(OneTimeForm):
+    """Rotate the credential, or deactivate: no fields, one button."""

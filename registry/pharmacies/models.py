@@ -47,3 +47,26 @@ class Pharmacist(Base):
     @property
     def name(self) -> str:
         return self.user.full_name
+
+
+class PharmacySystem(Base):
+    """A pharmacy's own software, registered by program staff, acting for the pharmacy's
+    pharmacists at the NCPDP SCRIPT REMS door (registry/interop/ncpdp.py).
+
+    Its credential is shown once, at registration or rotation; only its SHA-256 is kept, as
+    for API bearer tokens (registry/api/models.py ``ApiToken``).
+    """
+
+    __tablename__ = "pharmacy_systems"
+    __table_args__ = (Index("ix_pharmacy_systems_pharmacy_id", "pharmacy_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
+    credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    credential_issued_at: Mapped[datetime]
+    registered_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+    deactivated_at: Mapped[datetime | None]
+
+    pharmacy: Mapped[Pharmacy] = relationship(lazy="joined")

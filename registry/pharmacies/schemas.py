@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, cast
 
 from pydantic import AfterValidator, Field, Strict, WithJsonSchema
@@ -11,9 +11,9 @@ from pydantic_core import PydanticCustomError
 
 from registry import clock
 from registry.accounts.schemas import NewAccount
-from registry.contract import TEXT_PATTERN, Day, Input, Npi, Output, Text, trimmed
+from registry.contract import TEXT_PATTERN, Day, Input, Npi, Output, RecordId, Text, trimmed
 from registry.params import current as current_params
-from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pharmacies.models import Pharmacist, Pharmacy, PharmacySystem
 from registry.prescribers.schemas import Standing
 from registry.rules import StakeholderFacts, pharmacist_standing, pharmacy_standing
 
@@ -109,3 +109,45 @@ class PharmacistOut(Output):
         return cls(id=p.id, status=cast(Standing, s.state), pharmacy_id=p.pharmacy_id,
                    name=p.name, training_completed_on=p.training_completed_on,
                    expires_on=s.expires_on, removed_on=p.removed_on)
+
+
+# --- pharmacy systems (the NCPDP SCRIPT REMS door) ----------------------------------------
+
+
+class PharmacySystemRegistration(Input):
+    name: Annotated[Text, Field(description="What staff call the system: vendor and site.")]
+    pharmacy_id: Annotated[RecordId, Field(description="The pharmacy it acts for.")]
+
+
+class PharmacySystemOut(Output):
+    id: int
+    name: str
+    pharmacy_id: int
+    pharmacy_name: str
+    active: bool
+    registered_at: datetime
+    credential_issued_at: datetime
+    deactivated_at: datetime | None
+
+    @classmethod
+    def of(cls, system: PharmacySystem) -> PharmacySystemOut:
+        return cls(id=system.id, name=system.name, pharmacy_id=system.pharmacy_id,
+                   pharmacy_name=system.pharmacy.name, active=system.active,
+                   registered_at=system.registered_at,
+                   credential_issued_at=system.credential_issued_at,
+                   deactivated_at=system.deactivated_at)
+
+
+class PharmacySystemCredential(PharmacySystemOut):
+    """The answer that carries the credential: shown this once, never stored readable."""
+
+    credential: str = Field(description="Send as `Authorization: Bearer <credential>` to "
+                            "POST /ncpdp/script. Only its hash is kept: store it now.")
+
+    @classmethod
+    def issued(cls, system: PharmacySystem, credential: str) -> PharmacySystemCredential:
+        return cls(**PharmacySystemOut.of(system).model_dump(), credential=credential)
+
+
+class PharmacySystemList(Output):
+    items: list[PharmacySystemOut]

@@ -12,8 +12,15 @@ from registry import clock, db
 from registry.errors import ValidationError
 from registry.params import current as current_params
 from registry.permissions import pharmacist_for_user
-from registry.pharmacies.forms import ActivateForm, PharmacistForm, RemoveForm, TrainingForm
-from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.pharmacies.forms import (
+    ActivateForm,
+    PharmacistForm,
+    PharmacySystemForm,
+    RemoveForm,
+    SystemActionForm,
+    TrainingForm,
+)
+from registry.pharmacies.models import Pharmacist, Pharmacy, PharmacySystem
 from registry.pharmacies.operations import (
     activate_pharmacy,
     add_pharmacist,
@@ -21,7 +28,19 @@ from registry.pharmacies.operations import (
     remove_pharmacist,
     require_rsp,
 )
-from registry.pharmacies.schemas import PharmacistAddition, PharmacyActivation, TrainingRecord
+from registry.pharmacies.schemas import (
+    PharmacistAddition,
+    PharmacyActivation,
+    PharmacySystemRegistration,
+    TrainingRecord,
+)
+from registry.pharmacies.systems import (
+    deactivate_system,
+    find_system,
+    list_systems,
+    register_system,
+    rotate_credential,
+)
 from registry.policy import Permission
 from registry.rules import StakeholderFacts, pharmacist_standing, pharmacy_standing
 from registry.rules.stakeholders import reminder_due
@@ -170,3 +189,86 @@ def remove(pharmacist_id: int) -> Any:
         else:
             flash(f"{p.name} is removed from the pharmacy.", "success")
     return _back()
+
+
+# --- pharmacy systems (program staff) -------------------------------------------------------
+
+systems_bp = Blueprint("pharmacy_systems", __name__, url_prefix="/staff/pharmacy-systems")
+
+
+def _systems_page(form: PharmacySystemForm | None = None, *,
+                  shown: tuple[PharmacySystem, str] | None = None) -> str:
+    """The list, the registration form, and (once, right after it is issued) a credential."""
+    session = db.session()
+    form = form or PharmacySystemForm(formdata=None)
+    pharmacies = session.execute(select(Pharmacy).order_by(Pharmacy.name)).scalars().all()
+    form.pharmacy_id.choices = [(p.id, f"{p.name} (NCPDP {p.ncpdp_id})") for p in pharmacies]
+    return render_template("pharmacies/systems.html", form=form,
+                           systems=list_systems(session, actor()),
+                           action=SystemActionForm(formdata=None), shown=shown)
+
+
+@systems_bp.get("/")
+@requires(Permission.PHARMACY_SYSTEMS_MANAGE)
+def systems() -> Any:
+    return _systems_page()
+
+
+@systems_bp.post("/")
+@requires(Permission.PHARMACY_SYSTEMS_MANAGE)
+def register() -> Any:
+    form = PharmacySystemForm()
+    form.pharmacy_id.choices = []
+    sent = run_form(form, PharmacySystemRegistration,
+                    lambda s, data: register_system(s, actor(), data),
+                    sent_to=url_for("pharmacy_systems.systems"))
+    if isinstance(sent, Response):
+        return sent
+    if sent is None:
+        return _systems_page(form)
+    system, credential = sent.value
+    flash(f"{system.name} is registered. Copy its credential now: it is shown only once.",
+          "success")
+    return _systems_page(shown=(system, credential))
+
+
+def _system_action(system_id: int) -> PharmacySystem | Response | None:
+    """The system, once the one-time form is claimed; a redirect if it was sent already."""
+    system = find_system(db.session(), actor(), system_id)
+    form = SystemActionForm()
+    if not form.validate_on_submit():
+        return None
+    if not claim_submission(db.session(), form):
+        return already_sent(url_for("pharmacy_systems.systems"))
+    return system
+
+
+@systems_bp.post("/<int:system_id>/credential")
+@requires(Permission.PHARMACY_SYSTEMS_MANAGE)
+def rotate(system_id: int) -> Any:
+    got = _system_action(system_id)
+    if isinstance(got, Response):
+        return got
+    if got is None:
+        return redirect(url_for("pharmacy_systems.systems"))
+    try:
+        system, credential = rotate_credential(db.session(), actor(), got)
+    except ValidationError as exc:
+        db.rollback_request()
+        flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
+        return redirect(url_for("pharmacy_systems.systems"))
+    flash(f"{system.name} has a new credential; the old one no longer works. Copy it now: it "
+          "is shown only once.", "success")
+    return _systems_page(shown=(system, credential))
+
+
+@systems_bp.post("/<int:system_id>/deactivate")
+@requires(Permission.PHARMACY_SYSTEMS_MANAGE)
+def deactivate(system_id: int) -> Any:
+    got = _system_action(system_id)
+    if isinstance(got, Response):
+        return got
+    if got is not None:
+        deactivate_system(db.session(), actor(), got)
+        flash(f"{got.name} is deactivated: its credential no longer works.", "success")
+    return redirect(url_for("pharmacy_systems.systems"))

@@ -174,8 +174,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["inbox_summary"] = notification_views.inbox_summary
     blueprints = [auth.bp, prescriber_views.bp, patient_views.bp, patient_views.me,
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
-                  pharmacy_views.bp, compliance_views.bp, staff_views.bp, account_views.bp,
-                  notification_views.bp, language_views.bp]
+                  pharmacy_views.bp, pharmacy_views.systems_bp, compliance_views.bp,
+                  staff_views.bp, account_views.bp, notification_views.bp, language_views.bp]
     for bp in blueprints:
         if RegistryError not in bp.error_handler_spec[None][None]:
             bp.register_error_handler(RegistryError, _registry_error_page)

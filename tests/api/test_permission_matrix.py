@@ -31,6 +31,8 @@ from registry.accounts.schemas import Credentials
 from registry.api.contract import ENDPOINTS
 from registry.api.operations import issue_token
 from registry.contract import parse
+from registry.pharmacies.schemas import PharmacySystemRegistration
+from registry.pharmacies.systems import register_system
 from registry.policy import holds, open_to_anyone
 from registry.pregnancies.operations import report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
@@ -87,6 +89,8 @@ def build_world(session: Any, clock: Clock) -> World:
     pending, code = f.registered(session, dr, can_get_pregnant=False,
                                  date_of_birth=date(1991, 2, 3))
     stranger = f.patient(session, other_dr)
+    system, _credential = register_system(session, staff, parse(
+        PharmacySystemRegistration, name="Counter software", pharmacy_id=ph.id))
     users = {"prescriber": dr.user, "other_prescriber": other_dr.user, "designee": des.user,
              "pharmacist": rph.user, "rsp": f.rsp_of(ph).user, "other_pharmacist": other_rph.user,
              "patient": p.user, "staff": staff}
@@ -105,7 +109,7 @@ def build_world(session: Any, clock: Clock) -> World:
     ids = {"dr": dr.id, "dr_npi": dr.npi, "dr_email": dr.user.email, "other_dr": other_dr.id,
            "other_dr_npi": other_dr.npi, "r_dob": r.date_of_birth.isoformat(),
            "designee": des.id,
-           "pharmacy": ph.id, "spare_rph": spare_rph.id, "p": p.registry_id,
+           "pharmacy": ph.id, "spare_rph": spare_rph.id, "system": system.id, "p": p.registry_id,
            "p_dob": p.date_of_birth.isoformat(), "q": q.registry_id, "r": r.registry_id,
            "ended": ended.registry_id, "report": report.id, "pending_id": pending.registry_id,
            "rma": outcome.authorization.rma, "q_request": {
@@ -240,6 +244,13 @@ CALLS: dict[str, Call] = {
     "POST /compliance-actions": Call(lambda w: "/compliance-actions", lambda w, a, r: {
         "subject_type": "prescriber", "subject_id": w.ids["dr"], "action": "notice",
         "reason": "Late attestation"}),
+    "POST /pharmacy-systems": Call(lambda w: "/pharmacy-systems", lambda w, a, r: {
+        "name": "Another counter", "pharmacy_id": w.ids["pharmacy"]}),
+    "GET /pharmacy-systems": Call(lambda w: "/pharmacy-systems"),
+    "POST /pharmacy-systems/{system_id}/credential": Call(
+        lambda w: f"/pharmacy-systems/{w.ids['system']}/credential"),
+    "DELETE /pharmacy-systems/{system_id}": Call(
+        lambda w: f"/pharmacy-systems/{w.ids['system']}"),
     "GET /reports/summary": Call(lambda w: "/reports/summary"),
     "GET /audit": Call(lambda w: "/audit?limit=500"),
 }
