@@ -28,6 +28,7 @@ from registry.authorizations.models import Authorization, AuthorizationStatus
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Prescriber
+from registry.rules.identifiers import normalize_registry_id
 
 T = TypeVar("T")
 
@@ -47,6 +48,15 @@ def lock_patient(session: Session, patient_or_id: Patient | int) -> Patient:
     return session.execute(
         _fresh(select(Patient).where(Patient.id == pid).with_for_update(of=Patient))
     ).scalar_one()
+
+
+def lock_patient_by_registry_id(session: Session, registry_id: str) -> Patient | None:
+    """:func:`lock_patient` for the patient with this registry ID (None if there is none),
+    found and locked in one statement."""
+    rid = normalize_registry_id(registry_id or "")
+    return session.execute(
+        _fresh(select(Patient).where(Patient.registry_id == rid).with_for_update(of=Patient))
+    ).scalar_one_or_none()
 
 
 def share_stakeholders(session: Session, *, prescriber_id: int | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     Boolean,
     ColumnElement,
     Date,
@@ -79,8 +80,8 @@ def _facts_statement() -> Any:
     """Built once (at import): the patients' and prescribers' ids are expanding bound
     parameters, so every call reuses the statement, its cache key and its compiled SQL
     instead of building a nine-part UNION ALL again (most of a decision's CPU once)."""
-    ids = bindparam("ids", expanding=True)
-    prescriber_ids = bindparam("prescriber_ids", expanding=True)
+    ids: BindParameter[Any] = bindparam("ids", expanding=True)
+    prescriber_ids: BindParameter[Any] = bindparam("prescriber_ids", expanding=True)
     return union_all(
         _part(PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
               d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on)
