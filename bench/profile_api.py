@@ -120,6 +120,7 @@ def main() -> None:
               + (" (profiled)" if profiler else ""))
         if profiler:
             out = io.StringIO()
+            profiler.dump_stats(f"/tmp/profile-{kind}.pstats")
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("cumulative").print_stats(args.top)
             stats.sort_stats("tottime").print_stats(args.top)
