@@ -70,11 +70,12 @@ def share_stakeholders(session: Session, *, prescriber_id: int | None = None,
     locked (its id read): its standing is read, after this, with the patient's facts."""
     if prescriber_id is not None:
         session.execute(select(Prescriber.id).where(Prescriber.id == prescriber_id)
-                        .with_for_update(of=Prescriber, key_share=True)).scalar_one()
+                        .with_for_update(of=Prescriber, key_share=True, read=True)).scalar_one()
     for model, row_id in ((Pharmacy, pharmacy_id), (Pharmacist, pharmacist_id)):
         if row_id is not None:
             query = select(model).where(model.id == row_id).options(lazyload("*"))
-            session.execute(_fresh(query.with_for_update(of=model, key_share=True))).scalar_one()
+            session.execute(_fresh(query.with_for_update(of=model, key_share=True, read=True)))\
+                .scalar_one()
 
 
 def lock_stakeholder(session: Session, model: type[T], row_id: int) -> T | None:
