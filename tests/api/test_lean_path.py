@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
+from registry import clock as registry_clock
 from registry import db
 from registry.accounts.models import User
 from registry.api.blueprint import current_token
@@ -192,3 +193,35 @@ def test_an_idempotent_request_is_looked_up_once_and_replayed(app, clock):
     with app.app_context():
         session = db.session()
         assert session.execute(select(func.count(Authorization.id))).scalar_one() == 1
+
+
+def test_a_refused_rma_takes_back_the_cycle_opened_for_it(app, clock):
+    """Cannot get pregnant, 2026 rules: the RMA opens its own cycle. When the unique index
+    refuses the RMA (an open one put in behind the rules' back), that cycle and its audit
+    entry go too (the savepoint), and the answer is None: a denial, not an error."""
+    from registry.audit.models import AuditEntry
+    from registry.authorizations.operations import _evaluate, _issue
+    from registry.cycles.models import Cycle
+
+    w = _world(app, clock)
+    with app.test_request_context("/", method="POST"):
+        session = db.session()
+        user = session.execute(select(User).where(User.email == w["rph_email"])).scalar_one()
+        req = AuthorizationRequest.model_validate(w["request"])
+        pharmacist, patient, decision = _evaluate(session, user, req, lock=True)
+        assert patient is not None
+        assert decision.eligible
+        assert decision.needs_new_cycle
+        first = _issue(session, user, pharmacist, patient, decision, req, registry_clock.now(),
+                       registry_clock.today())
+        assert first is not None
+        cycles = session.execute(select(func.count(Cycle.id))).scalar_one()
+        entries = session.execute(select(func.count(AuditEntry.id))).scalar_one()
+        assert _issue(session, user, pharmacist, patient, decision, req, registry_clock.now(),
+                      registry_clock.today()) is None
+        assert session.execute(select(func.count(Cycle.id))).scalar_one() == cycles
+        assert session.execute(select(func.count(AuditEntry.id))).scalar_one() == entries
+        assert session.execute(select(func.count(Authorization.id)).where(
+            Authorization.patient_id == patient.id)).scalar_one() == 1
+        session.rollback()
+
