@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from registry.authorizations.models import Authorization, AuthorizationStatus
 from registry.patients.models import Patient
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Prescriber
+from registry.rules.identifiers import normalize_registry_id
 
 T = TypeVar("T")
 
@@ -49,18 +50,32 @@ def lock_patient(session: Session, patient_or_id: Patient | int) -> Patient:
     ).scalar_one()
 
 
+def lock_patient_by_registry_id(session: Session, registry_id: str) -> Patient | None:
+    """:func:`lock_patient` for the patient with this registry ID (None if there is none),
+    found and locked in one statement."""
+    rid = normalize_registry_id(registry_id or "")
+    return session.execute(
+        _fresh(select(Patient).where(Patient.registry_id == rid).with_for_update(of=Patient))
+    ).scalar_one_or_none()
+
+
 def share_stakeholders(session: Session, *, prescriber_id: int | None = None,
                        pharmacy_id: int | None = None,
                        pharmacist_id: int | None = None) -> None:
     """FOR KEY SHARE on the prescriber, pharmacy and pharmacist an authorization (or a
     dispense) goes through: many of them proceed together, but a suspension, deactivation or
     removal (FOR UPDATE, :func:`lock_stakeholder`) waits for them and they wait for it. The
-    rows are re-read, so their standing is checked as of after the lock."""
-    for model, row_id in ((Prescriber, prescriber_id), (Pharmacy, pharmacy_id),
-                          (Pharmacist, pharmacist_id)):
+    pharmacy and pharmacist rows are re-read, so their standing is checked as of after the
+    lock (their user is not joined: the session holds it). The prescriber's row is only
+    locked (its id read): its standing is read, after this, with the patient's facts."""
+    if prescriber_id is not None:
+        session.execute(select(Prescriber.id).where(Prescriber.id == prescriber_id)
+                        .with_for_update(of=Prescriber, key_share=True, read=True)).scalar_one()
+    for model, row_id in ((Pharmacy, pharmacy_id), (Pharmacist, pharmacist_id)):
         if row_id is not None:
-            query = select(model).where(model.id == row_id)
-            session.execute(_fresh(query.with_for_update(of=model, key_share=True))).scalar_one()
+            query = select(model).where(model.id == row_id).options(lazyload("*"))
+            session.execute(_fresh(query.with_for_update(of=model, key_share=True, read=True)))\
+                .scalar_one()
 
 
 def lock_stakeholder(session: Session, model: type[T], row_id: int) -> T | None:

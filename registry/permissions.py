@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, TypeVar, cast
+
+from flask import has_request_context, request
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from registry import clock
@@ -10,12 +13,43 @@ from registry.accounts.models import Role, User
 from registry.errors import NotFound, PermissionDenied
 from registry.params import current as current_params
 from registry.patients.models import Patient
-from registry.pharmacies.models import Pharmacist
+from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Designee, DesigneeLink, Prescriber
 from registry.rules import StakeholderFacts, designee_standing, prescriber_standing
 
+T = TypeVar("T")
+_CALLER = "registry.caller"
+
+
+def remember_caller(session: Session, user: User, *, pharmacist: Pharmacist | None = None,
+                    pharmacy: Pharmacy | None = None,
+                    prescriber: Prescriber | None = None) -> None:
+    """Keep the caller's own records, read at the door with their token (one statement),
+    for the rest of the request: :func:`pharmacist_for_user` and :func:`prescriber_for_user`
+    answer from them instead of asking again, and ``session.get(Pharmacy, ...)`` finds the
+    pharmacy in the identity map, which holds only what something references. Locks still
+    re-read these rows (registry/locks.py refreshes the same objects)."""
+    if has_request_context():
+        request.environ[_CALLER] = (session, user.id, {
+            User: user, Pharmacist: pharmacist, Pharmacy: pharmacy, Prescriber: prescriber})
+
+
+def _remembered(session: Session, user: User, model: type[T]) -> T | None:
+    if not has_request_context():
+        return None
+    known: Any = request.environ.get(_CALLER)
+    if known is None or known[0] is not session or known[1] != user.id:
+        return None
+    found: Any = known[2].get(model)
+    if found is None or not inspect(found).persistent:  # (and still in this session)
+        return None
+    return cast(T, found)
+
 
 def prescriber_for_user(session: Session, user: User) -> Prescriber | None:
+    known = _remembered(session, user, Prescriber)
+    if known is not None:
+        return known
     return session.execute(select(Prescriber).where(Prescriber.user_id == user.id)).scalar()
 
 
@@ -24,6 +58,9 @@ def designee_for_user(session: Session, user: User) -> Designee | None:
 
 
 def pharmacist_for_user(session: Session, user: User) -> Pharmacist | None:
+    known = _remembered(session, user, Pharmacist)
+    if known is not None:
+        return known
     return session.execute(select(Pharmacist).where(Pharmacist.user_id == user.id)).scalar()
 
 

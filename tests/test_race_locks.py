@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import clock as registry_clock
-from registry import db
+from registry import db, locks
 from registry.authorizations.operations import (
     record_dispense,
     reverse_authorization,
@@ -36,6 +36,7 @@ from registry.models import (
     Dispense,
     Patient,
     Pharmacist,
+    Pharmacy,
     Prescriber,
     Reversal,
     User,
@@ -353,3 +354,38 @@ def test_a_prescriber_suspension_waits_for_a_dispense_in_flight(committing_app, 
     with committing_app.app_context():
         assert _audit(db.session(), "authorization:cancel", rma) == []
         assert db.session().get(Prescriber, w["dr"]).suspended_until is not None
+
+
+def _share(w: dict[str, Any], pharmacist: str) -> Callable[[Session], Any]:
+    def work(session: Session) -> Any:
+        locks.share_stakeholders(session, prescriber_id=w["dr"], pharmacy_id=w["pharmacy"],
+                                 pharmacist_id=w[pharmacist])
+    return work
+
+
+def test_authorizations_through_one_pharmacy_do_not_wait_for_each_other(committing_app,
+                                                                          clock):
+    """FOR KEY SHARE, as docs/concurrency.md says (it was FOR NO KEY UPDATE, which made every
+    authorization through a pharmacy, or for a prescriber's patients, wait for the one before)."""
+    w = world(committing_app, clock)
+    a = Txn(committing_app, _share(w, "rph"), hold=True).hold()
+    b = Txn(committing_app, _share(w, "rph2"), hold=False).start()
+    try:
+        assert wait_until_blocked(committing_app, b) == "finished"
+    finally:
+        a.commit()
+        a.finish()
+        b.finish()
+
+
+def test_a_suspension_waits_for_the_shared_stakeholder_locks(committing_app, clock):
+    w = world(committing_app, clock)
+    a = Txn(committing_app, _share(w, "rph"), hold=True).hold()
+    b = Txn(committing_app,
+            lambda s: locks.lock_stakeholder(s, Pharmacy, w["pharmacy"]), hold=False).start()
+    try:
+        assert wait_until_blocked(committing_app, b) == "blocked"
+    finally:
+        a.commit()
+        a.finish()
+        b.finish()

@@ -9,14 +9,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, lazyload
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from registry import clock, db
 from registry.accounts.models import User
 from registry.api.models import ApiToken
 from registry.errors import NotFound, ValidationError
+from registry.permissions import remember_caller
+from registry.pharmacies.models import Pharmacist, Pharmacy
+from registry.prescribers.models import Prescriber
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -40,6 +43,22 @@ def bearer_token() -> str | None:
     return value.strip()
 
 
+# The door, in one statement: the token, its user and, when the user is one, their
+# pharmacist (with the pharmacy) or prescriber record, which the operations would otherwise
+# each fetch again (registry.permissions.remember_caller). Built once: its cache key and SQL
+# are reused by every request. The user relationships are not joined a second time: the
+# many-to-one lazy loads find the user in the session's identity map.
+_DOOR = (
+    select(ApiToken, User, Pharmacist, Pharmacy, Prescriber)
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(Pharmacist, Pharmacist.user_id == User.id)
+    .outerjoin(Pharmacy, Pharmacy.id == Pharmacist.pharmacy_id)
+    .outerjoin(Prescriber, Prescriber.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+    .options(lazyload(ApiToken.user), lazyload(Pharmacist.user), lazyload(Prescriber.user))
+)
+
+
 def current_token() -> ApiToken | None:
     """The request's valid token, or None (no header, unknown, expired or revoked)."""
     cache = request.environ  # per request (an app context, and ``g``, may span several)
@@ -49,11 +68,13 @@ def current_token() -> ApiToken | None:
     raw = bearer_token()
     if raw is not None and len(raw) <= 200:
         session = db.session()
-        row = session.execute(
-            select(ApiToken).where(ApiToken.token_hash == token_hash(raw))
-        ).scalar()
+        found = session.execute(_DOOR, {"token_hash": token_hash(raw)}).first()
         now = clock.now()
-        if row is not None and row.revoked_at is None and row.expires_at > now:
+        row: ApiToken | None = found[0] if found is not None else None
+        if found is not None and row is not None and row.revoked_at is None \
+                and row.expires_at > now:
+            remember_caller(session, found.User, pharmacist=found.Pharmacist,
+                            pharmacy=found.Pharmacy, prescriber=found.Prescriber)
             # At most one write a minute: a busy client's parallel requests would otherwise
             # all queue on this row's lock.
             if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:

@@ -80,13 +80,19 @@ def endpoint(method: str, path: str, *, permission: Permission, summary: str, ta
              errors: tuple[int, ...] = (), description: str = "",
              rate_limit: str | None = None, idempotent: bool | None = None,
              also: tuple[tuple[int, type[BaseModel], str], ...] = (),
-             denies: type[BaseModel] | None = None,
+             denies: type[BaseModel] | None = None, replays_itself: bool = False,
              ) -> Callable[[Callable[..., Any]], Any]:
     """Register ``function`` as ``method path`` on the API blueprint (see the module doc).
 
     ``function(user, **path_params, body=..., query=...)`` returns a ``response`` model, a
     ``(model, status)`` pair (a status of ``also``: (status, model, when) triples), a Flask
     ``Response``, or None (204).
+
+    ``replays_itself``: the operation keeps the ``Idempotency-Key`` with what it stores and
+    replays from there (``POST /authorizations`` keeps it with the decision, denials
+    included): the header is honoured and documented, but the shared layer
+    (registry/api/idempotency.py) is not wrapped around it, so that a request looks its key
+    up once, not twice.
     """
     if idempotent is None:
         idempotent = method in MUTATING and not open_to_anyone(permission)
@@ -105,7 +111,7 @@ def endpoint(method: str, path: str, *, permission: Permission, summary: str, ta
                 kwargs["query"] = parse(query, request.args.to_dict())
             return _response(spec, function(user, **kwargs))
 
-        if idempotent:
+        if idempotent and not replays_itself:
             from registry.api.idempotency import idempotent as replayable
 
             answer = replayable(answer)

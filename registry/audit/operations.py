@@ -141,6 +141,15 @@ _HEAD = (
     select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.seq.is_not(None))
     .order_by(_TABLE.c.seq.desc()).limit(1)
 )
+_COLUMNS = [_TABLE.c.id, *(_TABLE.c[c.key] for c in CONTENT_COLUMNS)]
+_UNSEALED = (select(*_COLUMNS).where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id)
+             .limit(bindparam("batch")))
+_UNSEALED_WITH_HEAD = (
+    select(_HEAD.with_only_columns(_TABLE.c.seq).scalar_subquery().label("head_seq"),
+           _HEAD.with_only_columns(_TABLE.c.hash).scalar_subquery().label("head_hash"),
+           *_COLUMNS)
+    .where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id).limit(bindparam("batch"))
+)
 _SEAL = update(_TABLE).where(_TABLE.c.id == bindparam("b_id")).values(
     seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"))
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
@@ -170,13 +179,17 @@ def seal(session: Session, *, batch: int = 500, durable: bool = True) -> int | N
         if not conn.execute(lock, {"key": SEALER_LOCK}).scalar_one():
             return None
     # SQLite: this transaction holds the database's one write lock already.
-    seq, prev = chain_head(session)
-    columns = [_TABLE.c.id, *(_TABLE.c[c.key] for c in CONTENT_COLUMNS)]
+    # The head comes with the first batch (one statement, read after the lock: a statement
+    # that took the lock itself would read with a snapshot from before it).
+    seq, prev = 0, GENESIS
     sealed = 0
     while True:
-        rows = conn.execute(
-            select(*columns).where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id).limit(batch)
-        ).all()
+        if sealed == 0:
+            rows = conn.execute(_UNSEALED_WITH_HEAD, {"batch": batch}).all()
+            if rows and rows[0].head_seq is not None and rows[0].head_hash is not None:
+                seq, prev = rows[0].head_seq, rows[0].head_hash
+        else:
+            rows = conn.execute(_UNSEALED, {"batch": batch}).all()
         if not rows:
             return sealed
         params = []

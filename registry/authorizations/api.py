@@ -50,7 +50,7 @@ def create_check(user: User, body: AuthorizationRequest) -> AuthorizationCheckOu
 @endpoint("POST", "/authorizations", permission=P.AUTHORIZATIONS_REQUEST,
           body=AuthorizationRequest, response=AuthorizationIssued, status=201,
           tag="Authorizations", summary="Request a dispensing authorization (RMA)",
-          rate_limit="API_RATELIMIT_LOOKUPS", denies=AuthorizationDenied,
+          rate_limit="API_RATELIMIT_LOOKUPS", denies=AuthorizationDenied, replays_itself=True,
           description="Denied: 422 problem with `type` ending `/authorization-denied`, "
           "`reasons` and `ruleset`. A registry ID or NPI whose check digit is wrong is "
           "invalid (`errors` names `registry_id` or `prescriber_npi`), not a denial: no "
@@ -58,9 +58,9 @@ def create_check(user: User, body: AuthorizationRequest) -> AuthorizationCheckOu
           "same key with the same body returns the same RMA (or denial) again "
           "(`Idempotent-Replayed: true`), with another body it is a 422.")
 def create_authorization(user: User, body: AuthorizationRequest) -> Response:
-    """The core also stores the decision with the key and replays it (safe under
-    concurrency): a denial, which the shared idempotency layer does not keep, is replayed
-    from there, and so is the page's form token."""
+    """The core stores the decision with the key and replays it (safe under concurrency):
+    a denial, which the shared idempotency layer would not keep, is replayed from there, and
+    so is the page's form token. The shared layer is not used here (one lookup, not two)."""
     key = idempotency_key()
     try:
         outcome = request_authorization(db.session(), user, body, idempotency_key=key)

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock, locks, policy
 from registry.accounts.models import Role, User
@@ -104,23 +107,32 @@ def expire_stale(session: Session, patient: Patient, today: date) -> None:
 def _evaluate(session: Session, actor: User, req: AuthorizationRequest,
               lock: bool) -> tuple[Pharmacist, Patient | None, Decision]:
     pharmacist = requesting_pharmacist(session, actor)
-    patient = by_registry_id_and_dob(session, req.registry_id, req.date_of_birth)
     today = clock.today()
     if lock:
         # Lock first, then read every fact the decision uses: a change that makes the patient
         # ineligible either committed before (and is seen) or waits for this transaction
         # (and cancels the RMA). Order and reasons: registry/locks.py, docs/concurrency.md.
-        if patient is not None:
-            patient = locks.lock_patient(session, patient)
+        # The patient is found and locked in one statement; the date of birth is compared
+        # on the row as re-read under the lock.
+        patient = locks.lock_patient_by_registry_id(session, req.registry_id)
+        if patient is not None and patient.date_of_birth != req.date_of_birth:
+            patient = None
         locks.share_stakeholders(
             session, prescriber_id=patient.prescriber_id if patient is not None else None,
             pharmacy_id=pharmacist.pharmacy_id, pharmacist_id=pharmacist.id,
         )
-        if patient is not None:
-            expire_stale(session, patient, today)
+    else:
+        patient = by_registry_id_and_dob(session, req.registry_id, req.date_of_birth)
     pharmacy = session.get(Pharmacy, pharmacist.pharmacy_id)
     assert pharmacy is not None
     facts = load_facts(session, patient) if patient is not None else None
+    if lock and patient is not None and facts is not None and any(
+            a.status == AuthorizationStatus.AUTHORIZED and a.do_not_dispense_after < today
+            for a in facts.authorizations):
+        # Open RMAs past their last day (the facts, read under the lock, name them all):
+        # marked expired, and the facts read again. Most requests have none: no statement.
+        expire_stale(session, patient, today)
+        facts = load_facts(session, patient)
     decision = evaluate(facts, today, current_params(),
                         _request_facts(req, pharmacist, pharmacy))
     return pharmacist, patient, decision
@@ -167,11 +179,13 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
     if key is not None and len(key) > 255:
         raise ValidationError({"Idempotency-Key": "Must be at most 255 characters."})
     fingerprint = req.fingerprint()
+    pharmacist, patient, decision = _evaluate(session, actor, req, lock=True)
+    # One lookup, after the patient's lock: a twin with the same key that got the lock first
+    # has committed by now and is seen (a retry is decided again before it is replayed, which
+    # costs a retry a little and every first request nothing). Without a patient to lock, a
+    # twin is caught by the unique index on the key below.
     if key and (replay := _replay(session, actor, key, fingerprint)):
         return replay
-    pharmacist, patient, decision = _evaluate(session, actor, req, lock=True)
-    if key and (replay := _replay(session, actor, key, fingerprint)):
-        return replay  # a concurrent twin finished while we waited for the lock
     now = clock.now()
     today = clock.today()
     reasons = [r.as_dict() for r in decision.reasons]
@@ -194,14 +208,18 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
         parameters=decision.parameters,
         authorization_id=authorization.id if authorization else None,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Same key from the same user committed meanwhile (no patient row to lock on).
-        if key and (replay := _replay(session, actor, key, fingerprint)):
-            return replay
-        raise
+    if key is None:  # nothing unique in the row but its key: no savepoint needed
+        session.add(row)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # Same key from the same user committed meanwhile (no patient row to lock on).
+            if replay := _replay(session, actor, key, fingerprint):
+                return replay
+            raise
     if authorization is not None:
         after = {**snapshot(authorization), "decision_id": row.id}
         if via is not None:
@@ -221,36 +239,65 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
 def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patient,
            decision: Decision, req: AuthorizationRequest, now: Any,
            today: date) -> Authorization | None:
-    """Insert the RMA; None when the database refuses a second live authorization."""
+    """Insert the RMA; None when the database refuses a second live authorization.
+
+    The unique indexes decide, in the INSERT itself (``ON CONFLICT DO NOTHING``, on
+    PostgreSQL and SQLite alike): no pre-check of the RMA number and, unless a cycle is
+    opened for it, no savepoint. Under the patient's lock the facts have seen every live
+    authorization already, so a refusal means only that the rules and the indexes disagree
+    (or, once in 24^12, that the RMA number was taken: then another one is drawn).
+    """
     assert decision.do_not_dispense_after is not None
-    try:
-        with session.begin_nested():
-            if decision.needs_new_cycle:
-                cycle = open_cycle(
-                    session, actor, patient, kind=CycleKind.PER_AUTHORIZATION,
-                    opened_on=today, closes_on=decision.do_not_dispense_after,
-                    ruleset=decision.ruleset,
-                )
-                cycle_id = cycle.id
-            else:
-                assert decision.cycle is not None
-                cycle_id = decision.cycle.id
-            rma = new_rma()
-            while session.execute(select(Authorization.id).where(Authorization.rma == rma)).first():
-                rma = new_rma()  # pragma: no cover - 24^12 possibilities
-            auth = Authorization(
-                rma=rma, patient_id=patient.id, cycle_id=cycle_id,
-                prescriber_id=patient.prescriber_id, pharmacy_id=pharmacist.pharmacy_id,
-                pharmacist_id=pharmacist.id, status=AuthorizationStatus.AUTHORIZED.value,
-                ruleset=decision.ruleset, issued_on=today, issued_at=now,
-                do_not_dispense_after=decision.do_not_dispense_after,
-                days_supply=req.days_supply, quantity=req.quantity, refills=req.refills,
+    values = {
+        "patient_id": patient.id, "prescriber_id": patient.prescriber_id,
+        "pharmacy_id": pharmacist.pharmacy_id, "pharmacist_id": pharmacist.id,
+        "status": AuthorizationStatus.AUTHORIZED, "ruleset": decision.ruleset,
+        "issued_on": today, "issued_at": now,
+        "do_not_dispense_after": decision.do_not_dispense_after,
+        "days_supply": req.days_supply, "quantity": req.quantity, "refills": req.refills,
+        "closed_at": None,
+    }
+    if not decision.needs_new_cycle:
+        assert decision.cycle is not None
+        auth = _insert_rma(session, {**values, "cycle_id": decision.cycle.id})
+    else:
+        # The cycle opened for this RMA must go if the RMA is refused: a savepoint.
+        with session.begin_nested() as savepoint:
+            cycle = open_cycle(
+                session, actor, patient, kind=CycleKind.PER_AUTHORIZATION,
+                opened_on=today, closes_on=decision.do_not_dispense_after,
+                ruleset=decision.ruleset,
             )
-            session.add(auth)
-            session.flush()
-    except IntegrityError:
-        return None
+            auth = _insert_rma(session, {**values, "cycle_id": cycle.id})
+            if auth is None:
+                savepoint.rollback()
+    if auth is not None:
+        set_committed_value(auth, "patient", patient)  # what the answer names: no lazy load
     return auth
+
+
+_INSERT_RMA: dict[str, Any] = {}  # per dialect, built once
+
+
+def _insert_rma(session: Session, values: dict[str, Any]) -> Authorization | None:
+    dialect = session.get_bind().dialect.name
+    statement = _INSERT_RMA.get(dialect)
+    if statement is None:
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        names = ["rma", *values]
+        statement = _INSERT_RMA[dialect] = (
+            insert(Authorization).values({n: bindparam(n) for n in names})
+            .on_conflict_do_nothing().returning(Authorization)
+        )
+    while True:
+        rma = new_rma()
+        auth: Authorization | None = session.scalars(statement, {"rma": rma, **values}).first()
+        if auth is not None:
+            return auth
+        if session.execute(select(Authorization.id).where(Authorization.rma == rma)).first() \
+                is None:
+            return None  # refused by the one-live-authorization indexes
+        # pragma: no cover - the RMA number was taken: draw again
 
 
 # --- after the RMA ---------------------------------------------------------------------

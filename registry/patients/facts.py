@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     Boolean,
     ColumnElement,
     Date,
     Integer,
     Select,
     String,
+    bindparam,
     cast,
     literal_column,
     null,
@@ -74,7 +76,12 @@ def _part(tag: int, **values: Any) -> Select[Any]:
     return select(*columns)
 
 
-def _facts_statement(ids: list[int], prescriber_ids: set[int]) -> Any:
+def _facts_statement() -> Any:
+    """Built once (at import): the patients' and prescribers' ids are expanding bound
+    parameters, so every call reuses the statement, its cache key and its compiled SQL
+    instead of building a nine-part UNION ALL again (most of a decision's CPU once)."""
+    ids: BindParameter[Any] = bindparam("ids", expanding=True)
+    prescriber_ids: BindParameter[Any] = bindparam("prescriber_ids", expanding=True)
     return union_all(
         _part(PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
               d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on)
@@ -113,6 +120,9 @@ def _facts_statement(ids: list[int], prescriber_ids: set[int]) -> Any:
     )
 
 
+_FACTS = _facts_statement()
+
+
 def load_facts(session: Session, patient: Patient) -> PatientFacts:
     """Every fact is read from the database now, in one statement, even rows the session
     already holds (a caller that locked the patient decides on what was committed before
@@ -126,8 +136,9 @@ def load_facts_of(session: Session, patients: Sequence[Patient]) -> dict[int, Pa
     if not patients:
         return {}
     rows: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
-    statement = _facts_statement([p.id for p in patients], {p.prescriber_id for p in patients})
-    for row in session.execute(statement):
+    parameters = {"ids": [p.id for p in patients],
+                  "prescriber_ids": sorted({p.prescriber_id for p in patients})}
+    for row in session.execute(_FACTS, parameters):
         rows[(row.tag, row.id if row.tag == PRESCRIBER else row.pid)].append(row)
     for part in rows.values():
         part.sort(key=lambda r: r.id)
