@@ -112,7 +112,8 @@ def _register_error_dispatch(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        key = "registry.api_error_handler" if request.path.startswith("/api/") else (
+        key = "registry.api_error_handler" if request.path.startswith(
+            ("/api/", "/cds-services")) else (
             "registry.web_error_handler"
         )
         handler = app.extensions.get(key)

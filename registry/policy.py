@@ -90,6 +90,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     STAFF_SEARCH = "staff:search"
     STAFF_EXPORT = "staff:export"
+    # other systems (EHRs) registered to call the standard doors
+    EHR_SYSTEMS_MANAGE = "ehr-systems:manage"
 
 
 ANYONE: frozenset[Holder] = frozenset({Anyone.ANONYMOUS, *Role})
@@ -157,6 +159,7 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.AUDIT_READ: STAFF,
     P.STAFF_SEARCH: STAFF,
     P.STAFF_EXPORT: STAFF,
+    P.EHR_SYSTEMS_MANAGE: STAFF,
 }
 
 
