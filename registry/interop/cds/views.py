@@ -16,6 +16,8 @@ from registry.interop.cds.auth import CdsUnauthorized, authenticate
 from registry.interop.cds.fetch import Fetcher, http_fetch
 from registry.interop.cds.operations import SERVICES, Call, parse_call
 from registry.interop.cds.operations import answer as answer_call
+from registry.policy import Permission
+from registry.web.support import requires
 
 bp = Blueprint("cds", __name__, url_prefix="/cds-services")
 FETCHER = "registry.cds_fetcher"
@@ -24,8 +26,6 @@ FETCHER = "registry.cds_fetcher"
 def _json(body: dict[str, Any], status: int = 200) -> Response:
     response = jsonify(body)
     response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -43,6 +43,7 @@ def public_url() -> str:
 
 
 @bp.route("", methods=["GET"])
+@requires(Permission.CDS_HOOKS_CALL)
 def discovery() -> Response:
     return _json({"services": [
         {"hook": s.hook, "id": s.id, "title": s.title, "description": s.description,
@@ -52,16 +53,19 @@ def discovery() -> Response:
         for s in SERVICES.values()]})
 
 
-@bp.route("", methods=["OPTIONS"])
-@bp.route("/<service_id>", methods=["OPTIONS"])
-def preflight(service_id: str | None = None) -> Response:
-    response = _json({}, 200)
+@bp.after_request
+def _cross_origin(response: Response) -> Response:
+    """CDS clients may call from a browser (CDS Hooks: CORS); no cookie is ever read here,
+    the JWT alone authenticates, so any origin may call."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.route("/<service_id>", methods=["POST"])
+@requires(Permission.CDS_HOOKS_CALL)
 def call(service_id: str) -> Response:
     service = SERVICES.get(service_id)
     if service is None:
