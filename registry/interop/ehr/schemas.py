@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, Strict, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from registry.contract import TEXT_PATTERN, Flag, Input, Name, Npi, Output, Text
+from registry.contract import Flag, Input, Name, Npi, Output, Text
 from registry.interop.ehr.models import EhrSystem
 
 # What the key set of an EHR may hold: asymmetric public keys only (CDS Hooks signs with
@@ -22,19 +23,31 @@ MAX_KEYS = 20
 MAX_JWKS_BYTES = 32_000
 
 
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\x00]*)?$"
+URL_MESSAGE = "Must be an absolute http(s) address."
+
+
 def _url(value: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc or any(
-        c.isspace() for c in value
-    ):
-        raise PydanticCustomError("url", "Must be an absolute http(s) address.")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise PydanticCustomError("url", URL_MESSAGE) from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise PydanticCustomError("url", URL_MESSAGE)
     return value.rstrip("/")
 
 
-Url = Annotated[str, Strict(), Field(min_length=1, max_length=500, pattern=TEXT_PATTERN),
-                AfterValidator(_url),
+def _url_shape(value: Any) -> Any:
+    """The pattern's refusal in words (JSON Schema's pattern is the same expression)."""
+    if isinstance(value, str) and not re.match(URL_PATTERN, value):
+        raise PydanticCustomError("url", URL_MESSAGE)
+    return value
+
+
+Url = Annotated[str, Strict(), Field(min_length=1, max_length=500),
+                BeforeValidator(_url_shape), AfterValidator(_url),
                 WithJsonSchema({"type": "string", "format": "uri", "maxLength": 500,
+                                "pattern": URL_PATTERN,
                                 "example": "https://ehr.example.org/fhir"})]
 
 
@@ -69,9 +82,10 @@ def public_jwks(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Jwks = Annotated[dict[str, Any], AfterValidator(public_jwks),
-                 WithJsonSchema({"type": "object", "required": ["keys"],
+                 WithJsonSchema({"type": "object", "required": ["keys"], "format": "jwks",
                                  "description": "The EHR's JSON Web Key Set (RFC 7517): its "
-                                 "public keys only (RSA, EC or OKP).",
+                                 "public keys only (RSA, EC or OKP), each readable as a "
+                                 "key (checked by the server).",
                                  "properties": {"keys": {"type": "array", "minItems": 1,
                                                          "maxItems": MAX_KEYS,
                                                          "items": {"type": "object"}}}})]
