@@ -81,7 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
-    from registry import api, cli, extensions, i18n, transport, web
+    from registry import api, cli, extensions, i18n, interop, transport, web
 
     transport.init_app(app)
     extensions.init_app(app)
@@ -89,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     web.init_app(app)
     api.init_app(app)
+    interop.init_app(app)
     _register_request_transaction(app)
     _register_error_dispatch(app)
     return app
@@ -112,8 +113,10 @@ def _register_error_dispatch(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        key = "registry.api_error_handler" if request.path.startswith(
-            ("/api/", "/cds-services")) else (
+        for prefix, door in app.extensions.get("registry.error_handlers_by_prefix", {}).items():
+            if request.path.startswith(prefix):  # a standard door answers in its own format
+                return door(exc)
+        key = "registry.api_error_handler" if request.path.startswith("/api/") else (
             "registry.web_error_handler"
         )
         handler = app.extensions.get(key)

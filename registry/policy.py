@@ -54,6 +54,7 @@ class Permission(StrEnum):
     PATIENTS_REGISTER = "patients:register"
     PATIENTS_ACTIVATE = "patients:activate"
     PATIENTS_READ = "patients:read"
+    REMS_STATUS_READ = "rems-status:read"  # what a patient still needs, for an EHR or pharmacy
     MY_STEPS_READ = "me:steps:read"
     CARE_RECORD_READ = "care-record:read"  # the care team's pages of a patient's record
     PATIENTS_UPDATE = "patients:update"
@@ -128,6 +129,10 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.PATIENTS_REGISTER: CARE,
     P.PATIENTS_ACTIVATE: ANYONE,
     P.PATIENTS_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.PATIENT, Role.STAFF}),
+    # The FHIR $rems-etasu door: the care team and staff (the patient's record), a pharmacist
+    # by registry ID and date of birth, as for an authorization.
+    P.REMS_STATUS_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.PHARMACIST,
+                                   Role.STAFF}),
     P.CARE_RECORD_READ: frozenset({Role.PRESCRIBER, Role.DESIGNEE, Role.STAFF}),
     P.MY_STEPS_READ: PATIENT,  # the patient's own pages
     P.PATIENTS_UPDATE: CARE,

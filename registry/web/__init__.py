@@ -185,6 +185,8 @@ def init_app(app: Flask) -> None:
     from registry.extensions import csrf
 
     csrf.exempt(cds_views.bp)  # machine-to-machine: a signed JWT, no cookie
+    app.extensions.setdefault("registry.error_handlers_by_prefix", {})["/cds-services"] = (
+        cds_views.door_error)
 
     @app.before_request
     def _user_from_this_request() -> None:

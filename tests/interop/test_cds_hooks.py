@@ -191,8 +191,12 @@ def test_not_json_and_an_unknown_service(client: Any, clinic: dict[str, Any], eh
                          headers={"Authorization": f"Bearer {token}",
                                   "Content-Type": "application/json"})
     assert answer.status_code == 400
-    assert client.post("/cds-services/nope", json={}).status_code == 404
-    assert client.get(f"/cds-services/{SIGN}").status_code == 405
+    for answer, status in [(client.post("/cds-services/nope", json={}), 404),
+                           (client.get(f"/cds-services/{SIGN}"), 405),
+                           (client.get("/cds-services/a/b"), 404)]:
+        assert answer.status_code == status
+        assert answer.mimetype == "application/json"
+        assert not list(ERROR.iter_errors(answer.get_json()))
 
 
 # --- the cards --------------------------------------------------------------------------------

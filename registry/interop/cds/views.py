@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from registry import db
 from registry.errors import ValidationError
@@ -35,6 +36,12 @@ def _error(status: int, message: str, **extra: Any) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     return response
+
+
+def door_error(exc: HTTPException) -> Response:
+    """Errors before a view is chosen (no such path, wrong method) answer JSON too."""
+    code = exc.code or 500
+    return _error(code, str(exc.description or exc.name))
 
 
 def public_url() -> str:
