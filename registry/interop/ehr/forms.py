@@ -21,4 +21,6 @@ class EhrSystemForm(OneTimeForm):
 
 
 class EhrSystemEditForm(EhrSystemForm):
+    issuer = StringField("Issuer (iss)", render_kw={"readonly": True},
+                         description="Fixed: another issuer is another system.")
     active = BooleanField("Active", description="Unticked: the system's calls are refused.")
