@@ -13,7 +13,7 @@ import re
 import urllib.request
 from typing import Any, Protocol
 
-REFERENCE = re.compile(r"^(Patient|Practitioner)/[A-Za-z0-9\-.]{1,64}$")
+REFERENCE = re.compile(r"^(Patient|Practitioner)/(?!\.+$)[A-Za-z0-9\-.]{1,64}$")
 TIMEOUT_SECONDS = 5
 MAX_BYTES = 1_000_000
 
