@@ -323,7 +323,7 @@ def field_errors(exc: PydanticValidationError) -> dict[str, list[str]]:
 
 M = TypeVar("M", bound=BaseModel)
 # Refusals of values that the JSON Schema accepts, named by its ``format``.
-BEYOND_SCHEMA = frozenset({"npi", "registry_id", "email"})
+BEYOND_SCHEMA = frozenset({"npi", "registry_id", "email", "jwks"})
 
 
 def parse(model: type[M], data: Any = None, /, **fields: Any) -> M:

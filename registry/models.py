@@ -20,6 +20,7 @@ from registry.cycles.models import (
     CycleKind,
 )
 from registry.db import Base
+from registry.interop.ehr.models import EhrSystem, EhrSystemPrescriber, EhrTokenUse
 from registry.notifications.models import Notification
 from registry.patients.models import (
     ActivationCode,
@@ -52,6 +53,9 @@ __all__ = [
     "Designee",
     "DesigneeLink",
     "Dispense",
+    "EhrSystem",
+    "EhrSystemPrescriber",
+    "EhrTokenUse",
     "FormSubmission",
     "IdempotencyRecord",
     "Notification",

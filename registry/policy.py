@@ -92,6 +92,10 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     STAFF_SEARCH = "staff:search"
     STAFF_EXPORT = "staff:export"
+    # other systems (EHRs) registered to call the standard doors
+    EHR_SYSTEMS_MANAGE = "ehr-systems:manage"
+    # the CDS Hooks doors: open at the door, the EHR's signed JWT authenticates each call
+    CDS_HOOKS_CALL = "cds-hooks:call"
 
 
 ANYONE: frozenset[Holder] = frozenset({Anyone.ANONYMOUS, *Role})
@@ -164,6 +168,8 @@ HOLDERS: dict[Permission, frozenset[Holder]] = {
     P.AUDIT_READ: STAFF,
     P.STAFF_SEARCH: STAFF,
     P.STAFF_EXPORT: STAFF,
+    P.EHR_SYSTEMS_MANAGE: STAFF,
+    P.CDS_HOOKS_CALL: ANYONE,
 }
 
 

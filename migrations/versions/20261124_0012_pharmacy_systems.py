@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0012_pharmacy_systems'
-down_revision: str | None = '0010_reminders'
+down_revision: str | None = '0011_ehr_systems'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -162,6 +162,8 @@ def init_app(app: Flask) -> None:
     from registry.compliance import views as compliance_views
     from registry.cycles import views as cycle_views
     from registry.i18n import views as language_views
+    from registry.interop.cds import views as cds_views
+    from registry.interop.ehr import views as ehr_views
     from registry.notifications import views as notification_views
     from registry.patients import views as patient_views
     from registry.pharmacies import views as pharmacy_views
@@ -175,11 +177,17 @@ def init_app(app: Flask) -> None:
     blueprints = [auth.bp, prescriber_views.bp, patient_views.bp, patient_views.me,
                   cycle_views.bp, pregnancy_views.bp, authorization_views.bp,
                   pharmacy_views.bp, pharmacy_views.systems_bp, compliance_views.bp,
-                  staff_views.bp, account_views.bp, notification_views.bp, language_views.bp]
+                  staff_views.bp, account_views.bp, notification_views.bp, language_views.bp,
+                  ehr_views.bp, cds_views.bp]
     for bp in blueprints:
         if RegistryError not in bp.error_handler_spec[None][None]:
             bp.register_error_handler(RegistryError, _registry_error_page)
         app.register_blueprint(bp)
+    from registry.extensions import csrf
+
+    csrf.exempt(cds_views.bp)  # machine-to-machine: a signed JWT, no cookie
+    app.extensions.setdefault("registry.error_handlers_by_prefix", {})["/cds-services"] = (
+        cds_views.door_error)
 
     @app.before_request
     def _user_from_this_request() -> None:

@@ -39,6 +39,8 @@ from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 from tests.api.conftest import METHODS, PASSWORD, Api, correct_answers
 from tests.conftest import Clock, Shared
+from tests.interop.cds_support import Ehr
+from tests.interop.cds_support import register as register_ehr
 
 ROLES = ["anonymous", "prescriber", "other_prescriber", "designee", "pharmacist", "rsp",
          "other_pharmacist", "patient", "staff"]
@@ -91,6 +93,7 @@ def build_world(session: Any, clock: Clock) -> World:
     stranger = f.patient(session, other_dr)
     system, _credential = register_system(session, staff, parse(
         PharmacySystemRegistration, name="Counter software", pharmacy_id=ph.id))
+    ehr = register_ehr(session, Ehr(), [dr])
     users = {"prescriber": dr.user, "other_prescriber": other_dr.user, "designee": des.user,
              "pharmacist": rph.user, "rsp": f.rsp_of(ph).user, "other_pharmacist": other_rph.user,
              "patient": p.user, "staff": staff}
@@ -112,7 +115,7 @@ def build_world(session: Any, clock: Clock) -> World:
            "pharmacy": ph.id, "spare_rph": spare_rph.id, "system": system.id, "p": p.registry_id,
            "p_dob": p.date_of_birth.isoformat(), "q": q.registry_id, "r": r.registry_id,
            "ended": ended.registry_id, "report": report.id, "pending_id": pending.registry_id,
-           "rma": outcome.authorization.rma, "q_request": {
+           "rma": outcome.authorization.rma, "ehr": ehr.id, "q_request": {
                "registry_id": q.registry_id, "date_of_birth": q.date_of_birth.isoformat(),
                "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0},
            "pending": {"registry_id": pending.registry_id, "date_of_birth": "1991-02-03",
@@ -253,6 +256,14 @@ CALLS: dict[str, Call] = {
         lambda w: f"/pharmacy-systems/{w.ids['system']}"),
     "GET /reports/summary": Call(lambda w: "/reports/summary"),
     "GET /audit": Call(lambda w: "/audit?limit=500"),
+    "POST /ehr-systems": Call(lambda w: "/ehr-systems", lambda w, a, r: {
+        "name": "New EHR", "issuer": "https://new-ehr.example.org", "client_id": "c",
+        "jwks": Ehr().jwks(), "fhir_base_url": "https://new-ehr.example.org/fhir",
+        "prescriber_npis": [w.ids["dr_npi"]]}),
+    "GET /ehr-systems": Call(lambda w: "/ehr-systems"),
+    "GET /ehr-systems/{ehr_system_id}": Call(lambda w: f"/ehr-systems/{w.ids['ehr']}"),
+    "PATCH /ehr-systems/{ehr_system_id}": Call(lambda w: f"/ehr-systems/{w.ids['ehr']}",
+                                               lambda w, a, r: {"active": False}),
 }
 
 STRANGERS = {"other_prescriber": 404, "other_pharmacist": 404}

@@ -199,6 +199,13 @@ ROWS: list[Row] = [
     ("compliance.actions", "GET", lambda w: "/staff/compliance/", held()),
     ("compliance.actions", "POST", lambda w: "/staff/compliance/", held()),
     ("pregnancies.registry", "GET", lambda w: "/staff/pregnancies", held()),
+    ("ehr_systems.systems", "GET", lambda w: "/staff/systems/", held()),
+    ("ehr_systems.systems", "POST", lambda w: "/staff/systems/", held()),  # form errors shown
+    ("ehr_systems.system", "GET", lambda w: "/staff/systems/999999", held(ok=404)),
+    ("ehr_systems.system", "POST", lambda w: "/staff/systems/999999", held(ok=404)),
+    # the CDS Hooks doors: open at the door; a call without the EHR's signed JWT is 401
+    ("cds.discovery", "GET", lambda w: "/cds-services", held()),
+    ("cds.call", "POST", lambda w: "/cds-services/isotretinoin-order-sign", held(ok=401)),
     ("pregnancies.case", "GET", lambda w: f"/staff/pregnancies/{w.report_b.id}",
      held()),
     ("pregnancies.case", "GET", lambda w: "/staff/pregnancies/999999", held(ok=404)),
@@ -297,7 +304,11 @@ def test_page_permissions(app: Any, world: World, role: str) -> None:
         leaked = [text for text in forbidden if text in body and text not in url]
         if leaked:
             problems.append(f"{method} {url} shows another's record: {leaked}")
-        if response.status_code == 200 and response.mimetype != "text/html":
+        if url.startswith("/cds-services"):
+            # The CDS Hooks doors answer EHRs in JSON, never a page (and never HTML).
+            if response.mimetype != "application/json":
+                problems.append(f"{method} {url} answers {response.mimetype}, not JSON")
+        elif response.status_code == 200 and response.mimetype != "text/html":
             # a download (the CSV exports): said to be one, never shown as a page
             if not response.headers.get("Content-Disposition", "").startswith("attachment"):
                 problems.append(f"{method} {url} sends {response.mimetype} as a page")
