@@ -37,7 +37,8 @@ def seed_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path}/seed.sqlite3"
         return
     url = make_url(test_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{url.database}_seed"
+    # one per xdist worker: two seeding tests at once must not share (or race to create) it
+    name = f"{url.database}_seed_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
