@@ -1,4 +1,4 @@
-"""denial reasons by code: the summary report counts them without unnesting JSON
+"""denial reasons by code, and indexes: the summary report counts from indexes alone
 
 A row per reason of every denied authorization decision (``denial_reasons``), with the
 decision's ``requested_at``: denials by reason over a period become an index-only range scan
@@ -6,6 +6,10 @@ on ``(requested_at, code)``. The database fills the table: a trigger on
 ``authorization_decisions`` inserts the rows of a denied decision in the statement that
 stores it (same transaction, whatever code path writes the decision). Existing decisions are
 backfilled here.
+
+Two indexes let the report's other counts skip the tables' rows: the decisions' time
+index gains ``eligible`` (approvals and denials of a period), and patients get
+``(status, registered_on)`` (active and enrolled patients).
 
 SQLite keeps a table's triggers only while the table is not rebuilt: a later migration that
 rebuilds ``authorization_decisions`` (``batch_alter_table`` with a change SQLite cannot make
@@ -90,9 +94,22 @@ def upgrade() -> None:
     with op.batch_alter_table('denial_reasons', schema=None) as batch_op:
         batch_op.create_index('ix_denial_reasons_requested_at_code', ['requested_at', 'code'],
                               unique=False)
+    with op.batch_alter_table('authorization_decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_authorization_decisions_requested_at_eligible',
+                              ['requested_at', 'eligible'], unique=False)
+        batch_op.drop_index('ix_authorization_decisions_requested_at')
+    with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.create_index('ix_patients_status_registered_on', ['status', 'registered_on'],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.drop_index('ix_patients_status_registered_on')
+    with op.batch_alter_table('authorization_decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_authorization_decisions_requested_at', ['requested_at'],
+                              unique=False)
+        batch_op.drop_index('ix_authorization_decisions_requested_at_eligible')
     if op.get_context().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS authorization_decisions_denial_reasons "
                    "ON authorization_decisions")

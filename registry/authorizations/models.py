@@ -106,7 +106,9 @@ class AuthorizationDecision(Base):
     __tablename__ = "authorization_decisions"
     __table_args__ = (
         UniqueConstraint("requested_by_id", "idempotency_key"),
-        Index("ix_authorization_decisions_requested_at", "requested_at"),
+        # With eligible: the summary report counts a period's approvals and denials from
+        # the index alone (an index-only scan, no visit to the wide JSON rows).
+        Index("ix_authorization_decisions_requested_at_eligible", "requested_at", "eligible"),
         Index("ix_authorization_decisions_pharmacy_id", "pharmacy_id"),
         Index("ix_authorization_decisions_patient_id", "patient_id"),
     )
