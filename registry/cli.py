@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -107,8 +108,11 @@ def audit_group() -> None:
                    "default: what came after the newest good checkpoint).")
 @click.option("--since-last-checkpoint", is_flag=True, hidden=True,
               help="The default; kept for scripts that ask for it.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes a long walk (200,000 entries or more) is split across; 0: one "
+                   "per CPU, 1: a single process.")
 def audit_verify(checkpoint_file: str | None, public_key_file: str | None, full: bool,
-                 since_last_checkpoint: bool) -> None:
+                 since_last_checkpoint: bool, workers: int) -> None:
     """Check the hash chain against the signed checkpoints; exit 1 naming what is wrong.
 
     By default from the newest checkpoint whose signature holds: the entries sealed since
@@ -123,7 +127,7 @@ def audit_verify(checkpoint_file: str | None, public_key_file: str | None, full:
     report = verify_log(
         db.session(), checkpoint_file=Path(checkpoint_file) if checkpoint_file else None,
         public_key_file=Path(public_key_file) if public_key_file else None,
-        since_last_checkpoint=not full)
+        since_last_checkpoint=not full, workers=workers or os.cpu_count() or 1)
     if report.cannot_check:
         click.echo(report.cannot_check, err=True)
         sys.exit(2)

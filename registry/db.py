@@ -366,8 +366,13 @@ def unit_of_work() -> Iterator[Session]:
         raise
 
 
+# json.dumps with these options builds an encoder per call; the audit walk calls this once
+# per entry (the same text: dumps is exactly JSONEncoder(...).encode).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 def jsonable(value: Any) -> Any:

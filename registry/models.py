@@ -7,6 +7,7 @@ from registry.authorizations.models import (
     Authorization,
     AuthorizationDecision,
     AuthorizationStatus,
+    DenialReason,
     Dispense,
     Reversal,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Counseling",
     "Cycle",
     "CycleKind",
+    "DenialReason",
     "Designee",
     "DesigneeLink",
     "Dispense",

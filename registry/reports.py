@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session
 
 from registry import clock
 from registry.audit.models import AuditEntry
-from registry.authorizations.models import AuthorizationDecision, Dispense, Reversal
+from registry.authorizations.models import (
+    AuthorizationDecision,
+    DenialReason,
+    Dispense,
+    Reversal,
+)
 from registry.compliance.models import ComplianceAction
 from registry.params import current as current_params
 from registry.patients.models import Patient
@@ -118,20 +123,12 @@ def _active_stakeholders(session: Session, as_of: date) -> tuple[dict[str, int],
     return enrolled, active
 
 
-def _reason_codes(reasons: Any, dialect: str) -> tuple[Any, Any]:
-    """The rows of a decision's JSON list of reasons, and the code of each, in the database."""
-    if dialect == "postgresql":
-        element = func.json_array_elements(reasons).table_valued("value")
-        return element, func.json_extract_path_text(element.c.value, "code")
-    element = func.json_each(reasons).table_valued("value")
-    return element, func.json_extract(element.c.value, "$.code")
-
-
 def summary(session: Session, period_from: date, period_to: date) -> Summary:
     """Counts for a REMS assessment. Enrolled and active are as of ``period_to``.
 
-    Counted in the database (grouped counts, reasons unnested there): four statements
-    whatever the size of the registry.
+    Counted in the database (grouped counts; the denials' reasons from ``denial_reasons``,
+    which the database fills as it stores each denial): four statements whatever the size
+    of the registry.
     """
     start, end = _start(period_from), _start(period_to + timedelta(days=1))
     as_of = min(period_to, clock.today())
@@ -168,13 +165,12 @@ def summary(session: Session, period_from: date, period_to: date) -> Summary:
     active["patients"] = counts.active_patients
     enrolled["patients"] = counts.enrolled_patients
 
-    element, code = _reason_codes(AuthorizationDecision.reasons,
-                                  session.get_bind().dialect.name)
+    # Each reason of each denial of the period: the rows the database filled when it stored
+    # the denied decisions (a range of the (requested_at, code) index).
     denials = session.execute(
-        select(code.label("code"), func.count().label("n"))
-        .select_from(AuthorizationDecision).join(element, true())
-        .where(AuthorizationDecision.eligible.is_(False), *decided)
-        .group_by(code).order_by(func.count().desc(), code)
+        select(DenialReason.code, func.count().label("n"))
+        .where(DenialReason.requested_at >= start, DenialReason.requested_at < end)
+        .group_by(DenialReason.code).order_by(func.count().desc(), DenialReason.code)
     ).all()
     actions = session.execute(
         select(ComplianceAction.action, func.count(ComplianceAction.id))

@@ -37,7 +37,8 @@ def seed_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path}/seed.sqlite3"
         return
     url = make_url(test_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{url.database}_seed"
+    # one per xdist worker: two seeding tests at once must not share (or race to create) it
+    name = f"{url.database}_seed_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -99,6 +100,39 @@ def test_seed_builds_a_registry_whose_audit_chain_verifies(seed_url: str,
         users = session.execute(select(User).where(User.role == "patient")).scalars().all()
         assert len({u.email for u in users}) == len(users) == 45  # 1 in 10 not activated
         assert len({u.password_hash for u in users}) == 9
+
+
+def test_the_summary_of_a_seeded_registry_is_the_row_by_row_count(seed_url: str,
+                                                                  tmp_path: Path) -> None:
+    """The summary report's grouped counts (denials by reason from denial_reasons, which the
+    database fills as the cloned decisions are inserted) against every row read and counted
+    in Python, on a registry built the way the 1 M benchmark registry is."""
+    from datetime import timedelta
+
+    from registry import clock
+    from registry.authorizations.models import AuthorizationDecision
+    from registry.reports import summary
+    from tests.test_reports import summary_row_by_row
+
+    seed.seed(seed_url, 60, tmp_path / "audit", prescribers=2, chunk=2, config=CHEAP)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": seed_url,
+                      "AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit/audit-signing-key.pem"),
+                      "AUDIT_CHECKPOINT_FILE": str(tmp_path / "audit/audit-checkpoints.jsonl")})
+    with app.app_context():
+        session = db.session()
+        denied = session.scalars(select(AuthorizationDecision).where(
+            AuthorizationDecision.eligible.is_(False))).all()
+        assert len(denied) == 6  # each "incomplete" template (2) and its 2 clones
+        today = clock.today()
+        for start, end in [(today - timedelta(days=364), today), (today, today),
+                           (today - timedelta(days=60), today - timedelta(days=1))]:
+            result = summary(session, start, end)
+            assert result == summary_row_by_row(session, start, end), start
+        year = summary(session, today - timedelta(days=364), today)
+        assert year.authorizations_denied == 6
+        assert sum(year.denials_by_reason.values()) == sum(len(d.reasons) for d in denied)
+        assert year.authorizations_issued == 12  # "open" and "dispensed": 2 x 2 x 3
+        db.rollback_request()
 
 
 def test_floor_reads_a_token_and_a_patient(seed_url: str, tmp_path: Path) -> None:

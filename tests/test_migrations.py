@@ -119,3 +119,53 @@ def _index_where(conn: Connection, name: str) -> str:
         sql = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
                            {"n": name})
     return str(sql.scalar_one()).lower().split(" where ", 1)[1]
+
+
+def test_reason_codes_are_backfilled_and_then_filled_by_the_database(empty_database):
+    """0013: the reasons of the denials stored before it are copied into denial_reasons (one
+    row per reason, duplicates included, none for an approval); after it the database adds
+    the rows itself in the statement that stores a denial."""
+    cfg = alembic_config(empty_database)
+    command.upgrade(cfg, "0010_reminders")
+    engine = make_engine(empty_database)
+    at = "2026-05-01 10:00:00+00:00"
+    decision = ("INSERT INTO authorization_decisions (id, requested_at, requested_on, "
+                "requested_by_id, request, request_fingerprint, eligible, reasons, ruleset, "
+                "parameters) VALUES (:id, :at, '2026-05-01', 1, '{}', 'f', :eligible, "
+                ":reasons, '2026', '{}')")
+    denied = '[{"code": "NO_TEST"}, {"code": "NO_COUNSELING"}, {"code": "NO_TEST"}]'
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, password_hash, role, first_name, last_name, "
+                "created_at, failed_logins) VALUES (1, 'rph@example.org', 'x', 'pharmacist', "
+                "'A', 'B', :at, 0)"), {"at": at})
+            conn.execute(text(decision), {"id": 1, "at": at, "eligible": False,
+                                          "reasons": denied})
+            conn.execute(text(decision), {"id": 2, "at": at, "eligible": True, "reasons": "[]"})
+            conn.execute(text(decision), {"id": 3, "at": at, "eligible": False,
+                                          "reasons": '[{"code": "PATIENT_NOT_FOUND"}]'})
+        command.upgrade(cfg, "head")
+        rows = "SELECT decision_id, code FROM denial_reasons ORDER BY decision_id, code, id"
+        with engine.connect() as conn:
+            assert conn.execute(text(rows)).all() == [
+                (1, "NO_COUNSELING"), (1, "NO_TEST"), (1, "NO_TEST"), (3, "PATIENT_NOT_FOUND")]
+        with engine.begin() as conn:
+            conn.execute(text(decision), {"id": 4, "at": at, "eligible": False,
+                                          "reasons": '[{"code": "NO_ANSWERS"}]'})
+            conn.execute(text(decision), {"id": 5, "at": at, "eligible": True, "reasons": "[]"})
+            assert conn.execute(text(
+                "SELECT code FROM denial_reasons WHERE decision_id >= 4")).all() == [
+                ("NO_ANSWERS",)]
+        with engine.connect() as conn:
+            # the copied instant is the decision's, on either database
+            assert conn.execute(text(
+                "SELECT count(*) FROM denial_reasons r JOIN authorization_decisions d "
+                "ON d.id = r.decision_id AND d.requested_at = r.requested_at")).scalar_one() == 5
+        command.downgrade(cfg, "0010_reminders")
+        assert "denial_reasons" not in _tables(empty_database)
+        with engine.begin() as conn:  # and no trigger is left to write to it
+            conn.execute(text(decision), {"id": 6, "at": at, "eligible": False,
+                                          "reasons": '[{"code": "NO_TEST"}]'})
+    finally:
+        engine.dispose()

@@ -11,7 +11,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from registry import clock as registry_clock
-from registry.authorizations.models import AuthorizationDecision, Dispense, Reversal
+from registry.authorizations.models import (
+    AuthorizationDecision,
+    DenialReason,
+    Dispense,
+    Reversal,
+)
 from registry.authorizations.operations import reverse_authorization
 from registry.authorizations.schemas import ReversalReason
 from registry.compliance.models import ComplianceAction
@@ -157,6 +162,29 @@ def test_the_summary_of_other_periods_is_the_row_by_row_count(session, clock):
     empty = summary(session, date(2025, 1, 1), date(2025, 12, 31))
     assert (empty.authorizations_issued, empty.denials_by_reason, empty.dispenses) == (0, {}, 0)
     assert empty.enrolled["patients"] == 0
+
+
+def test_each_denial_stores_its_reasons_by_code_in_the_same_statement(session, clock):
+    """What the report counts (denial_reasons) is, row for row, the reasons of the denied
+    decisions, stamped with their time; an approval has none; a denial rolled back takes
+    its reasons with it."""
+    world = _a_season(session, clock)
+    session.flush()
+    decisions = session.execute(select(AuthorizationDecision)).scalars().all()
+    expected = Counter((d.id, d.requested_at, r["code"]) for d in decisions if not d.eligible
+                       for r in d.reasons)
+    stored = Counter(session.execute(select(
+        DenialReason.decision_id, DenialReason.requested_at, DenialReason.code)).tuples())
+    assert stored == expected
+    assert sum(stored.values()) >= 3
+    c = world["counter"]
+    nested = session.begin_nested()
+    assert f.authorize(session, c.pharmacist, f.patient(session, c.prescriber)
+                       ).authorization is None
+    session.flush()
+    assert session.scalar(select(func.count(DenialReason.id))) > sum(expected.values())
+    nested.rollback()
+    assert session.scalar(select(func.count(DenialReason.id))) == sum(expected.values())
 
 
 def test_standing_follows_the_rules_at_the_edge_of_a_year(session, clock):

@@ -1,7 +1,7 @@
 """pharmacy systems: a pharmacy's software, acting for its pharmacists at the NCPDP door
 
 Revision ID: 0012_pharmacy_systems
-Revises: 0010_reminders
+Revises: 0011_ehr_systems
 Create Date: 2026-11-24 04:10:00.000000
 """
 from __future__ import annotations

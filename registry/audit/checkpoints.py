@@ -272,13 +272,14 @@ class ChainReport:
 
 def verify_log(session: Session, *, checkpoint_file: Path | None = None,
                public_key_file: Path | None = None,
-               since_last_checkpoint: bool = False) -> ChainReport:
+               since_last_checkpoint: bool = False, workers: int = 1) -> ChainReport:
     """Check the hash chain against the signed checkpoints (the configured files by default).
 
     The one verification both the command line and the staff pages run: the whole chain
     against every checkpoint, or (``since_last_checkpoint``) only what came after the newest
     checkpoint whose signature holds, which reads one line of the file and the entries
-    sealed since (the whole chain when there is no such checkpoint).
+    sealed since (the whole chain when there is no such checkpoint). ``workers``: processes
+    a long walk is split across (the command line's; they read only what is committed).
     """
     path = checkpoint_file or checkpoint_path()
     key_path = public_key_file or signing_key_path()
@@ -296,5 +297,6 @@ def verify_log(session: Session, *, checkpoint_file: Path | None = None,
             good, problems = read_checkpoints(path, load_public_key(key_path))
     start = max(good, key=lambda c: c.count).ref() if since_last_checkpoint and good else None
     grace = timedelta(seconds=int(current_app.config["AUDIT_SEAL_GRACE_SECONDS"]))
-    result = verify_chain(session, [c.ref() for c in good], start=start, grace=grace)
+    result = verify_chain(session, [c.ref() for c in good], start=start, grace=grace,
+                          workers=workers)
     return ChainReport(result, good, problems, start, cannot_check)

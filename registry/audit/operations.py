@@ -275,6 +275,7 @@ def verify_chain(
     start: CheckpointRef | None = None,
     grace: timedelta | None = None,
     batch: int = 5000,
+    workers: int = 1,
 ) -> VerifyResult:
     """Walk the sealed chain by ``seq``; compare it with ``checkpoints``; name what is wrong.
 
@@ -283,6 +284,10 @@ def verify_chain(
     come up to it (none removed or added before it). What such a walk cannot see is an
     entry before it edited in place, its hash left as it was: only the whole walk reads
     those again. ``grace``: unsealed entries older than this are reported.
+
+    ``workers`` > 1: a long walk is split into segments checked side by side in that many
+    processes (:mod:`registry.audit.segments`), which see only what is committed; when they
+    find anything amiss the walk is done again here, in order, to name it.
     """
     result = VerifyResult(checked=0)
     by_count: dict[int, list[CheckpointRef]] = {}
@@ -305,7 +310,14 @@ def verify_chain(
             return result
         last_seq, prev, last_good_count = start.count, start.head_hash, start.count
 
-    while True:
+    walked = None
+    if workers > 1:
+        from registry.audit.segments import walk_in_parallel  # it builds on this module
+
+        walked = walk_in_parallel(conn, last_seq, prev, checkpoints, workers, batch)
+    if walked is not None:  # intact and as signed: what the walk below would find
+        result.checked, last_seq = walked
+    while walked is None:
         entries = conn.execute(
             select(*columns).where(_TABLE.c.seq > last_seq).order_by(_TABLE.c.seq).limit(batch)
         ).all()

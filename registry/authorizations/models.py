@@ -12,7 +12,8 @@ from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.rules.vocabulary import AuthorizationStatus, RuleSetName
 
 __all__ = [
-    "Authorization", "AuthorizationDecision", "AuthorizationStatus", "Dispense", "Reversal",
+    "Authorization", "AuthorizationDecision", "AuthorizationStatus", "DenialReason", "Dispense",
+    "Reversal",
 ]
 
 
@@ -105,7 +106,9 @@ class AuthorizationDecision(Base):
     __tablename__ = "authorization_decisions"
     __table_args__ = (
         UniqueConstraint("requested_by_id", "idempotency_key"),
-        Index("ix_authorization_decisions_requested_at", "requested_at"),
+        # With eligible: the summary report counts a period's approvals and denials from
+        # the index alone (an index-only scan, no visit to the wide JSON rows).
+        Index("ix_authorization_decisions_requested_at_eligible", "requested_at", "eligible"),
         Index("ix_authorization_decisions_pharmacy_id", "pharmacy_id"),
         Index("ix_authorization_decisions_patient_id", "patient_id"),
     )
@@ -127,3 +130,24 @@ class AuthorizationDecision(Base):
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
 
     authorization: Mapped[Authorization | None] = relationship()
+
+
+class DenialReason(Base):
+    """One reason of a denied authorization request, by its code: what the summary report
+    counts (rules §9). The database fills it: a trigger on ``authorization_decisions``
+    (migration 0013) inserts a row per element of a denied decision's ``reasons``, in the
+    statement that stores the decision, so however a decision is written its reasons are
+    counted. ``requested_at`` is the decision's: denials by reason over a period are one
+    index-only range scan on ``(requested_at, code)``, instead of unnesting the JSON of every
+    decision of the period.
+    """
+
+    __tablename__ = "denial_reasons"
+    __table_args__ = (
+        Index("ix_denial_reasons_requested_at_code", "requested_at", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("authorization_decisions.id"))
+    requested_at: Mapped[datetime]
+    code: Mapped[str] = mapped_column(String(64))
