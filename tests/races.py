@@ -29,6 +29,27 @@ NOT_POSTGRES = ("row locks and lock waits exist only on PostgreSQL; SQLite seria
 TIMEOUT = 20.0  # seconds; every wait has one, so a deadlock fails the test instead of hanging
 
 
+def at_once(threads: int, work: Callable[[int], Any]) -> list[Any]:
+    """``work(i)`` in ``threads`` threads released together by a barrier; each result, or
+    the exception it raised (for the caller to assert that none escaped)."""
+    barrier = threading.Barrier(threads)
+    results: list[Any] = [None] * threads
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+
+    started = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(timeout=120)
+    return results
+
+
 class Txn:
     """One connection's transaction in a thread: run ``work``, then hold the transaction open
     until :meth:`commit` (``hold=False``: commit at once)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,27 +10,11 @@ from registry import db
 from registry.models import Authorization, AuthorizationDecision, IdempotencyRecord, Patient
 from tests import factories as f
 from tests.api.conftest import PASSWORD, Api
+from tests.races import at_once
 
 THREADS = 20
 
 
-def _at_once(work: Any) -> list[Any]:
-    barrier = threading.Barrier(THREADS)
-    results: list[Any] = [None] * THREADS
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # asserted below: none may escape
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def _setup(app: Any, clock: Any) -> dict[str, Any]:
@@ -70,7 +53,7 @@ def test_twenty_identical_authorization_requests_issue_one_rma(committing_app, c
                                  "Idempotency-Key": "same-key-20"})
         return r.status_code, r.get_json()
 
-    results = _at_once(work)
+    results = at_once(THREADS, work)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert {status for status, _ in results} == {201}
     rmas = {body["rma"] for _, body in results}
@@ -93,7 +76,7 @@ def test_twenty_identical_registrations_create_one_patient(committing_app, clock
         return r.status_code, r.get_json()
 
     before = _count(committing_app, Patient.id)
-    results = _at_once(work)
+    results = at_once(THREADS, work)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert {status for status, _ in results} == {201}, results
     assert len({b["registry_id"] for _, b in results}) == 1

@@ -3,7 +3,6 @@ write lock on SQLite): exactly one RMA, and one decision per message ID."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,27 +10,11 @@ from sqlalchemy import func, select
 from registry import db
 from registry.models import Authorization, AuthorizationDecision
 from tests.interop.ncpdp_support import fixture, read, send, values, world
+from tests.races import at_once
 
 THREADS = 8
 
 
-def _at_once(work: Any) -> list[Any]:
-    barrier = threading.Barrier(THREADS)
-    results: list[Any] = [None] * THREADS
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # asserted below: none may escape
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def _count(app: Any, column: Any) -> int:
@@ -54,7 +37,7 @@ def test_concurrent_requests_for_one_cycle_issue_one_rma(committing_app, clock):
                  fixture("rems_request.xml", **values(w, f"RACE-{i}")), w["credential"])
         return r.status_code, r.data, _status(r)
 
-    results = _at_once(work)
+    results = at_once(THREADS, work)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert {status for status, _, _ in results} == {200}
     assert sorted(kind for _, _, kind in results) == ["Approved"] + ["Denied"] * (THREADS - 1)
@@ -70,7 +53,7 @@ def test_the_same_message_at_once_is_decided_once(committing_app, clock):
         r = send(committing_app.test_client(), raw, w["credential"])
         return r.status_code, r.data
 
-    results = _at_once(work)
+    results = at_once(THREADS, work)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert {status for status, _ in results} == {200}
     assert len({body for _, body in results}) == 1  # every twin got the same bytes
