@@ -56,9 +56,10 @@ run: $(APP_STAMP) $(CATALOGS)
 serve: $(APP_STAMP) $(CATALOGS)
 	deploy/run
 
-# Two processes (pytest-xdist) on a machine with two cores or more. The API fuzz
-# (tests/api/test_openapi.py) tries 20 generated requests per operation and mode here; the
-# PostgreSQL run in .ci/run tries 100 (API_FUZZ_EXAMPLES=100 make test does too).
+# Two processes (pytest-xdist) on a machine with two cores or more. The fuzz tests of every
+# door (tests/api/test_openapi.py: each API operation and mode; tests/interop: FHIR, CDS
+# Hooks, NCPDP) try 20 generated requests each here; the PostgreSQL run in .ci/run tries 100
+# (API_FUZZ_EXAMPLES=100 make test does too).
 test: $(STAMP) $(CATALOGS)
 	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-20} \
 	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4

@@ -66,6 +66,12 @@ TEST_CONFIG: dict[str, Any] = {
 }
 
 
+def fuzz_examples(default: int) -> int:
+    """Generated examples per fuzz test: ``API_FUZZ_EXAMPLES`` when set (``make test``: 20;
+    the PostgreSQL run in .ci/run: 100), else the test's own ``default``."""
+    return int(os.environ.get("API_FUZZ_EXAMPLES", default))
+
+
 def _database_url(tmp_root: str) -> str:
     url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
     if url:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -33,7 +32,7 @@ from registry.rules.identifiers import npi_with_check_digit, verhoeff_check_digi
 from registry.rules.reasons import REASON_CODES
 from tests.api.conftest import Api, make_staff
 from tests.api.world import World
-from tests.conftest import Shared
+from tests.conftest import Shared, fuzz_examples
 
 
 def test_the_document_is_valid_openapi_3_1(api):
@@ -122,7 +121,7 @@ CHECKS = [
 ]
 LABELS = sorted(f"{m.upper()} {p}" for p, ops in document()["paths"].items() for m in ops
                 if p != "/openapi.json")
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "100"))  # per operation and mode (make test: 20)
+EXAMPLES = fuzz_examples(100)  # per operation and mode
 
 
 def test_schemathesis_sees_every_documented_operation(app):

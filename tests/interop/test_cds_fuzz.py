@@ -4,7 +4,6 @@ answer is JSON and never a 5xx; a 200 is always valid CDS Hooks."""
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
 from flask import Flask
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from tests import factories as f
+from tests.conftest import fuzz_examples
 from tests.interop.cds_support import (
     ERROR,
     RESPONSE,
@@ -23,7 +23,7 @@ from tests.interop.cds_support import (
     service_url,
 )
 
-EXAMPLES = int(os.environ.get("CDS_FUZZ_EXAMPLES", "150"))
+EXAMPLES = fuzz_examples(150)
 SERVICES = ["isotretinoin-order-sign", "isotretinoin-order-select",
             "isotretinoin-patient-view"]
 json_values = st.recursive(

@@ -4,7 +4,6 @@ an OperationOutcome), never a 5xx, and nothing is stored."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Session
 from registry.audit.models import AuditEntry
 from registry.interop.systems import REGISTRY_ID_SYSTEM, RXNORM_SYSTEM
 from tests import factories as f
+from tests.conftest import fuzz_examples
 from tests.interop.conftest import ETASU, token_for
 
-EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "150"))
+EXAMPLES = fuzz_examples(150)
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40),
                     st.floats(allow_nan=False), st.text(max_size=20))

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from registry import db
 from registry.models import Pharmacist
+from tests.conftest import fuzz_examples
 from tests.interop.ncpdp_support import DOOR, counts, fixture, read, send, values, world
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -140,7 +141,7 @@ XML_BITS = st.sampled_from([
 ])
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=fuzz_examples(60), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzz_the_door_never_answers_5xx(app, w, data):
