@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from registry import clock, db
 from registry.accounts.models import Role, User
 from registry.api.blueprint import current_user, json_body, limit
-from registry.errors import NotFound, RegistryError, ValidationError
+from registry.errors import RegistryError, ValidationError
 from registry.interop.fhir import (
     FHIR_JSON,
     EtasuQuery,
@@ -49,16 +49,17 @@ def _absolute(path: str) -> str:
     return str(current_app.config["PUBLIC_URL"]).rstrip("/") + path
 
 
-def _patient(user: User, query: EtasuQuery) -> Patient:
-    """The patient asked about, if the caller may see them; 404 otherwise (the same answer
-    whether or not the registry ID exists, as GET /patients/{id}/status)."""
+def _patient(user: User, query: EtasuQuery) -> Patient | None:
+    """The patient asked about, if the caller may see them; None otherwise, whether or not
+    the registry ID exists (the answer is then the IG's ``failure``, the same for both, so
+    that nobody learns which registry IDs exist: rules §6)."""
     session = db.session()
     assert query.registry_id is not None
     patient = by_registry_id(session, query.registry_id)
     if patient is None:
-        raise NotFound(NO_MATCH)
+        return None
     if query.birth_date is not None and patient.date_of_birth != query.birth_date:
-        raise NotFound(NO_MATCH)
+        return None
     if user.role == Role.PHARMACIST:
         # A pharmacist sees any patient, as when asking for an authorization, but only by
         # registry ID and date of birth together (rules §6: no enumeration).
@@ -68,7 +69,7 @@ def _patient(user: User, query: EtasuQuery) -> Patient:
                             expression="Patient.birthDate")
         return patient
     if not can_view_patient(session, user, patient):
-        raise NotFound(NO_MATCH)
+        return None
     return patient
 
 

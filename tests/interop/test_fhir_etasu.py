@@ -20,6 +20,7 @@ from registry.audit.models import AuditEntry
 from registry.cycles.operations import comprehension_questions
 from registry.interop.systems import REGISTRY_ID_SYSTEM, REMS_MODULE_URI
 from registry.patients.models import Patient
+from registry.rules.identifiers import verhoeff_check_digit
 from tests import factories as f
 from tests.interop.conftest import Fhir, etasu_of, fixture, requirements_of, token_for
 from tests.web.conftest import login
@@ -224,8 +225,7 @@ def test_who_may_ask(app: Flask, session: Session, clock: Any) -> None:
     for name in ("dr", "designee", "staff"):
         valid_answer(fhir.etasu(by_case_number(p), tokens[name]))
     # Another prescriber: as for GET /patients/{id}/status, the patient is not there for them.
-    assert "No patient matches" in outcome_text(fhir.etasu(by_case_number(p), tokens["other"]),
-                                                404)
+    not_there(valid_answer(fhir.etasu(by_case_number(p), tokens["other"])))
     # A pharmacist: by registry ID and date of birth together, never the ID alone.
     valid_answer(fhir.etasu(by_patient(p), tokens["pharmacist"]))
     assert "date of birth" in outcome_text(
@@ -236,6 +236,56 @@ def test_who_may_ask(app: Flask, session: Session, clock: Any) -> None:
     outcome_text(r, 401)
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
     outcome_text(fhir.etasu(by_case_number(p), "not-a-token"), 401)
+
+
+def not_there(answer: dict[str, Any]) -> dict[str, Any]:
+    """The IG's ``failure`` for a patient not found: no case number, nothing about anyone."""
+    etasu = etasu_of(answer)
+    assert etasu["status"] == "failure"
+    assert "identifier" not in etasu.get("subject", {})  # at most the EHR's own reference
+    assert [p["name"] for p in answer["parameter"]] == ["rems-etasu"]
+    text = json.dumps(answer)
+    assert "case_number" not in text
+    return etasu
+
+
+def test_a_patient_not_found_is_a_failure_that_says_nothing_more(
+        app: Flask, session: Session, clock: Any) -> None:
+    """Not found (the IG's ``failure``): an unknown registry ID, a wrong date of birth and
+    another prescriber's patient get the same answer, so that none tells which IDs exist."""
+    clock.to("2026-03-02")
+    dr, other_dr = f.prescriber(session), f.prescriber(session)
+    p = f.patient(session, dr)
+    theirs = f.patient(session, other_dr)
+    unknown = next(rid for rid in (f"{n:09d}" + verhoeff_check_digit(f"{n:09d}")
+                                   for n in range(100_000_000, 100_000_100))
+                   if rid not in (p.registry_id, theirs.registry_id))  # valid, nobody's
+    token = token_for(session, dr.user)
+    session.commit()
+    before = _audit_count(session)
+    fhir = Fhir(app)
+    wrong_dob = by_patient(p)
+    wrong_dob["parameter"][0]["resource"]["birthDate"] = "1990-01-01"
+    answers = [
+        valid_answer(fhir.etasu(fixture("etasu-input-case-number.json", registry_id=unknown),
+                                token)),
+        valid_answer(fhir.etasu(wrong_dob, token)),
+        valid_answer(fhir.etasu(by_case_number(theirs), token)),
+    ]
+    def without_time_and_reference(value: Any) -> Any:
+        """The answer less its time and the EHR's own Patient reference (theirs, echoed)."""
+        if isinstance(value, dict):
+            return {k: without_time_and_reference(v) for k, v in value.items()
+                    if k not in ("occurrenceDateTime", "subject")}
+        if isinstance(value, list):
+            return [without_time_and_reference(v) for v in value]
+        return value
+
+    notes = {json.dumps(without_time_and_reference(not_there(a)), sort_keys=True)
+             for a in answers}
+    assert len(notes) == 1, notes
+    assert theirs.last_name not in notes.pop()
+    assert _audit_count(session) == before
 
 
 def _audit_count(session: Session) -> int:
@@ -252,8 +302,6 @@ def _audit_count(session: Session) -> int:
     ("nothing to go on", {"resourceType": "Parameters", "parameter": []}, 422, "case_number"),
     ("bad check digit", {"resourceType": "Parameters", "parameter": [
         {"name": "case_number", "valueString": "1234567891"}]}, 422, "check digit"),
-    ("unknown patient", "UNKNOWN", 404, "No patient matches"),
-    ("wrong birth date", "WRONG_DOB", 404, "No patient matches"),
     ("wrong drug", "WRONG_DRUG", 422, "not isotretinoin"),
     ("no RxNorm code", "NO_RXNORM", 422, "RxNorm"),
     ("no medication", "NO_MEDICATION", 422, "medication"),
@@ -273,14 +321,7 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_stored(
     if mutate is None:
         response = Fhir(app).etasu(None, token, raw=b'{"resourceType": "Parameters",')
     else:
-        if mutate == "UNKNOWN":
-            other = f.patient(session, dr)  # a valid ID, rolled back: nobody has it
-            rid = other.registry_id
-            session.rollback()
-            body = fixture("etasu-input-case-number.json", registry_id=rid)
-        elif mutate == "WRONG_DOB":
-            body["parameter"][0]["resource"]["birthDate"] = "1990-01-01"
-        elif mutate == "WRONG_DRUG":
+        if mutate == "WRONG_DRUG":
             body["parameter"][1]["resource"]["code"]["coding"][0]["code"] = "161"  # acetaminophen
         elif mutate == "NO_RXNORM":
             body["parameter"][1]["resource"]["code"]["coding"][0]["system"] = "http://snomed.info/sct"
