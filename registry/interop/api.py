@@ -33,7 +33,6 @@ from registry.permissions import can_view_patient
 from registry.policy import Permission, require
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
-NO_MATCH = "No patient matches that registry ID (and date of birth) among those you may see."
 
 
 def fhir_response(resource: dict[str, Any], status: int = 200,
