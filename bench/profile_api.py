@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--only", default="check,authorize,status")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--ratelimit-storage-url", default="redis://127.0.0.1:6379/0",
+                        help="as bench/run and deploy/run serve (memory:// per process)")
     args = parser.parse_args()
 
     from registry import create_app
@@ -56,6 +58,8 @@ def main() -> None:
         "AUDIT_CHECKPOINT_FILE": str(args.audit_dir / "audit-checkpoints.jsonl"),
         "API_RATELIMIT_LOOKUPS": "1000000 per minute",
         "API_RATELIMIT_TOKENS": "100000 per minute",
+        "RATELIMIT_STORAGE_URL": args.ratelimit_storage_url,
+        "RATELIMIT_KEY_PREFIX": "registry-bench",
     })
     event.listen(Engine, "before_cursor_execute", _log)
     client = app.test_client()

@@ -8,7 +8,7 @@ authorizations (real RMAs, each to a different eligible patient), status, each f
 of distinct patients). Prints per endpoint the median throughput, p50 and p99, the ratio
 to the floor (median of the per-round ratios), CPU of the server per request, SQL
 statements per request; then p99 at half the saturation rate (paced, open loop: see
-``paced``), and, when a second database is given (1 M patients), p50 there vs here.
+``paced``), and, when a 1 M seed exists, p50 there vs a 10 k seed, run once each in turn.
 
 The registry's rate limits are raised for the bench (REGISTRY_API_RATELIMIT_*): the bench
 sends far more requests per token than a pharmacy would.
@@ -164,6 +164,10 @@ def servers(database_url: str, audit_dir: Path, ports: tuple[int, int],
     env = {"REGISTRY_DATABASE_URL": database_url, "REGISTRY_SECRET_KEY": "bench",
            "REGISTRY_AUDIT_SIGNING_KEY_FILE": str(audit_dir / "audit-signing-key.pem"),
            "REGISTRY_AUDIT_CHECKPOINT_FILE": str(audit_dir / "audit-checkpoints.jsonl"),
+           # Counters in Redis, as deploy/run serves (a namespace of the bench's own).
+           "REGISTRY_RATELIMIT_STORAGE_URL": os.environ.get(
+               "BENCH_RATELIMIT_STORAGE_URL", "redis://127.0.0.1:6379/0"),
+           "REGISTRY_RATELIMIT_KEY_PREFIX": "registry-bench",
            # Raised for the bench: one token asks for thousands of patients a minute.
            "REGISTRY_API_RATELIMIT_LOOKUPS": "1000000 per minute",
            "REGISTRY_API_RATELIMIT_TOKENS": "100000 per minute"}
@@ -365,7 +369,9 @@ PATHS = {"floor": "POST /api/v1/floor", "check": "POST /api/v1/authorization-che
          "status": "GET /api/v1/patients/{id}/status"}
 
 
-def report(main: dict[str, Any], large: dict[str, Any] | None = None) -> str:
+def report(main: dict[str, Any], large: dict[str, Any] | None = None,
+           small: dict[str, Any] | None = None) -> str:
+    """The table; with ``large``, p50 there against ``small`` (else ``main``)."""
     lines = [f"{'endpoint':<28} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} "
              f"{'CPU ms':>7} {'stmts':>6} {'p99 @ half':>11} {'non-2xx':>8}"]
     for kind, s in main["summary"].items():
@@ -379,13 +385,14 @@ def report(main: dict[str, Any], large: dict[str, Any] | None = None) -> str:
             f"{(f'{paced_p99:.1f}' if paced_p99 is not None else '-'):>11} "
             f"{s['non_2xx'] + s['errors']:>8}")
     if large is not None:
+        base_run = small if small is not None else main
         lines.append("")
         lines.append(f"p50 at {large.get('patients', 0):,} patients vs "
-                     f"{main.get('patients', 0):,}:")
+                     f"{base_run.get('patients', 0):,}:")
         lines.append(f"{'endpoint':<28} {'p50 small':>9} {'p50 large':>9} "
                      f"{'ratio':>6} {'req/s small':>11} {'req/s large':>11}")
         for kind, s in large["summary"].items():
-            base = main["summary"][kind]
+            base = base_run["summary"][kind]
             lines.append(f"{LABELS[kind]:<28} {base['p50_ms']:9.1f} {s['p50_ms']:9.1f} "
                          f"{s['p50_ms'] / base['p50_ms']:6.2f} {base['rps']:11.1f} "
                          f"{s['rps']:11.1f}")
@@ -398,11 +405,17 @@ def report(main: dict[str, Any], large: dict[str, Any] | None = None) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark the registry against the floor.")
     pg = "postgresql://postgres@127.0.0.1:5432/"
-    parser.add_argument("--database-url", default=pg + "registry_bench_10k")
-    parser.add_argument("--audit-dir", type=Path, default=ROOT / "instance/bench/10k")
+    # 30,000 patients: 15,000 ready for an RMA, each issued once (2 rounds of 15 s and the
+    # paced run at ~300 RMAs a second need about 12,000).
+    parser.add_argument("--database-url", default=pg + "registry_bench_30k")
+    parser.add_argument("--audit-dir", type=Path, default=ROOT / "instance/bench/30k")
     parser.add_argument("--large-database-url", default=pg + "registry_bench_1m",
-                        help="a second seed (1 M patients): p50 there vs here ('' to skip)")
+                        help="a seed of 1 M patients: p50 there vs --small-database-url, "
+                        "each run once in turn ('' to skip)")
     parser.add_argument("--large-audit-dir", type=Path, default=ROOT / "instance/bench/1m")
+    parser.add_argument("--small-database-url", default=pg + "registry_bench_10k",
+                        help="a seed of 10 k patients (if missing: the main database)")
+    parser.add_argument("--small-audit-dir", type=Path, default=ROOT / "instance/bench/10k")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -424,17 +437,23 @@ def main(argv: list[str] | None = None) -> None:
                           rounds=args.rounds, threads=args.threads,
                           connections=args.connections, paced_seconds=args.paced_seconds,
                           kinds=kinds)
-    large = None
+    large = small = None
     if args.large_database_url and database_exists(args.large_database_url):
+        # The same run on both sizes, one after the other: what grows with the registry.
+        if args.small_database_url and database_exists(args.small_database_url):
+            print(f"... and once each on {args.small_database_url}", flush=True)
+            small = measure(args.small_database_url, args.small_audit_dir, ports,
+                            seconds=args.seconds, rounds=1, threads=args.threads,
+                            connections=args.connections, paced_seconds=0, kinds=kinds)
         print(f"... and once each on {args.large_database_url}", flush=True)
         large = measure(args.large_database_url, args.large_audit_dir, ports,
                         seconds=args.seconds, rounds=1, threads=args.threads,
                         connections=args.connections, paced_seconds=0, kinds=kinds)
     print()
-    print(report(main_result, large))
+    print(report(main_result, large, small))
     if args.json:
-        args.json.write_text(json.dumps({"main": main_result, "large": large}, indent=2,
-                                        default=str))
+        args.json.write_text(json.dumps({"main": main_result, "small": small,
+                                         "large": large}, indent=2, default=str))
 
 
 def database_exists(url: str) -> bool:

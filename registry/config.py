@@ -77,6 +77,12 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CHECKPOINT_FILE": None,  # signed checkpoints, appended as JSON lines
     "AUDIT_CHECKPOINT_SECONDS": 60,  # `registry worker`: sign a checkpoint this often
     "AUDIT_SEAL_SECONDS": 5,  # `registry worker`: seal unsealed entries this often
+    # After a request commits its entries: "background" wakes the process's sealer thread,
+    # which seals in batches at most once per AUDIT_SEAL_INTERVAL_MS (one seal for many
+    # requests under load; the answer does not wait for it); "request" seals on the
+    # request's thread before the answer (registry/audit/sealer.py).
+    "AUDIT_SEAL_AFTER_COMMIT": "background",
+    "AUDIT_SEAL_INTERVAL_MS": 100,
     "AUDIT_SEAL_GRACE_SECONDS": 300,  # `audit verify`: unsealed longer than this is a fault
     # Email. With no MAIL_SERVER, messages are written as .eml files to MAIL_FOLDER
     # (default instance/mail/) and listed for program staff at /staff/mail.

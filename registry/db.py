@@ -266,6 +266,8 @@ def commit_request() -> None:
         return
     g.db_session.commit()
     g.pop("db_durable", None)
+    for call in g.pop("db_after_commit_calls", ()):
+        call()
     pending = g.pop("db_after_commit", [])
     if pending:
         # A transaction that starts with its write waits its turn for the SQLite lock,
@@ -292,6 +294,13 @@ def after_commit(write: Callable[[Session], None]) -> None:
     For bookkeeping that a read-only request must still record (an API token's last use).
     """
     g.setdefault("db_after_commit", []).append(write)
+
+
+def after_commit_call(call: Callable[[], None]) -> None:
+    """Call ``call`` once, with no transaction, after the request's commit (not after a
+    rollback): to hand work to another thread, such as the audit sealer."""
+    calls: dict[Callable[[], None], None] = g.setdefault("db_after_commit_calls", {})
+    calls[call] = None
 
 
 def rollback_request() -> None:
@@ -343,6 +352,7 @@ def abandon_request() -> None:
     """Drop the request's session and its deferred writes after the database failed, so that
     neither the commit after the request nor the teardown talks to it again."""
     g.pop("db_after_commit", None)
+    g.pop("db_after_commit_calls", None)
     session: Session | None = g.pop("db_session", None)
     if session is None:
         return

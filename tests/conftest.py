@@ -59,6 +59,9 @@ TEST_CONFIG: dict[str, Any] = {
     "ARGON2_MEMORY_COST": 1024,
     "ARGON2_PARALLELISM": 1,
     "RATELIMIT_ENABLED": False,
+    # What a request wrote is sealed before it returns (tests/test_background_sealer.py
+    # covers the served default, "background").
+    "AUDIT_SEAL_AFTER_COMMIT": "request",
     "AUDIT_SIGNING_KEY_FILE": os.path.join(_AUDIT_DIR, "audit-signing-key.pem"),
     "AUDIT_CHECKPOINT_FILE": os.path.join(_AUDIT_DIR, "audit-checkpoints.jsonl"),
     # Email without an SMTP server goes to a folder: never instance/mail during tests.

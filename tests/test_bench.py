@@ -216,6 +216,16 @@ def test_bench_run_takes_medians_and_ratios_to_the_floor_of_each_round() -> None
     check_line = next(line for line in both.splitlines()[-3:]
                       if line.startswith("POST authorization-checks"))
     assert check_line.split()[4] == "1.10"  # p50 33 ms there vs 30 ms here
+    # With a 10 k run of its own, the comparison is against that run, not the main one.
+    small = {"summary": runner.summarize([{"floor": wrk_result(500, 11),
+                                           "check": wrk_result(190, 22)}]),
+             "patients": 10_000}
+    against_small = runner.report({"summary": summary, "paced": {}, "statements": {},
+                                   "patients": 30_000}, large, small)
+    assert "p50 at 1,000,000 patients vs 10,000" in against_small
+    check_line = next(line for line in against_small.splitlines()[-3:]
+                      if line.startswith("POST authorization-checks"))
+    assert check_line.split()[4] == "1.50"  # 33 ms there vs 22 ms on the 10 k seed
 
 
 def test_bench_run_counts_statements_per_request(tmp_path: Path) -> None:

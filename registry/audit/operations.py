@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import Table, bindparam, func, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -111,11 +111,22 @@ def record(
 
 
 def _seal_after_commit_of(session: Session) -> None:
-    """Ask for a best-effort seal right after the request's (or command's) commit."""
+    """Ask for a best-effort seal right after the request's (or command's) commit: by the
+    process's background sealer for a request (``AUDIT_SEAL_AFTER_COMMIT``, default
+    "background", registry/audit/sealer.py), else on this thread before it goes on (a
+    command, which may end right after; the "request" mode)."""
     if not has_app_context() or g.get("db_session") is not session:
         return
-    if seal_after_commit not in g.get("db_after_commit", []):
+    if has_request_context() and current_app.config["AUDIT_SEAL_AFTER_COMMIT"] == "background":
+        db_module.after_commit_call(_wake_sealer)
+    elif seal_after_commit not in g.get("db_after_commit", []):
         db_module.after_commit(seal_after_commit)
+
+
+def _wake_sealer() -> None:
+    from registry.audit.sealer import sealer
+
+    sealer(current_app._get_current_object()).wake()  # type: ignore[attr-defined]
 
 
 def seal_after_commit(session: Session) -> None:
