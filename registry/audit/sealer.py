@@ -98,7 +98,7 @@ class Sealer:
 
 
 def sealer(app: Flask) -> Sealer:
-    found = app.extensions.get("registry.audit_sealer")
+    found: Sealer | None = app.extensions.get("registry.audit_sealer")
     if found is None:
         found = app.extensions.setdefault("registry.audit_sealer", Sealer(app))
     return found
