@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+import time
+
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -33,10 +35,28 @@ limiter = Limiter(key_func=rate_limit_key, default_limits=[])
 csrf = CSRFProtect()
 
 
+def retry_after(response: Response) -> Response:
+    """A refusal by a rate limit says when to try again (``Retry-After``, in seconds): when
+    the limit that refused it resets. Only refusals ask the counter store for that; the
+    limiter's X-RateLimit-* headers on every answer would cost each request a second round
+    trip to it (Redis), and no client of ours reads them (api-v1.md: 429 with Retry-After)."""
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        seconds = 60
+        try:
+            current = limiter.current_limit
+            if current is not None:
+                seconds = int(current.reset_at - time.time()) + 1
+        except Exception:  # the store went away between the refusal and now: a minute
+            pass
+        response.headers["Retry-After"] = str(max(1, seconds))
+    return response
+
+
 def init_app(app: Flask) -> None:
     # Where the counts live: memory:// is per process (each gunicorn worker counts on its
     # own); redis://host:6379/0 counts once for every worker and every server.
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False
     limiter.init_app(app)
+    app.after_request(retry_after)
     csrf.init_app(app)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select, true
 from sqlalchemy.orm import Session, lazyload
 
 from registry.authorizations.models import Authorization, AuthorizationStatus
@@ -67,15 +67,43 @@ def share_stakeholders(session: Session, *, prescriber_id: int | None = None,
     removal (FOR UPDATE, :func:`lock_stakeholder`) waits for them and they wait for it. The
     pharmacy and pharmacist rows are re-read, so their standing is checked as of after the
     lock (their user is not joined: the session holds it). The prescriber's row is only
-    locked (its id read): its standing is read, after this, with the patient's facts."""
-    if prescriber_id is not None:
-        session.execute(select(Prescriber.id).where(Prescriber.id == prescriber_id)
-                        .with_for_update(of=Prescriber, key_share=True, read=True)).scalar_one()
-    for model, row_id in ((Pharmacy, pharmacy_id), (Pharmacist, pharmacist_id)):
-        if row_id is not None:
-            query = select(model).where(model.id == row_id).options(lazyload("*"))
-            session.execute(_fresh(query.with_for_update(of=model, key_share=True, read=True)))\
-                .scalar_one()
+    locked (its id read): its standing is read, after this, with the patient's facts.
+
+    One statement for all three: PostgreSQL locks the rows in the order the ``OF`` list
+    names them (the executor takes its row marks in that order), which is the module's
+    order, prescriber -> pharmacy -> pharmacist."""
+    wanted = (prescriber_id is not None, pharmacy_id is not None, pharmacist_id is not None)
+    if not any(wanted):
+        return
+    query = _SHARE.get(wanted)
+    if query is None:
+        query = _SHARE[wanted] = _share_query(*wanted)
+    session.execute(query, {"prescriber_id": prescriber_id, "pharmacy_id": pharmacy_id,
+                            "pharmacist_id": pharmacist_id}).one()
+
+
+_SHARE: dict[tuple[bool, bool, bool], Select[Any]] = {}  # built once per combination
+
+
+def _share_query(prescriber: bool, pharmacy: bool, pharmacist: bool) -> Select[Any]:
+    columns: list[Any] = []
+    models: list[Any] = []
+    conditions: list[Any] = []
+    if prescriber:
+        columns.append(Prescriber.id)
+        models.append(Prescriber)
+        conditions.append(Prescriber.id == bindparam("prescriber_id"))
+    for wanted, model, name in ((pharmacy, Pharmacy, "pharmacy_id"),
+                                (pharmacist, Pharmacist, "pharmacist_id")):
+        if wanted:
+            columns.append(model)
+            models.append(model)
+            conditions.append(model.id == bindparam(name))
+    query = select(*columns).select_from(models[0])
+    for model in models[1:]:  # one row of each, by its id: a cross join of single rows
+        query = query.join(model, true())
+    return _fresh(query.where(*conditions).options(lazyload("*"))
+                  .with_for_update(of=models, key_share=True, read=True))
 
 
 def lock_stakeholder(session: Session, model: type[T], row_id: int) -> T | None:

@@ -132,6 +132,13 @@ def test_issuing_asks_no_rma_pre_check_and_the_answer_does_not_lazy_load(app, cl
     # The caller's pharmacist is not looked up by user again after the door (the locks
     # re-read it by id, which is the point of them).
     assert not [s for s in own if "WHERE pharmacists.user_id" in s], own
+    # Prescriber, pharmacy and pharmacist are locked (PostgreSQL: FOR KEY SHARE, in that
+    # order) and the last two re-read in one statement, not one each.
+    shared = [s for s in own if "FROM prescribers JOIN pharmacies" in s]
+    assert len(shared) == 1, own
+    assert not [s for s in own if "FROM pharmacies" in s or "FROM pharmacists" in s], own
+    if app.extensions["registry.engine"].dialect.name == "postgresql":
+        assert "FOR KEY SHARE OF prescribers, pharmacies, pharmacists" in shared[0]
     with app.app_context():
         stored = db.session().execute(
             select(Authorization).where(Authorization.rma == rma)).scalar_one()
