@@ -18,6 +18,7 @@ sealed when it returns).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -51,6 +52,9 @@ class Sealer:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="registry-audit-sealer")
                 self._thread.start()
+                # A worker that ends (gunicorn's max_requests, a restart) seals what it
+                # committed first, for a moment; anything left is the worker's to seal.
+                atexit.register(self.wait_idle, 2.0)
             self._asked += 1
             self._changed.notify_all()
 
