@@ -238,6 +238,9 @@ class Data:
 
     def file(self, kind: str) -> tuple[Path, list[tuple[str, str, str]]]:
         lines = self.lines(kind)
+        if not lines:
+            raise SystemExit(f"bench/run: no patient of {self.url} is ready for an RMA any "
+                             "more (each is issued one once): seed it again, bench/seed.py")
         path = self.work / f"{kind}.tsv"
         path.write_text("".join("\t".join(line) + "\n" for line in lines))
         return path, lines
