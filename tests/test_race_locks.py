@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registry import clock as registry_clock
@@ -389,3 +390,34 @@ def test_a_suspension_waits_for_the_shared_stakeholder_locks(committing_app, clo
         a.commit()
         a.finish()
         b.finish()
+
+
+def test_the_stakeholder_locks_are_taken_in_the_documented_order(committing_app, clock):
+    """prescriber -> pharmacy -> pharmacist (registry/locks.py), in one statement: while the
+    pharmacist's row is held by a suspension in flight, an authorization's statement waits
+    on it already holding the prescriber's and the pharmacy's rows (a FOR UPDATE of either
+    cannot get them), never the other way round."""
+    w = world(committing_app, clock)
+    suspension = Txn(committing_app, lambda s: locks.lock_stakeholder(s, Pharmacist, w["rph"]),
+                     hold=True).hold()
+    sharing = Txn(committing_app, lambda s: locks.share_stakeholders(
+        s, prescriber_id=w["dr"], pharmacy_id=w["pharmacy"], pharmacist_id=w["rph"]),
+        hold=False).start()
+    assert wait_until_blocked(committing_app, sharing) == "blocked"
+    engine = committing_app.extensions["registry.engine"]
+    held = {}
+    with engine.connect() as third:
+        for table, key in (("prescribers", "dr"), ("pharmacies", "pharmacy")):
+            try:
+                with third.begin():
+                    third.execute(text(f"SELECT id FROM {table} WHERE id = :id "  # noqa: S608
+                                       "FOR UPDATE NOWAIT"), {"id": w[key]})
+                held[table] = False
+            except DBAPIError as exc:
+                assert "could not obtain lock" in str(exc)
+                held[table] = True
+    suspension.commit()
+    suspension.finish()
+    sharing.finish()
+    assert sharing.error is None
+    assert held == {"prescribers": True, "pharmacies": True}
