@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, Response, request
@@ -47,7 +48,8 @@ def retry_after(response: Response) -> Response:
             if current is not None:
                 seconds = int(current.reset_at - time.time()) + 1
         except Exception:  # the store went away between the refusal and now: a minute
-            pass
+            logging.getLogger("registry").warning(
+                "rate limit store unreachable for Retry-After; answering 60 s", exc_info=True)
         response.headers["Retry-After"] = str(max(1, seconds))
     return response
 
