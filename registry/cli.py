@@ -5,19 +5,27 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from alembic import command
-from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from registry import db
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# Alembic is imported by the commands that migrate, not with the app: create_app registers
+# these commands, so every process (gunicorn workers, `registry worker`) would pay ~0.1 s
+# for it otherwise.
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["sqlalchemy_url"] = url or current_app.config["SQLALCHEMY_URL"]
@@ -26,6 +34,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade_database(revision: str = "head") -> None:
     """Run the migrations, then make sure the packaged question bank is loaded."""
+    from alembic import command
+
     from registry.cycles.operations import load_question_bank
 
     command.upgrade(alembic_config(), revision)
@@ -51,6 +61,8 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision", default="-1")
 def db_downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (default: one step)."""
+    from alembic import command
+
     command.downgrade(alembic_config(), revision)
     click.echo(f"Database downgraded to {revision}.")
 
