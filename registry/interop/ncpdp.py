@@ -150,7 +150,7 @@ def read_envelope(raw: bytes) -> Envelope:
         raise NcpdpError(400, "The message declares a DTD, an entity or an external "
                          f"reference, which this door never reads ({type(exc).__name__}).") \
             from None
-    except (ET.ParseError, ValueError, UnicodeError, RecursionError) as exc:
+    except (ET.ParseError, ValueError, UnicodeError, LookupError, RecursionError) as exc:
         raise NcpdpError(400, f"The message is not well-formed XML: {exc}.") from None
     if _local(root.tag) != "Message":
         raise NcpdpError(400, f"The root element is {_local(root.tag) or '?'}; "
