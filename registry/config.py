@@ -167,6 +167,9 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
     return values
 
 
+SEAL_MODES = ("background", "request")  # AUDIT_SEAL_AFTER_COMMIT, registry/audit/sealer.py
+
+
 def validate(config: dict[str, Any]) -> None:
     for key in ("RULESET_2021_EFFECTIVE", "RULESET_2026_EFFECTIVE"):
         value = config[key]
@@ -176,6 +179,10 @@ def validate(config: dict[str, Any]) -> None:
             date.fromisoformat(str(value))
         except ValueError:
             raise ConfigError(f"{key} must be a date YYYY-MM-DD, not {value!r}") from None
+    mode = config.get("AUDIT_SEAL_AFTER_COMMIT", "background")
+    if mode not in SEAL_MODES:
+        raise ConfigError(f"AUDIT_SEAL_AFTER_COMMIT must be one of {', '.join(SEAL_MODES)}, "
+                          f"not {mode!r}")
     hour = config.get("REMINDER_HOUR", 8)
     if not isinstance(hour, int) or not 0 <= hour <= 23:
         raise ConfigError(f"REMINDER_HOUR must be an hour from 0 to 23, not {hour!r}")

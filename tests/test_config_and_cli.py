@@ -44,6 +44,12 @@ def test_bad_configured_date_is_refused(tmp_path):
                     "RULESET_2026_EFFECTIVE": "next summer"})
 
 
+def test_an_unknown_sealing_mode_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="AUDIT_SEAL_AFTER_COMMIT must be one of"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3",
+                    "AUDIT_SEAL_AFTER_COMMIT": "backgrond"})
+
+
 def test_unknown_variable_stops_the_registry_script(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/a.sqlite3",
            "REGISTRY_WINDOW_DAY": "7", "HOME": str(tmp_path)}

@@ -28,9 +28,6 @@ from flask import Flask
 
 log = logging.getLogger("registry.audit")
 
-MODES = ("background", "request")
-
-
 class Sealer:
     """The process's background sealer for one app. ``wake()`` is cheap and never blocks."""
 
