@@ -8,34 +8,12 @@ from sqlalchemy import func, select
 
 from registry import db
 from registry.models import Authorization, AuthorizationDecision, IdempotencyRecord, Patient
-from tests import factories as f
-from tests.api.conftest import PASSWORD, Api
+from tests.api.world import counter_world
 from tests.races import at_once
 
 THREADS = 20
 
 
-
-
-def _setup(app: Any, clock: Any) -> dict[str, Any]:
-    """Commit an eligible patient, a pharmacist and a prescriber; log them in."""
-    clock.to("2026-09-01")
-    with app.app_context():
-        session = db.session()
-        dr = f.prescriber(session)
-        ph = f.pharmacy(session)
-        rph = f.pharmacist(session, ph)
-        p = f.patient(session, dr, can_get_pregnant=False)
-        f.counsel(session, p)
-        f.pass_questions(session, p)
-        db.commit_request()
-        world = {"dr_email": dr.user.email, "rph_email": rph.user.email, "request": {
-            "registry_id": p.registry_id, "date_of_birth": p.date_of_birth.isoformat(),
-            "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60, "refills": 0}}
-    api = Api(app)
-    world["rph"] = api.token(world["rph_email"], PASSWORD)
-    world["dr"] = api.token(world["dr_email"], PASSWORD)
-    return world
 
 
 def _count(app: Any, column: Any) -> int:
@@ -44,7 +22,7 @@ def _count(app: Any, column: Any) -> int:
 
 
 def test_twenty_identical_authorization_requests_issue_one_rma(committing_app, clock):
-    world = _setup(committing_app, clock)
+    world = counter_world(committing_app, clock)
 
     def work(i: int) -> tuple[int, Any]:
         client = committing_app.test_client()  # each thread its own client and request
@@ -63,7 +41,7 @@ def test_twenty_identical_authorization_requests_issue_one_rma(committing_app, c
 
 
 def test_twenty_identical_registrations_create_one_patient(committing_app, clock):
-    world = _setup(committing_app, clock)
+    world = counter_world(committing_app, clock)
     body = {"first_name": "Con", "last_name": "Current", "date_of_birth": "1990-01-01",
             "email": "concurrent@example.org", "risk_category": "cannot_get_pregnant",
             "consent_signed_on": "2026-09-01"}

@@ -23,8 +23,7 @@ from registry.authorizations.schemas import AuthorizationIssued, AuthorizationRe
 from registry.models import Authorization, AuthorizationDecision
 from registry.permissions import pharmacist_for_user
 from registry.pharmacies.models import Pharmacy
-from tests import factories as f
-from tests.api.conftest import PASSWORD, Api
+from tests.api.world import counter_world
 
 
 @contextmanager
@@ -47,32 +46,8 @@ def _own(seen: list[str]) -> list[str]:
     return [s for s in seen if "SAVEPOINT" not in s.upper()]
 
 
-def _world(app: Any, clock: Any) -> dict[str, Any]:
-    clock.to("2026-09-01")
-    with app.app_context():
-        session = db.session()
-        dr = f.prescriber(session)
-        ph = f.pharmacy(session)
-        rph = f.pharmacist(session, ph)
-        p = f.patient(session, dr, can_get_pregnant=False)
-        f.counsel(session, p)
-        f.pass_questions(session, p)
-        db.commit_request()
-        world = {"rph_email": rph.user.email, "dr_email": dr.user.email,
-                 "pharmacist_id": rph.id, "pharmacy_id": ph.id, "patient_id": p.id,
-                 "request": {"registry_id": p.registry_id,
-                             "date_of_birth": p.date_of_birth.isoformat(),
-                             "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60,
-                             "refills": 0}}
-    api = Api(app)
-    world["rph"] = api.token(world["rph_email"], PASSWORD)
-    world["dr"] = api.token(world["dr_email"], PASSWORD)
-    world["api"] = api
-    return world
-
-
 def test_the_door_is_one_statement_and_its_rows_are_not_fetched_again(app, clock):
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     with app.test_request_context("/api/v1/authorization-checks", method="POST",
                                   headers={"Authorization": f"Bearer {w['rph']}"}):
         session = db.session()
@@ -98,7 +73,7 @@ def test_the_door_is_one_statement_and_its_rows_are_not_fetched_again(app, clock
 
 
 def test_remembered_rows_are_used_only_for_that_session_and_user(app, clock):
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     with app.test_request_context("/api/v1/authorization-checks", method="POST",
                                   headers={"Authorization": f"Bearer {w['rph']}"}):
         token = current_token()
@@ -117,7 +92,7 @@ def test_remembered_rows_are_used_only_for_that_session_and_user(app, clock):
 
 
 def test_issuing_asks_no_rma_pre_check_and_the_answer_does_not_lazy_load(app, clock):
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     with statements(app) as seen:
         r = w["api"].post("/authorizations", w["request"], token=w["rph"], expect=201)
     rma = r.get_json()["rma"]
@@ -146,7 +121,7 @@ def test_issuing_asks_no_rma_pre_check_and_the_answer_does_not_lazy_load(app, cl
 
 
 def test_serializing_an_issued_rma_runs_no_statement(app, clock):
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     with app.test_request_context("/", method="POST"):
         session = db.session()
         user = session.execute(select(User).where(User.email == w["rph_email"])).scalar_one()
@@ -162,7 +137,7 @@ def test_serializing_an_issued_rma_runs_no_statement(app, clock):
 def test_a_refusal_by_the_unique_index_is_none_and_leaves_nothing(app, clock):
     """A second open RMA for the patient, put in behind the rules' back: the INSERT ... ON
     CONFLICT DO NOTHING inserts nothing and says so; the first RMA is untouched."""
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     first = w["api"].post("/authorizations", w["request"], token=w["rph"],
                           expect=201).get_json()
     with app.test_request_context("/", method="POST"):
@@ -180,7 +155,7 @@ def test_a_refusal_by_the_unique_index_is_none_and_leaves_nothing(app, clock):
 
 
 def test_an_idempotent_request_is_looked_up_once_and_replayed(app, clock):
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     first = w["api"].post("/authorizations", w["request"], token=w["rph"], key="k-1",
                           expect=201)
     with statements(app) as seen:
@@ -210,7 +185,7 @@ def test_a_refused_rma_takes_back_the_cycle_opened_for_it(app, clock):
     from registry.authorizations.operations import _evaluate, _issue
     from registry.cycles.models import Cycle
 
-    w = _world(app, clock)
+    w = counter_world(app, clock)
     with app.test_request_context("/", method="POST"):
         session = db.session()
         user = session.execute(select(User).where(User.email == w["rph_email"])).scalar_one()

@@ -205,3 +205,31 @@ class World:
     def status(self, p: Patient, token: str | None = None) -> Any:
         return self.api.get(f"/patients/{p.registry_id}/status", token=token or self.dr,
                             expect=200).get_json()
+
+
+def counter_world(app: Flask, clock: Any) -> dict[str, Any]:
+    """Commit a patient who cannot get pregnant, counseled and with passed answers (eligible
+    for an RMA today), their prescriber and a pharmacist; log both in. The ids, the e-mails,
+    the tokens, an authorization request body for the patient and the ``api`` client."""
+    clock.to("2026-09-01")
+    with app.app_context():
+        session = db.session()
+        dr = f.prescriber(session)
+        ph = f.pharmacy(session)
+        rph = f.pharmacist(session, ph)
+        p = f.patient(session, dr, can_get_pregnant=False)
+        f.counsel(session, p)
+        f.pass_questions(session, p)
+        db.commit_request()
+        world: dict[str, Any] = {
+            "rph_email": rph.user.email, "dr_email": dr.user.email,
+            "pharmacist_id": rph.id, "pharmacy_id": ph.id, "patient_id": p.id,
+            "request": {"registry_id": p.registry_id,
+                        "date_of_birth": p.date_of_birth.isoformat(),
+                        "prescriber_npi": dr.npi, "days_supply": 30, "quantity": 60,
+                        "refills": 0}}
+    api = Api(app)
+    world["rph"] = api.token(world["rph_email"], PASSWORD)
+    world["dr"] = api.token(world["dr_email"], PASSWORD)
+    world["api"] = api
+    return world
