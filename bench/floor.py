@@ -30,6 +30,7 @@ def create_app(database_url: str | None = None) -> Flask:
     url = database_url or os.environ["REGISTRY_DATABASE_URL"]
     # The registry's engine (same driver and pool settings), as the registry makes it.
     engine = make_engine(url, pool_size=5, max_overflow=10, pool_timeout=10)
+    app.extensions["registry.engine"] = engine  # as the registry keeps it (gunicorn's when_ready)
     make_session = sessionmaker(bind=engine, expire_on_commit=False)
 
     def session() -> Session:

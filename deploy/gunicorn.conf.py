@@ -18,6 +18,12 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "instance/run/gunicor
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# At most this many connections per worker: its threads' and as many waiting in keep-alive.
+# nginx keeps a pool of connections open to gunicorn (deploy/nginx.conf, keepalive 16); a
+# worker accepts every connection it is offered, so without a cap one worker can take the
+# whole pool while the others idle, and serve it on one core (its GIL). A worker at its cap
+# stops accepting: the next connection waits in the listen queue for a worker with room.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 2 * threads))
 
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))  # a stuck worker is restarted
 graceful_timeout = 20  # on Ctrl-C or SIGTERM, requests under way may finish
@@ -29,6 +35,19 @@ forwarded_allow_ips = "127.0.0.1"
 
 max_requests = 5000  # recycle workers now and then; jitter so they do not all go at once
 max_requests_jitter = 500
+
+# The app is loaded once, in the master, and each worker is a fork of it: a recycled worker
+# serves again within milliseconds instead of importing the app anew (about a second of
+# CPU, while the connections it dropped wait for it: see worker_connections).
+preload_app = True
+
+
+def when_ready(server):
+    """Before the first fork: the master keeps no database connection of its own (made while
+    loading the app), so that no worker inherits a socket another process also uses."""
+    engine = server.app.wsgi().extensions.get("registry.engine")
+    if engine is not None:
+        engine.dispose()
 
 accesslog = None  # nginx logs every request
 errorlog = "-"
