@@ -131,19 +131,35 @@ def _read_only_request() -> bool:
 
 
 def request_may_write() -> bool:
-    """False during a GET/HEAD on SQLite, whose plain read transaction cannot safely write."""
-    return not (_read_only_request() and engine().dialect.name == "sqlite")
+    """False during a GET/HEAD: it reads without a write transaction (SQLite: a plain read
+    transaction; PostgreSQL: no transaction at all, see :func:`session`). Bookkeeping it must
+    still record goes to :func:`after_commit`."""
+    return not _read_only_request()
+
+
+_READ_ONLY_REFUSAL = ("A GET or HEAD request tried to write: it reads without a write "
+                      "transaction. Change state in POST requests (bookkeeping: "
+                      "db.after_commit).")
 
 
 def _refuse_writes_in_read_only_requests(session: Session, flush_context: Any,
                                           instances: Any) -> None:
-    if (session.new or session.dirty or session.deleted) and _read_only_request() and (
-        session.get_bind().dialect.name == "sqlite"
-    ):
-        raise RuntimeError(
-            "A GET or HEAD request tried to write: on SQLite its transaction is read-only "
-            "(it would fail under contention). Change state in POST requests."
-        )
+    if (session.new or session.dirty or session.deleted) and _read_only_request():
+        raise RuntimeError(_READ_ONLY_REFUSAL)
+
+
+_WRITING_STATEMENTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
+
+
+def _refuse_statements_that_write(conn: Any, cursor: Any, statement: str, parameters: Any,
+                                  context: Any, executemany: bool) -> None:
+    """A GET or HEAD runs no statement that writes, but its after-commit bookkeeping. On
+    PostgreSQL it reads in autocommit: a write would be committed on its own, apart from the
+    request's others; on SQLite its read transaction would fail under contention. (A write
+    hidden in a WITH is not seen here: none is written.)"""
+    first = statement.lstrip()[:7].split(None, 1)
+    if first and first[0].upper() in _WRITING_STATEMENTS and _read_only_request():
+        raise RuntimeError(_READ_ONLY_REFUSAL)
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30000, connect_timeout: float | None = None,
@@ -164,6 +180,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, connect_timeout: floa
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _refuse_statements_that_write)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -229,6 +246,14 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["SQLALCHEMY_URL"], **engine_options(app.config))
     app.extensions["registry.engine"] = engine
     app.extensions["registry.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    if engine.dialect.name == "postgresql":
+        # GET and HEAD read without a transaction: on READ COMMITTED (PostgreSQL's default,
+        # ours) each statement reads its own snapshot inside a transaction too, so the
+        # answers are the same, without the BEGIN and COMMIT round trips. The same pool
+        # (the option is set on checkout, undone on checkin); a write is refused.
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        event.listen(reader, "before_cursor_execute", _refuse_statements_that_write)
+        app.extensions["registry.reader"] = reader
     if not event.contains(Session, "before_flush", _refuse_writes_in_read_only_requests):
         event.listen(Session, "before_flush", _refuse_writes_in_read_only_requests)
 
@@ -255,7 +280,15 @@ def engine() -> Engine:
 def session() -> Session:
     """The session of the current request or command (created on first use)."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["registry.sessionmaker"]()
+        make = current_app.extensions["registry.sessionmaker"]
+        reader = current_app.extensions.get("registry.reader")
+        # A GET or HEAD reads through the engine's autocommit twin (PostgreSQL; see init_app),
+        # unless the sessions are bound elsewhere (a test's one outer transaction).
+        if reader is not None and _read_only_request() and \
+                make.kw.get("bind") is current_app.extensions["registry.engine"]:
+            g.db_session = make(bind=reader)
+        else:
+            g.db_session = make()
     found: Session = g.db_session
     return found
 
