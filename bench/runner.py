@@ -77,9 +77,10 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, An
             "wrapped": sum(x.get("wrapped", 0) for x in runs),
             "rounds": len(runs),
         }
-        cpu = [x["cpu_ms"] for x in runs if x.get("cpu_ms") is not None]
-        if cpu:
-            out[kind]["cpu_ms"] = statistics.median(cpu)
+        for key in ("cpu_ms", "db_cpu_ms"):
+            values = [x[key] for x in runs if x.get(key) is not None]
+            if values:
+                out[kind][key] = statistics.median(values)
     return out
 
 
@@ -120,6 +121,22 @@ def cpu_seconds(pid: int) -> float:
         if int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of the PostgreSQL server on this machine: every postgres process, with what its
+    reaped children used (the postmaster's share holds backends that already exited)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 class Server:
@@ -342,10 +359,12 @@ def measure(database_url: str, audit_dir: Path, ports: tuple[int, int], *, secon
             for kind in kinds:
                 server = floor if kind == "floor" else registry
                 path, _ = data.file(kind)
-                cpu0 = server.cpu()
+                cpu0, db0 = server.cpu(), postgres_cpu_seconds()
                 result = parse_wrk(run_wrk(server.port, kind, path, seconds, threads,
                                            connections))
                 result["cpu_ms"] = (server.cpu() - cpu0) * 1000 / max(1, result["requests"])
+                result["db_cpu_ms"] = ((postgres_cpu_seconds() - db0) * 1000
+                                       / max(1, result["requests"]))
                 this[kind] = result
                 print(f"  round {n + 1} {kind:<10} {result['rps']:7.1f} req/s  p50 "
                       f"{result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:7.1f} ms"
@@ -376,14 +395,14 @@ def report(main: dict[str, Any], large: dict[str, Any] | None = None,
            small: dict[str, Any] | None = None) -> str:
     """The table; with ``large``, p50 there against ``small`` (else ``main``)."""
     lines = [f"{'endpoint':<28} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} "
-             f"{'CPU ms':>7} {'stmts':>6} {'p99 @ half':>11} {'non-2xx':>8}"]
+             f"{'CPU ms':>7} {'DB ms':>6} {'stmts':>6} {'p99 @ half':>11} {'non-2xx':>8}"]
     for kind, s in main["summary"].items():
         ratio = f"{s['ratio']:.2f}" if s["ratio"] is not None else "-"
         paced_p99 = main["paced"].get(kind, {}).get("p99_ms")
         stmts = main["statements"].get(PATHS[kind])
         lines.append(
             f"{LABELS[kind]:<28} {s['rps']:7.1f} {ratio:>6} {s['p50_ms']:7.1f} "
-            f"{s['p99_ms']:7.1f} {s.get('cpu_ms', 0):7.1f} "
+            f"{s['p99_ms']:7.1f} {s.get('cpu_ms', 0):7.1f} {s.get('db_cpu_ms', 0):6.2f} "
             f"{(f'{stmts:.1f}' if stmts is not None else '-'):>6} "
             f"{(f'{paced_p99:.1f}' if paced_p99 is not None else '-'):>11} "
             f"{s['non_2xx'] + s['errors']:>8}")
