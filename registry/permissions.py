@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from flask import has_request_context, request
 from sqlalchemy import inspect, select
@@ -120,7 +120,17 @@ def acting_prescriber(
     raise PermissionDenied("Only prescribers and their designees can do this.")
 
 
-def can_view_patient(session: Session, actor: User, patient: Patient) -> bool:
+class PatientOfRecord(Protocol):
+    """What visibility reads of a patient: a Patient, or a row read with its facts."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def prescriber_id(self) -> int: ...
+
+
+def can_view_patient(session: Session, actor: User, patient: PatientOfRecord) -> bool:
     if actor.role == Role.STAFF:
         return True
     if actor.role == Role.PATIENT:

@@ -16,7 +16,7 @@ from registry.authorizations.operations import check_authorization
 from registry.authorizations.schemas import AuthorizationRequest
 from registry.cycles.models import ComprehensionAttempt, ContraceptionEntry, Counseling, Cycle
 from registry.patients import queries
-from registry.patients.facts import load_facts
+from registry.patients.facts import load_by_registry_id, load_facts
 from registry.patients.models import Patient
 from registry.pregnancies.models import PregnancyReport, PregnancyTest
 from registry.pregnancies.operations import report_pregnancy
@@ -205,3 +205,41 @@ def test_an_authorization_check_runs_few_statements(session, clock):
         session.flush()
     assert not decision.eligible  # the month's authorization is open
     assert len(seen) <= 8, "\n".join(seen)  # 1 of them the facts (9 before)
+
+
+def _by_registry_id(session: Session, patient: Patient) -> PatientFacts:
+    found = load_by_registry_id(session, patient.registry_id)
+    assert found is not None
+    row, facts = found
+    assert (row.id, row.user_id, row.prescriber_id, row.course_number) == (
+        patient.id, patient.user_id, patient.prescriber_id, patient.course_number)
+    return facts
+
+
+def test_the_patient_and_their_facts_read_by_registry_id_are_those_of_each_table(
+        session, clock):
+    """The one-statement lookup of status and checks (the patient's row is a part of the
+    same UNION) reads what the table-by-table reading reads, at every stage."""
+    clock.to("2026-03-02")
+    new = f.patient(session, f.prescriber(session))
+    assert _by_registry_id(session, new) == facts_table_by_table(session, new)
+    c = _two_months(session, clock)
+    session.expire_all()
+    assert _by_registry_id(session, c.patient) == facts_table_by_table(session, c.patient)
+    report_pregnancy(session, c.prescriber.user, c.patient,
+                     PregnancyReportInput(reported_on=registry_clock.today()))
+    facts = _by_registry_id(session, c.patient)
+    assert facts.pregnancy_reported is True
+    assert facts == facts_table_by_table(session, c.patient)
+    assert load_by_registry_id(session, "0000000000") is None
+
+
+def test_a_status_lookup_by_registry_id_is_one_statement(session, clock):
+    c = _two_months(session, clock)
+    staff = f.staff(session)  # who may see every patient: no lookup of the caller's links
+    session.expire_all()
+    registry_id, _ = c.patient.registry_id, staff.role  # loaded again before counting
+    with statements(session) as seen:
+        decision = queries.visible_status(session, staff, registry_id)
+    assert len(seen) == 1, seen
+    assert decision == queries.status(session, c.patient)

@@ -28,14 +28,14 @@ from registry.cycles.models import CycleKind
 from registry.cycles.operations import open_cycle
 from registry.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
-from registry.patients.facts import load_facts
+from registry.patients.facts import PatientRow, load_by_registry_id, load_facts
 from registry.patients.models import Patient
-from registry.patients.queries import by_registry_id_and_dob
 from registry.permissions import can_view_patient, pharmacist_for_user
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.policy import Permission
 from registry.rules import (
     Decision,
+    PatientFacts,
     Reason,
     RequestFacts,
     StakeholderFacts,
@@ -44,7 +44,7 @@ from registry.rules import (
     pharmacist_standing,
     pharmacy_standing,
 )
-from registry.rules.identifiers import new_rma
+from registry.rules.identifiers import new_rma, normalize_registry_id
 from registry.rules.reasons import REASON_CODES
 from registry.rules.vocabulary import Actor, ReasonCode
 
@@ -104,43 +104,56 @@ def expire_stale(session: Session, patient: Patient, today: date) -> None:
                before={"status": "authorized"}, after={"status": "expired"})
 
 
-def _evaluate(session: Session, actor: User, req: AuthorizationRequest,
-              lock: bool) -> tuple[Pharmacist, Patient | None, Decision]:
-    pharmacist = requesting_pharmacist(session, actor)
-    today = clock.today()
-    if lock:
-        # Lock first, then read every fact the decision uses: a change that makes the patient
-        # ineligible either committed before (and is seen) or waits for this transaction
-        # (and cancels the RMA). Order and reasons: registry/locks.py, docs/concurrency.md.
-        # The patient is found and locked in one statement; the date of birth is compared
-        # on the row as re-read under the lock.
-        patient = locks.lock_patient_by_registry_id(session, req.registry_id)
-        if patient is not None and patient.date_of_birth != req.date_of_birth:
-            patient = None
-        locks.share_stakeholders(
-            session, prescriber_id=patient.prescriber_id if patient is not None else None,
-            pharmacy_id=pharmacist.pharmacy_id, pharmacist_id=pharmacist.id,
-        )
-    else:
-        patient = by_registry_id_and_dob(session, req.registry_id, req.date_of_birth)
+def _decide(session: Session, pharmacist: Pharmacist, req: AuthorizationRequest,
+            facts: PatientFacts | None, today: date) -> Decision:
     pharmacy = session.get(Pharmacy, pharmacist.pharmacy_id)
     assert pharmacy is not None
+    return evaluate(facts, today, current_params(), _request_facts(req, pharmacist, pharmacy))
+
+
+def _evaluate_locked(session: Session, actor: User,
+                     req: AuthorizationRequest) -> tuple[Pharmacist, Patient | None, Decision]:
+    """For a request that may issue: lock first, then read every fact the decision uses."""
+    pharmacist = requesting_pharmacist(session, actor)
+    today = clock.today()
+    # A change that makes the patient ineligible either committed before (and is seen) or
+    # waits for this transaction (and cancels the RMA). Order and reasons:
+    # registry/locks.py, docs/concurrency.md. The patient is found and locked in one
+    # statement; the date of birth is compared on the row as re-read under the lock.
+    patient = locks.lock_patient_by_registry_id(session, req.registry_id)
+    if patient is not None and patient.date_of_birth != req.date_of_birth:
+        patient = None
+    locks.share_stakeholders(
+        session, prescriber_id=patient.prescriber_id if patient is not None else None,
+        pharmacy_id=pharmacist.pharmacy_id, pharmacist_id=pharmacist.id,
+    )
     facts = load_facts(session, patient) if patient is not None else None
-    if lock and patient is not None and facts is not None and any(
+    if patient is not None and facts is not None and any(
             a.status == AuthorizationStatus.AUTHORIZED and a.do_not_dispense_after < today
             for a in facts.authorizations):
         # Open RMAs past their last day (the facts, read under the lock, name them all):
         # marked expired, and the facts read again. Most requests have none: no statement.
         expire_stale(session, patient, today)
         facts = load_facts(session, patient)
-    decision = evaluate(facts, today, current_params(),
-                        _request_facts(req, pharmacist, pharmacy))
-    return pharmacist, patient, decision
+    return pharmacist, patient, _decide(session, pharmacist, req, facts, today)
+
+
+def _evaluate_unlocked(session: Session, actor: User, req: AuthorizationRequest,
+                       ) -> tuple[Pharmacist, PatientRow | None, Decision]:
+    """For a check: nothing locked, nothing written but its audit, so the patient and the
+    facts are read in one statement. Registry ID and date of birth must both match (a
+    mismatch answers as an unknown patient: no enumeration)."""
+    pharmacist = requesting_pharmacist(session, actor)
+    found = load_by_registry_id(session, normalize_registry_id(req.registry_id or ""))
+    if found is None or found[0].date_of_birth != req.date_of_birth:
+        return pharmacist, None, _decide(session, pharmacist, req, None, clock.today())
+    patient, facts = found
+    return pharmacist, patient, _decide(session, pharmacist, req, facts, clock.today())
 
 
 def check_authorization(session: Session, actor: User, req: AuthorizationRequest) -> Decision:
     """Answer as a request would, issuing and storing nothing but the audit of the check."""
-    pharmacist, patient, decision = _evaluate(session, actor, req, lock=False)
+    pharmacist, patient, decision = _evaluate_unlocked(session, actor, req)
     record(session, actor, "authorization:check", "patient",
            patient.id if patient else None,
            after={"request": req.as_dict(), "eligible": decision.eligible,
@@ -179,7 +192,7 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
     if key is not None and len(key) > 255:
         raise ValidationError({"Idempotency-Key": "Must be at most 255 characters."})
     fingerprint = req.fingerprint()
-    pharmacist, patient, decision = _evaluate(session, actor, req, lock=True)
+    pharmacist, patient, decision = _evaluate_locked(session, actor, req)
     # One lookup, after the patient's lock: a twin with the same key that got the lock first
     # has committed by now and is seen (a retry is decided again before it is replayed, which
     # costs a retry a little and every first request nothing). Without a patient to lock, a

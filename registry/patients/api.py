@@ -24,6 +24,7 @@ from registry.patients.queries import (
     own_standing,
     status,
     visible_patient,
+    visible_status,
 )
 from registry.patients.schemas import (
     Activated,
@@ -81,8 +82,7 @@ def get_patient(user: User, registry_id: str) -> PatientOut:
           response=StatusOut, tag=TAG, summary="Where the patient stands today",
           errors=(404,), rate_limit="API_RATELIMIT_LOOKUPS")
 def get_status(user: User, registry_id: str) -> StatusOut:
-    session = db.session()
-    return StatusOut.of(status(session, visible_patient(session, user, registry_id)))
+    return StatusOut.of(visible_status(db.session(), user, registry_id))
 
 
 @endpoint("PATCH", "/patients/{registry_id}", permission=P.PATIENTS_UPDATE,

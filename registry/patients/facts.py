@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +41,7 @@ from registry.rules import (
     StakeholderFacts,
     TestFact,
 )
+from registry.rules.vocabulary import PatientStatus, RiskCategory
 
 
 def has_open_pregnancy_report(session: Session, patient_id: int) -> bool:
@@ -56,12 +59,12 @@ def has_open_pregnancy_report(session: Session, patient_id: int) -> bool:
 _SLOTS: tuple[tuple[str, Any], ...] = (
     ("pid", Integer), ("course", Integer),
     ("id", Integer), ("i1", Integer), ("i2", Integer),
-    ("d1", Date), ("d2", Date), ("d3", Date),
+    ("d1", Date), ("d2", Date), ("d3", Date), ("d4", Date),
     ("s1", String), ("s2", String), ("s3", String),
     ("b1", Boolean), ("j1", JSON),
 )
 (PRESCRIBER, REPORT, TEST, CYCLE, COUNSELING, PASSED, CONTRACEPTION, AUTHORIZATION,
- DISPENSE) = range(9)
+ DISPENSE, PATIENT) = range(10)
 
 
 def _part(tag: int, **values: Any) -> Select[Any]:
@@ -76,13 +79,18 @@ def _part(tag: int, **values: Any) -> Select[Any]:
     return select(*columns)
 
 
-def _facts_statement() -> Any:
+def _facts_statement(ids: Any = None, prescriber_ids: Any = None,
+                     *more: Select[Any]) -> Any:
     """Built once (at import): the patients' and prescribers' ids are expanding bound
-    parameters, so every call reuses the statement, its cache key and its compiled SQL
-    instead of building a nine-part UNION ALL again (most of a decision's CPU once)."""
-    ids: BindParameter[Any] = bindparam("ids", expanding=True)
-    prescriber_ids: BindParameter[Any] = bindparam("prescriber_ids", expanding=True)
+    parameters (or subqueries), so every call reuses the statement, its cache key and its
+    compiled SQL instead of building a nine-part UNION ALL again (most of a decision's CPU
+    once)."""
+    if ids is None:
+        ids = bindparam("ids", expanding=True)
+    if prescriber_ids is None:
+        prescriber_ids = bindparam("prescriber_ids", expanding=True)
     return union_all(
+        *more,
         _part(PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
               d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on)
         .where(Prescriber.id.in_(prescriber_ids)),
@@ -123,6 +131,69 @@ def _facts_statement() -> Any:
 _FACTS = _facts_statement()
 
 
+def _by_registry_id_statement() -> Any:
+    """The same parts for the one patient of a registry ID, and that patient's own row (the
+    PATIENT part): a lookup by registry ID and its decision in one statement."""
+    registry_id: BindParameter[Any] = bindparam("registry_id")
+    patient = select(Patient.id).where(Patient.registry_id == registry_id).scalar_subquery()
+    prescriber = select(Patient.prescriber_id).where(Patient.registry_id == registry_id) \
+        .scalar_subquery()
+    own_row = _part(
+        PATIENT, pid=Patient.id, course=Patient.course_number, id=Patient.id,
+        i1=Patient.user_id, i2=Patient.prescriber_id, s1=Patient.registry_id,
+        s2=Patient.risk_category, s3=Patient.status, d1=Patient.date_of_birth,
+        d2=Patient.contraception_start_on, d3=Patient.course_started_on,
+        d4=Patient.last_dose_on, b1=Patient.home_tests_allowed,
+    ).where(Patient.registry_id == registry_id)
+    return _facts_statement(patient, prescriber, own_row)
+
+
+_FACTS_BY_REGISTRY_ID = _by_registry_id_statement()
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """A patient's own columns as the decision reads them (not an ORM entity: nothing to
+    lazy-load or flush). What the permission checks read, too: user and prescriber."""
+
+    id: int
+    registry_id: str
+    user_id: int | None
+    prescriber_id: int
+    course_number: int
+    date_of_birth: date
+    risk_category: RiskCategory
+    status: PatientStatus
+    home_tests_allowed: bool
+    contraception_start_on: date | None
+    course_started_on: date | None
+    last_dose_on: date | None
+
+
+def load_by_registry_id(session: Session,
+                        registry_id: str) -> tuple[PatientRow, PatientFacts] | None:
+    """The patient of ``registry_id`` (already normalized) and their facts, read together
+    in one statement; None if there is none. For reads that lock nothing (status, checks):
+    a caller that locks the patient re-reads under its lock (load_facts)."""
+    rows: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
+    own = None
+    for row in session.execute(_FACTS_BY_REGISTRY_ID, {"registry_id": registry_id}):
+        if row.tag == PATIENT:
+            own = row
+            continue
+        rows[(row.tag, row.id if row.tag == PRESCRIBER else row.pid)].append(row)
+    if own is None:
+        return None
+    for part in rows.values():
+        part.sort(key=lambda r: r.id)
+    patient = PatientRow(
+        id=own.id, registry_id=own.s1, user_id=own.i1, prescriber_id=own.i2,
+        course_number=own.course, date_of_birth=own.d1, risk_category=RiskCategory(own.s2),
+        status=PatientStatus(own.s3), home_tests_allowed=bool(own.b1),
+        contraception_start_on=own.d2, course_started_on=own.d3, last_dose_on=own.d4)
+    return patient, _facts(patient, rows)
+
+
 def load_facts(session: Session, patient: Patient) -> PatientFacts:
     """Every fact is read from the database now, in one statement, even rows the session
     already holds (a caller that locked the patient decides on what was committed before
@@ -145,7 +216,8 @@ def load_facts_of(session: Session, patients: Sequence[Patient]) -> dict[int, Pa
     return {p.id: _facts(p, rows) for p in patients}
 
 
-def _facts(patient: Patient, all_rows: dict[tuple[int, int | None], list[Any]]) -> PatientFacts:
+def _facts(patient: Patient | PatientRow,
+           all_rows: dict[tuple[int, int | None], list[Any]]) -> PatientFacts:
     pid, course = patient.id, patient.course_number
 
     def part(tag: int) -> list[Any]:

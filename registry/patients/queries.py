@@ -12,7 +12,7 @@ from registry import clock
 from registry.accounts.models import User
 from registry.errors import NotFound
 from registry.params import current as current_params
-from registry.patients.facts import load_facts
+from registry.patients.facts import load_by_registry_id, load_facts
 from registry.patients.models import Patient
 from registry.permissions import can_view_patient
 from registry.rules import Decision, evaluate
@@ -66,6 +66,16 @@ def email_in_use(session: Session, email: str, *, except_patient_id: int | None 
 def status(session: Session, patient: Patient, today: date | None = None) -> Decision:
     """Where the patient stands today: reasons, window, lockout and next steps."""
     return evaluate(load_facts(session, patient), today or clock.today(), current_params())
+
+
+def visible_status(session: Session, actor: User, registry_id: str,
+                   today: date | None = None) -> Decision:
+    """Where the patient stands today, if ``actor`` may see them (NotFound otherwise, whether
+    or not they exist): the patient and their facts read in one statement."""
+    found = load_by_registry_id(session, normalize_registry_id(registry_id or ""))
+    if found is None or not can_view_patient(session, actor, found[0]):
+        raise NotFound("No such patient.")
+    return evaluate(found[1], today or clock.today(), current_params())
 
 
 def for_prescriber(session: Session, prescriber_id: int) -> list[Patient]:

@@ -182,7 +182,7 @@ def test_a_refused_rma_takes_back_the_cycle_opened_for_it(app, clock):
     refuses the RMA (an open one put in behind the rules' back), that cycle and its audit
     entry go too (the savepoint), and the answer is None: a denial, not an error."""
     from registry.audit.models import AuditEntry
-    from registry.authorizations.operations import _evaluate, _issue
+    from registry.authorizations.operations import _evaluate_locked, _issue
     from registry.cycles.models import Cycle
 
     w = counter_world(app, clock)
@@ -190,7 +190,7 @@ def test_a_refused_rma_takes_back_the_cycle_opened_for_it(app, clock):
         session = db.session()
         user = session.execute(select(User).where(User.email == w["rph_email"])).scalar_one()
         req = AuthorizationRequest.model_validate(w["request"])
-        pharmacist, patient, decision = _evaluate(session, user, req, lock=True)
+        pharmacist, patient, decision = _evaluate_locked(session, user, req)
         assert patient is not None
         assert decision.eligible
         assert decision.needs_new_cycle
