@@ -207,3 +207,29 @@ def test_a_refused_rma_takes_back_the_cycle_opened_for_it(app, clock):
             Authorization.patient_id == patient.id)).scalar_one() == 1
         session.rollback()
 
+
+
+def test_every_statement_at_the_counter_has_a_cache_key(app, clock):
+    """A statement SQLAlchemy cannot key (its dialect insert() constructs, for one) is
+    compiled again on every request: that was half of an authorization's CPU. The door, the
+    check, the status and the RMA (its insert included) are all compiled once."""
+    from sqlalchemy.engine.default import NO_CACHE_KEY
+
+    w = counter_world(app, clock)
+    rid = w["request"]["registry_id"]
+    seen: list[tuple[Any, str]] = []
+
+    def log(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+            executemany: bool) -> None:
+        seen.append((context.cache_hit, " ".join(statement.split())[:90]))
+
+    engine = app.extensions["registry.engine"]
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        w["api"].post("/authorization-checks", w["request"], token=w["rph"], expect=200)
+        w["api"].get(f"/patients/{rid}/status", token=w["dr"], expect=200)
+        w["api"].post("/authorizations", w["request"], token=w["rph"], expect=201)
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+    assert any(s.startswith("INSERT INTO authorizations") for _, s in seen), seen
+    assert not [s for hit, s in seen if hit is NO_CACHE_KEY and s in _own([s])]
