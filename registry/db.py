@@ -24,9 +24,13 @@ from sqlalchemy import (
     Enum,
     Index,
     MetaData,
+    Table,
+    TextClause,
+    bindparam,
     create_engine,
     event,
     literal_column,
+    text,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -65,6 +69,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+_INSERTS_OR_NOTHING: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+                          TextClause] = {}
+
+
+def insert_or_nothing(table: Table, names: tuple[str, ...], *, conflict: tuple[str, ...] = (),
+                      returning: tuple[str, ...] = ()) -> TextClause:
+    """``INSERT INTO table (names) VALUES (...) ON CONFLICT [(conflict)] DO NOTHING
+    RETURNING returning``, the same text on PostgreSQL and SQLite, built once per shape.
+
+    SQLAlchemy's dialect ``insert()`` constructs, the only ones with
+    ``on_conflict_do_nothing``, have no cache key: every execution compiled them again
+    (half of an authorization's CPU, once). A text statement is compiled once; its bound
+    parameters keep their columns' types and its result columns are typed too (for
+    ``select(Model).from_statement``). Only the table's own column names go into the text.
+    """
+    key = (table.name, names, conflict, returning)
+    found = _INSERTS_OR_NOTHING.get(key)
+    if found is not None:
+        return found
+    values = [table.c[n] for n in names]
+    target = f" ({', '.join(table.c[n].name for n in conflict)})" if conflict else ""
+    back = [table.c[n] for n in returning]
+    sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in values)}) "  # noqa: S608
+           f"VALUES ({', '.join(':' + c.name for c in values)}) "
+           f"ON CONFLICT{target} DO NOTHING"
+           + (f" RETURNING {', '.join(c.name for c in back)}" if back else ""))
+    statement = text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in values))
+    if back:
+        statement = statement.columns(*back)  # type: ignore[assignment]
+    _INSERTS_OR_NOTHING[key] = statement
+    return statement
 
 
 def vocabulary(enum: type[StrEnum], name: str, length: int) -> Enum:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,6 +24,7 @@ from registry.authorizations.models import (
 from registry.authorizations.schemas import AuthorizationRequest, Dispensation, ReversalReason
 from registry.cycles.models import CycleKind
 from registry.cycles.operations import open_cycle
+from registry.db import insert_or_nothing
 from registry.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
 from registry.patients.facts import PatientRow, load_by_registry_id, load_facts
@@ -287,31 +288,11 @@ def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patie
     return auth
 
 
-_INSERT_RMA: dict[tuple[str, ...], Any] = {}  # per set of columns, built once
-
-
-def _insert_rma_statement(names: tuple[str, ...]) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` the new row as an Authorization.
-
-    Written as text (the same on PostgreSQL and SQLite): SQLAlchemy's dialect ``insert()``
-    constructs, the only ones with ``on_conflict_do_nothing``, have no cache key, so each
-    execution compiled the statement again, about half of an authorization's CPU. A text
-    statement is compiled once; its parameters keep their column types."""
-    table = Authorization.__table__
-    columns = [table.c[n] for n in names]  # only the table's own column names go in the text
-    sql = (f"INSERT INTO {Authorization.__tablename__} ({', '.join(c.name for c in columns)}) "  # noqa: S608
-           f"VALUES ({', '.join(':' + c.name for c in columns)}) ON CONFLICT DO NOTHING "
-           f"RETURNING {', '.join(c.name for c in table.c)}")
-    returning = text(sql).bindparams(
-        *(bindparam(c.name, type_=c.type) for c in columns)).columns(*table.c)
-    return select(Authorization).from_statement(returning)
-
-
 def _insert_rma(session: Session, values: dict[str, Any]) -> Authorization | None:
-    names = ("rma", *values)
-    statement = _INSERT_RMA.get(names)
-    if statement is None:
-        statement = _INSERT_RMA[names] = _insert_rma_statement(names)
+    table = Authorization.__table__
+    assert isinstance(table, Table)
+    statement = select(Authorization).from_statement(insert_or_nothing(
+        table, ("rma", *values), returning=tuple(c.name for c in table.c)))
     while True:
         rma = new_rma()
         auth: Authorization | None = session.scalars(statement, {"rma": rma, **values}).first()

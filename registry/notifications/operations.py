@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from registry import clock
 from registry.accounts.models import User
 from registry.audit.operations import record
+from registry.db import insert_or_nothing
 from registry.errors import NotFound
 from registry.notifications.models import Category, Channel, MessageStatus, Notification
 
@@ -111,12 +111,9 @@ def enqueue(
     }
     table = Notification.__table__
     assert isinstance(table, Table)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (insert(table).values(**values)
-                 .on_conflict_do_nothing(index_elements=list(CONFLICT_COLUMNS))
-                 .returning(table.c.id))
-    new_id = session.execute(statement).scalar()
+    statement = insert_or_nothing(table, tuple(values), conflict=CONFLICT_COLUMNS,
+                                  returning=("id",))
+    new_id = session.execute(statement, values).scalar()
     if new_id is None:
         return None
     message = session.get(Notification, new_id)
