@@ -38,7 +38,8 @@ max_requests_jitter = 500
 
 # The app is loaded once, in the master, and each worker is a fork of it: a recycled worker
 # serves again within milliseconds instead of importing the app anew (about a second of
-# CPU, while the connections it dropped wait for it: see worker_connections).
+# CPU, while the connections it dropped wait for it: see worker_connections). New code
+# therefore needs a restart of deploy/run, not a HUP (which forks the same app again).
 preload_app = True
 
 
