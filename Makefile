@@ -62,10 +62,12 @@ serve: $(APP_STAMP) $(CATALOGS)
 # (API_FUZZ_EXAMPLES=100 make test does too). Bytecode is written even where the
 # environment says not to (PYTHONDONTWRITEBYTECODE): pytest keeps each test module it
 # rewrote for its assertions there (__pycache__, ignored by git); without it, each worker
-# of each run rewrites and compiles them all again (~1 s CPU a worker).
+# of each run rewrites and compiles them all again (~1 s CPU a worker). Each module runs
+# whole on one worker (--dist loadscope): a module that builds its world once
+# (tests/conftest.py shared_app) then builds it once, not once on each worker.
 test: $(STAMP) $(CATALOGS)
 	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-20} PYTHONDONTWRITEBYTECODE= \
-	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4
+	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4 --dist loadscope
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.
 browser-tools:
