@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import itertools
 import os
 import shutil
 import tempfile
@@ -159,26 +160,34 @@ def base_app(database_url: str) -> Flask:
     return create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
 
 
+_checkpoint_files = itertools.count()
+
+
 @contextmanager
-def _own_checkpoint_file(app: Flask, directory: Path) -> Iterator[None]:
-    """Checkpoints of a rolled-back test must not be checked against the next test's chain."""
+def _own_checkpoint_file(app: Flask) -> Iterator[None]:
+    """Checkpoints of a rolled-back test must not be checked against the next test's chain:
+    a file of its own (a new name in the process' audit folder, removed afterwards; not a
+    ``tmp_path`` each, whose folders cost more to make and to clean up than the tests that
+    never write a checkpoint)."""
     original = app.config["AUDIT_CHECKPOINT_FILE"]
-    app.config["AUDIT_CHECKPOINT_FILE"] = str(directory / "audit-checkpoints.jsonl")
+    own = Path(_AUDIT_DIR, f"audit-checkpoints-{next(_checkpoint_files)}.jsonl")
+    app.config["AUDIT_CHECKPOINT_FILE"] = str(own)
     try:
         yield
     finally:
         app.config["AUDIT_CHECKPOINT_FILE"] = original
+        own.unlink(missing_ok=True)
 
 
 @pytest.fixture
-def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+def app(base_app: Flask) -> Iterator[Flask]:
     """The app with every session joined to one outer transaction, rolled back afterwards."""
-    with app_of_one_test(base_app, tmp_path) as joined:
+    with app_of_one_test(base_app) as joined:
         yield joined
 
 
 @contextmanager
-def app_of_one_test(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+def app_of_one_test(base_app: Flask) -> Iterator[Flask]:
     """``app`` for modules that override it (a module-wide world) but not in every module."""
     engine: Engine = base_app.extensions["registry.engine"]
     connection = engine.connect()
@@ -188,7 +197,7 @@ def app_of_one_test(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     try:
-        with _own_checkpoint_file(base_app, tmp_path):
+        with _own_checkpoint_file(base_app):
             yield base_app
     finally:
         base_app.extensions["registry.sessionmaker"] = original
@@ -215,7 +224,7 @@ class Shared:
 
 
 @pytest.fixture(scope="module")
-def shared_app(base_app: Flask, tmp_path_factory: Any) -> Iterator[Shared]:
+def shared_app(base_app: Flask) -> Iterator[Shared]:
     """For a module that builds its world once: the app with every session joined to one
     outer transaction for the whole module (rolled back at its end); tests run their calls
     in ``shared_app.rolled_back()`` so that each meets the same world."""
@@ -227,7 +236,7 @@ def shared_app(base_app: Flask, tmp_path_factory: Any) -> Iterator[Shared]:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     clock = Clock()
     try:
-        with _own_checkpoint_file(base_app, Path(tmp_path_factory.mktemp("shared"))):
+        with _own_checkpoint_file(base_app):
             yield Shared(base_app, connection, clock)
     finally:
         clock.stop()
@@ -285,12 +294,12 @@ def wipe(engine: Engine) -> None:
 
 
 @pytest.fixture
-def committing_app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+def committing_app(base_app: Flask) -> Iterator[Flask]:
     """The app on the real engine: requests commit for real. Tables are emptied afterwards."""
     engine: Engine = base_app.extensions["registry.engine"]
     wipe(engine)
     try:
-        with _own_checkpoint_file(base_app, tmp_path):
+        with _own_checkpoint_file(base_app):
             yield base_app
     finally:
         wipe(engine)
