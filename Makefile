@@ -59,10 +59,15 @@ serve: $(APP_STAMP) $(CATALOGS)
 # Two processes (pytest-xdist) on a machine with two cores or more. The fuzz tests of every
 # door (tests/api/test_openapi.py: each API operation and mode; tests/interop: FHIR, CDS
 # Hooks, NCPDP) try 20 generated requests each here; the PostgreSQL run in .ci/run tries 100
-# (API_FUZZ_EXAMPLES=100 make test does too).
+# (API_FUZZ_EXAMPLES=100 make test does too). Bytecode is written even where the
+# environment says not to (PYTHONDONTWRITEBYTECODE): pytest keeps each test module it
+# rewrote for its assertions there (__pycache__, ignored by git); without it, each worker
+# of each run rewrites and compiles them all again (~1 s CPU a worker). Each module runs
+# whole on one worker (--dist loadscope): a module that builds its world once
+# (tests/conftest.py shared_app) then builds it once, not once on each worker.
 test: $(STAMP) $(CATALOGS)
-	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-20} \
-	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4
+	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-20} PYTHONDONTWRITEBYTECODE= \
+	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4 --dist loadscope
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.
 browser-tools:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -259,6 +260,16 @@ def init_app(app: Flask) -> None:
 
 
 def main() -> None:
+    # Start-up (the app's modules, models and routes) allocates objects that all stay: the
+    # cyclic garbage collector, run ~1,000 times meanwhile, finds nothing to free and costs
+    # ~0.1 s of each command's ~0.8 s. It is back on before the command runs.
+    gc.disable()
     from registry import create_app
 
-    FlaskGroup(create_app=lambda: create_app())(prog_name="registry")
+    def started() -> Flask:
+        try:
+            return create_app()
+        finally:
+            gc.enable()
+
+    FlaskGroup(create_app=started)(prog_name="registry")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
+import itertools
 import os
 import shutil
 import tempfile
@@ -45,6 +47,20 @@ def _zxcvbn_remembered(password: str, user_inputs: Any = None) -> dict[str, Any]
 
 
 zxcvbn.zxcvbn = _zxcvbn_remembered
+
+# The cyclic garbage collector, tuned for a test process: Python's default (a young
+# collection every 700 allocations) made collection ~10 % of each xdist worker's CPU (some
+# 10 s of the suite's ~90), because each collection of the older generations walks
+# everything imported (Hypothesis, schemathesis, SQLAlchemy, every test module). Young
+# collections are rarer here, and what exists once the tests are collected is frozen (never
+# walked again): the same garbage is collected, less often. The app's own processes keep
+# Python's defaults.
+gc.set_threshold(10_000, 10, 10)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
 
 # The audit log's signing key and checkpoints: never in instance/ during tests. The
 # `app` and `committing_app` fixtures give each test a checkpoint file of its own.
@@ -144,26 +160,34 @@ def base_app(database_url: str) -> Flask:
     return create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
 
 
+_checkpoint_files = itertools.count()
+
+
 @contextmanager
-def _own_checkpoint_file(app: Flask, directory: Path) -> Iterator[None]:
-    """Checkpoints of a rolled-back test must not be checked against the next test's chain."""
+def _own_checkpoint_file(app: Flask) -> Iterator[None]:
+    """Checkpoints of a rolled-back test must not be checked against the next test's chain:
+    a file of its own (a new name in the process' audit folder, removed afterwards; not a
+    ``tmp_path`` each, whose folders cost more to make and to clean up than the tests that
+    never write a checkpoint)."""
     original = app.config["AUDIT_CHECKPOINT_FILE"]
-    app.config["AUDIT_CHECKPOINT_FILE"] = str(directory / "audit-checkpoints.jsonl")
+    own = Path(_AUDIT_DIR, f"audit-checkpoints-{next(_checkpoint_files)}.jsonl")
+    app.config["AUDIT_CHECKPOINT_FILE"] = str(own)
     try:
         yield
     finally:
         app.config["AUDIT_CHECKPOINT_FILE"] = original
+        own.unlink(missing_ok=True)
 
 
 @pytest.fixture
-def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+def app(base_app: Flask) -> Iterator[Flask]:
     """The app with every session joined to one outer transaction, rolled back afterwards."""
-    with app_of_one_test(base_app, tmp_path) as joined:
+    with app_of_one_test(base_app) as joined:
         yield joined
 
 
 @contextmanager
-def app_of_one_test(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+def app_of_one_test(base_app: Flask) -> Iterator[Flask]:
     """``app`` for modules that override it (a module-wide world) but not in every module."""
     engine: Engine = base_app.extensions["registry.engine"]
     connection = engine.connect()
@@ -173,7 +197,7 @@ def app_of_one_test(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     try:
-        with _own_checkpoint_file(base_app, tmp_path):
+        with _own_checkpoint_file(base_app):
             yield base_app
     finally:
         base_app.extensions["registry.sessionmaker"] = original
@@ -200,7 +224,7 @@ class Shared:
 
 
 @pytest.fixture(scope="module")
-def shared_app(base_app: Flask, tmp_path_factory: Any) -> Iterator[Shared]:
+def shared_app(base_app: Flask) -> Iterator[Shared]:
     """For a module that builds its world once: the app with every session joined to one
     outer transaction for the whole module (rolled back at its end); tests run their calls
     in ``shared_app.rolled_back()`` so that each meets the same world."""
@@ -212,7 +236,7 @@ def shared_app(base_app: Flask, tmp_path_factory: Any) -> Iterator[Shared]:
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     clock = Clock()
     try:
-        with _own_checkpoint_file(base_app, Path(tmp_path_factory.mktemp("shared"))):
+        with _own_checkpoint_file(base_app):
             yield Shared(base_app, connection, clock)
     finally:
         clock.stop()
@@ -270,12 +294,12 @@ def wipe(engine: Engine) -> None:
 
 
 @pytest.fixture
-def committing_app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
+def committing_app(base_app: Flask) -> Iterator[Flask]:
     """The app on the real engine: requests commit for real. Tables are emptied afterwards."""
     engine: Engine = base_app.extensions["registry.engine"]
     wipe(engine)
     try:
-        with _own_checkpoint_file(base_app, tmp_path):
+        with _own_checkpoint_file(base_app):
             yield base_app
     finally:
         wipe(engine)

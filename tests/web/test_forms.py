@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,8 @@ from tests.web.conftest import World, build_world, login
 
 
 @pytest.fixture
-def app(base_app: Flask, tmp_path: Path) -> Iterator[Flask]:
-    with app_of_one_test(base_app, tmp_path) as joined:
+def app(base_app: Flask) -> Iterator[Flask]:
+    with app_of_one_test(base_app) as joined:
         yield joined
 
 

@@ -4,6 +4,7 @@ the language switch, Accept-Language, the stored choice, dates, and the question
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from datetime import date
 from html import unescape
@@ -141,12 +142,18 @@ def catalog() -> Any:
         return read_po(handle, locale="es")
 
 
+@functools.cache
+def _translated_phrases() -> tuple[str, ...]:
+    """The catalog's msgids of two words or more, without placeholders, whose Spanish
+    differs (read once: every page the walks check looks for each of them)."""
+    return tuple(m.id for m in catalog() if isinstance(m.id, str) and m.id and m.string
+                 and m.string != m.id and " " in m.id.strip() and "%(" not in m.id)
+
+
 def untranslated_catalog_text(html: str) -> list[str]:
     """English msgids (of two words or more, without placeholders) shown as they are."""
     text = "\n".join(visible(html))
-    return [m.id for m in catalog() if isinstance(m.id, str) and m.id and m.string
-            and m.string != m.id and " " in m.id.strip() and "%(" not in m.id
-            and m.id in text]
+    return [phrase for phrase in _translated_phrases() if phrase in text]
 
 
 def page(client: FlaskClient, url: str, *, data: dict[str, Any] | None = None,
