@@ -427,10 +427,10 @@ def report(main: dict[str, Any], large: dict[str, Any] | None = None,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark the registry against the floor.")
     pg = "postgresql://postgres@127.0.0.1:5432/"
-    # 30,000 patients: 15,000 ready for an RMA, each issued once (2 rounds of 15 s and the
-    # paced run at ~300 RMAs a second need about 12,000).
-    parser.add_argument("--database-url", default=pg + "registry_bench_30k")
-    parser.add_argument("--audit-dir", type=Path, default=ROOT / "instance/bench/30k")
+    # 60,000 patients: 30,000 ready for an RMA, each issued once (3 rounds of 15 s and the
+    # paced run at ~420 RMAs a second need about 22,000).
+    parser.add_argument("--database-url", default=pg + "registry_bench_60k")
+    parser.add_argument("--audit-dir", type=Path, default=ROOT / "instance/bench/60k")
     parser.add_argument("--large-database-url", default=pg + "registry_bench_1m",
                         help="a seed of 1 M patients: p50 there vs --small-database-url, "
                         "each run once in turn ('' to skip)")
