@@ -271,6 +271,20 @@ def days(n: int) -> timedelta:
     return timedelta(days=n)
 
 
+def ready_without_pregnancy_risk(
+        session: Session) -> tuple[Prescriber, Pharmacy, Pharmacist, Patient]:
+    """A prescriber, a pharmacy with a pharmacist, and a patient who cannot get pregnant,
+    counseled and with the questions passed: eligible for an RMA today. (prescriber,
+    pharmacy, pharmacist, patient)"""
+    dr = prescriber(session)
+    ph = pharmacy(session)
+    rph = pharmacist(session, ph)
+    p = patient(session, dr, can_get_pregnant=False)
+    counsel(session, p)
+    pass_questions(session, p)
+    return dr, ph, rph, p
+
+
 class Counter:
     """A prescriber, an active pharmacy with a trained pharmacist, and one patient who can
     get pregnant, ready for the first prescription (window open on its day 1)."""

@@ -175,17 +175,10 @@ def load_by_registry_id(session: Session,
     """The patient of ``registry_id`` (already normalized) and their facts, read together
     in one statement; None if there is none. For reads that lock nothing (status, checks):
     a caller that locks the patient re-reads under its lock (load_facts)."""
-    rows: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
-    own = None
-    for row in session.execute(_FACTS_BY_REGISTRY_ID, {"registry_id": registry_id}):
-        if row.tag == PATIENT:
-            own = row
-            continue
-        rows[(row.tag, row.id if row.tag == PRESCRIBER else row.pid)].append(row)
+    rows = _by_part(session.execute(_FACTS_BY_REGISTRY_ID, {"registry_id": registry_id}))
+    own = next((part[0] for (tag, _), part in rows.items() if tag == PATIENT), None)
     if own is None:
         return None
-    for part in rows.values():
-        part.sort(key=lambda r: r.id)
     patient = PatientRow(
         id=own.id, registry_id=own.s1, user_id=own.i1, prescriber_id=own.i2,
         course_number=own.course, date_of_birth=own.d1, risk_category=RiskCategory(own.s2),
@@ -206,14 +199,21 @@ def load_facts_of(session: Session, patients: Sequence[Patient]) -> dict[int, Pa
     their number."""
     if not patients:
         return {}
-    rows: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
     parameters = {"ids": [p.id for p in patients],
                   "prescriber_ids": sorted({p.prescriber_id for p in patients})}
-    for row in session.execute(_FACTS, parameters):
+    rows = _by_part(session.execute(_FACTS, parameters))
+    return {p.id: _facts(p, rows) for p in patients}
+
+
+def _by_part(result: Any) -> dict[tuple[int, int | None], list[Any]]:
+    """The UNION's rows by (part, patient id; the prescriber's id for PRESCRIBER), each
+    part in id order."""
+    rows: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
+    for row in result:
         rows[(row.tag, row.id if row.tag == PRESCRIBER else row.pid)].append(row)
     for part in rows.values():
         part.sort(key=lambda r: r.id)
-    return {p.id: _facts(p, rows) for p in patients}
+    return rows
 
 
 def _facts(patient: Patient | PatientRow,

@@ -214,12 +214,7 @@ def counter_world(app: Flask, clock: Any) -> dict[str, Any]:
     clock.to("2026-09-01")
     with app.app_context():
         session = db.session()
-        dr = f.prescriber(session)
-        ph = f.pharmacy(session)
-        rph = f.pharmacist(session, ph)
-        p = f.patient(session, dr, can_get_pregnant=False)
-        f.counsel(session, p)
-        f.pass_questions(session, p)
+        dr, ph, rph, p = f.ready_without_pregnancy_risk(session)
         db.commit_request()
         world: dict[str, Any] = {
             "rph_email": rph.user.email, "dr_email": dr.user.email,

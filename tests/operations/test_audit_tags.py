@@ -225,12 +225,7 @@ def test_cannot_get_pregnant_2021_counseling_opens_its_window(session, clock):
 
 def test_cannot_get_pregnant_2026_authorization_opens_its_own_cycle(session, clock):
     clock.to("2026-09-01")
-    dr = f.prescriber(session)
-    ph = f.pharmacy(session)
-    rph = f.pharmacist(session, ph)
-    p = f.patient(session, dr, can_get_pregnant=False)
-    f.counsel(session, p)
-    f.pass_questions(session, p)
+    _, _, rph, p = f.ready_without_pregnancy_risk(session)
     outcome, entries = tagged(session, lambda: f.authorize(session, rph, p))
     assert outcome.eligible, outcome.reasons
     assert tags(entries) == ["cycle:open", "authorization:issue"]
