@@ -33,7 +33,8 @@ from tests import factories as f
 
 
 def _some_entries(session, n=3):
-    return [record(session, None, "pharmacy:test", "pharmacy", i) for i in range(n)]
+    return [session.get(AuditEntry, record(session, None, "pharmacy:test", "pharmacy", i))
+            for i in range(n)]
 
 
 def _refused(session, statement, params=None):
@@ -52,7 +53,7 @@ def _pg(session) -> bool:
 def test_the_apps_connection_cannot_update_or_delete_entries(session):
     _some_entries(session)
     seal(session)
-    unsealed = record(session, None, "pharmacy:test", "pharmacy", 9)
+    unsealed = session.get(AuditEntry, record(session, None, "pharmacy:test", "pharmacy", 9))
     before = session.execute(select(func.count(AuditEntry.id))).scalar_one()
     _refused(session, update(AuditEntry).values(role="staff"))
     _refused(session, update(AuditEntry).where(AuditEntry.id == unsealed.id)
@@ -108,11 +109,11 @@ def test_unsealed_entries_show_on_the_staff_page_and_api(app, session, clock):
 
     clock.to("2026-03-02")
     staff = f.staff(session)
-    entry = record(session, staff, "pharmacy:test", "pharmacy", 7)
+    entry_id = record(session, staff, "pharmacy:test", "pharmacy", 7)
     client = app.test_client()
     login(client, staff)
     page = client.get("/staff/audit?action=pharmacy:test").get_data(as_text=True)
-    assert f'<td data-label="#">{entry.id}</td>' in page
+    assert f'<td data-label="#">{entry_id}</td>' in page
 
 
 def test_a_command_seals_after_its_commit(app, session):
@@ -145,9 +146,9 @@ def _pg_only(app):
 def test_two_writers_do_not_wait_on_each_other(committing_app):
     engine = _pg_only(committing_app)
     with committing_app.app_context(), Session(engine) as a, Session(engine) as b:
-        first = record(a, None, "pharmacy:test", "pharmacy", 1)  # a's transaction stays open
+        first_id = record(a, None, "pharmacy:test", "pharmacy", 1)  # a's transaction stays open
         b.execute(text("SET LOCAL lock_timeout = '1s'"))
-        second = record(b, None, "pharmacy:test", "pharmacy", 2)  # would time out if it waited
+        second_id = record(b, None, "pharmacy:test", "pharmacy", 2)  # would time out if it waited
         b.commit()
         # The sealer seals what it can see: b's entry, not a's uncommitted one.
         with Session(engine) as sealer:
@@ -160,9 +161,9 @@ def test_two_writers_do_not_wait_on_each_other(committing_app):
         with Session(engine) as s:
             got = {e.id: e for e in s.execute(select(AuditEntry)).scalars()}
             # sealed in the order they became visible, not the order of their ids
-            assert got[second.id].seq == 1
-            assert got[first.id].seq == 2
-            assert got[first.id].prev_hash == got[second.id].hash
+            assert got[second_id].seq == 1
+            assert got[first_id].seq == 2
+            assert got[first_id].prev_hash == got[second_id].hash
             assert verify_chain(s).ok
 
 

@@ -237,7 +237,7 @@ def test_checkpoint_with_a_bad_signature(app, session, clock):
 def test_entries_left_unsealed_beyond_the_grace(app, session, clock):
     clock.to("2026-03-02")
     _history(session, clock)
-    entry = record(session, None, "pharmacy:test", "pharmacy", 1)
+    entry = session.get(AuditEntry, record(session, None, "pharmacy:test", "pharmacy", 1))
     clock.to(clock_now_plus(entry, minutes=4), hour=0)
     code, out = _verify(app)
     assert code == 0, out  # within the 5-minute grace
@@ -258,16 +258,16 @@ def clock_now_plus(entry, *, minutes):
 def test_verify_since_last_checkpoint(app, session, clock):
     entries = _history(session, clock)
     write_checkpoint(session)
-    later = record(session, None, "pharmacy:test", "pharmacy", 1)
+    later_id = record(session, None, "pharmacy:test", "pharmacy", 1)
     seal(session)
     code, out = _verify(app, "--since-last-checkpoint")
     assert code == 0, out
     assert f"1 sealed entries checked after checkpoint seq {len(entries)}" in out
     with tampering(session):
-        session.execute(update(AuditEntry).where(AuditEntry.id == later.id).values(role="x"))
+        session.execute(update(AuditEntry).where(AuditEntry.id == later_id).values(role="x"))
     code, out = _verify(app, "--since-last-checkpoint")
     assert code == 1
-    assert f"[edited] entry {later.id}" in out
+    assert f"[edited] entry {later_id}" in out
 
 
 def test_verify_with_the_exported_public_key(app, session, clock, tmp_path: Path):
@@ -329,14 +329,14 @@ def test_by_default_only_what_came_after_the_newest_checkpoint_is_walked(app, se
 def test_by_default_an_edit_after_the_newest_checkpoint_is_found(app, session, clock):
     _history(session, clock)
     write_checkpoint(session)
-    later = record(session, None, "pharmacy:test", "pharmacy", 1)
+    later_id = record(session, None, "pharmacy:test", "pharmacy", 1)
     seal(session)
     with tampering(session):
-        session.execute(update(AuditEntry).where(AuditEntry.id == later.id).values(role="x"))
+        session.execute(update(AuditEntry).where(AuditEntry.id == later_id).values(role="x"))
     code, out = _default(app)
     assert code == 1
     assert _kinds(out) == {"edited"}
-    assert f"[edited] entry {later.id}" in out
+    assert f"[edited] entry {later_id}" in out
 
 
 def test_by_default_entries_removed_before_the_checkpoint_are_counted(app, session, clock):

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app, g, has_app_context, has_request_context
-from sqlalchemy import Table, bindparam, func, inspect, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -88,26 +88,30 @@ def record(
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add one entry in the caller's transaction. ``action`` is a ``subject:action`` tag.
+) -> int:
+    """Add one entry in the caller's transaction and return its id. ``action`` is a
+    ``subject:action`` tag.
 
     The entry is inserted unsealed: it takes no lock and reads nothing, so unrelated
     requests never wait on each other here. It is sealed after the request commits.
+    One cached INSERT, not an ORM flush of an AuditEntry: nothing reads the entry back
+    in the request, and the unit of work cost an audited request about 0.1 ms of CPU.
+    What the operation has pending is flushed first, as before, so the entry follows
+    the change it records.
     """
-    entry = AuditEntry(
-        occurred_at=clock.now(),
-        user_id=actor.id if actor else None,
-        role=actor.role if actor else "system",
-        action=action,
-        subject_type=subject_type,
-        subject_id=None if subject_id is None else str(subject_id),
-        before=jsonable(before) if before is not None else None,
-        after=jsonable(after) if after is not None else None,
-    )
-    session.add(entry)
     session.flush()
+    entry_id: int = session.execute(_INSERT, {
+        "occurred_at": clock.now(),
+        "user_id": actor.id if actor else None,
+        "role": actor.role if actor else "system",
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": None if subject_id is None else str(subject_id),
+        "before": jsonable(before) if before is not None else None,
+        "after": jsonable(after) if after is not None else None,
+    }).scalar_one()
     _seal_after_commit_of(session)
-    return entry
+    return entry_id
 
 
 def _seal_after_commit_of(session: Session) -> None:
@@ -148,6 +152,7 @@ def seal_after_commit(session: Session) -> None:
 
 
 _TABLE = cast(Table, AuditEntry.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 _HEAD = (
     select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.seq.is_not(None))
     .order_by(_TABLE.c.seq.desc()).limit(1)

@@ -68,6 +68,7 @@ _SLOTS: tuple[tuple[str, Any], ...] = (
 
 
 def _part(tag: int, **values: Any) -> Select[Any]:
+    """The part that comes first in its UNION: every slot labelled and typed."""
     columns: list[ColumnElement[Any]] = [literal_column(str(tag), Integer).label("tag")]
     for name, type_ in _SLOTS:
         value: Any = values.get(name)
@@ -79,47 +80,64 @@ def _part(tag: int, **values: Any) -> Select[Any]:
     return select(*columns)
 
 
+_NULL: ColumnElement[Any] = literal_column("NULL")
+
+
+def _later_part(tag: int, **values: Any) -> Select[Any]:
+    """A part after the first: the first part names and types every slot, so here an
+    empty slot is a bare NULL, nothing is labelled or cast (a status column is text, the
+    first part's type for it). That keeps the statement's text
+    under psycopg's 4 KiB limit for caching a statement's conversion (about 0.05 ms a
+    request beyond it)."""
+    columns: list[ColumnElement[Any]] = [literal_column(str(tag), Integer)]
+    for name, _ in _SLOTS:
+        value: Any = values.get(name)
+        columns.append(_NULL if value is None else value)
+    return select(*columns)
+
+
 def _facts_statement(ids: Any = None, prescriber_ids: Any = None,
                      *more: Select[Any]) -> Any:
     """Built once (at import): the patients' and prescribers' ids are expanding bound
     parameters (or subqueries), so every call reuses the statement, its cache key and its
     compiled SQL instead of building a nine-part UNION ALL again (most of a decision's CPU
-    once)."""
+    once). The first part (``more``'s, else the prescriber's) names and types the slots."""
     if ids is None:
         ids = bindparam("ids", expanding=True)
     if prescriber_ids is None:
         prescriber_ids = bindparam("prescriber_ids", expanding=True)
     return union_all(
         *more,
-        _part(PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
-              d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on)
+        (_later_part if more else _part)(
+            PRESCRIBER, id=Prescriber.id, s1=Prescriber.npi, d1=Prescriber.attested_on,
+            d2=Prescriber.suspended_until, d3=Prescriber.deactivated_on)
         .where(Prescriber.id.in_(prescriber_ids)),
-        _part(REPORT, pid=PregnancyReport.patient_id, id=PregnancyReport.id)
+        _later_part(REPORT, pid=PregnancyReport.patient_id, id=PregnancyReport.id)
         .where(PregnancyReport.patient_id.in_(ids), PregnancyReport.lifted_at.is_(None)),
-        _part(TEST, pid=PregnancyTest.patient_id, course=PregnancyTest.course_number,
+        _later_part(TEST, pid=PregnancyTest.patient_id, course=PregnancyTest.course_number,
               id=PregnancyTest.id, d1=PregnancyTest.specimen_collected_on,
               s1=PregnancyTest.result, s2=PregnancyTest.setting, s3=PregnancyTest.purpose)
         .where(PregnancyTest.patient_id.in_(ids)),
-        _part(CYCLE, pid=Cycle.patient_id, course=Cycle.course_number, id=Cycle.id,
+        _later_part(CYCLE, pid=Cycle.patient_id, course=Cycle.course_number, id=Cycle.id,
               i1=Cycle.number, i2=Cycle.pregnancy_test_id, s1=Cycle.kind, d1=Cycle.opened_on,
               d2=Cycle.closes_on)
         .where(Cycle.patient_id.in_(ids)),
-        _part(COUNSELING, pid=Counseling.patient_id, course=Counseling.course_number,
+        _later_part(COUNSELING, pid=Counseling.patient_id, course=Counseling.course_number,
               id=Counseling.id, i1=Counseling.cycle_id, d1=Counseling.counseled_on,
               j1=Counseling.methods, b1=Counseling.abstinence)
         .where(Counseling.patient_id.in_(ids)),
-        _part(PASSED, pid=ComprehensionAttempt.patient_id, id=ComprehensionAttempt.id,
+        _later_part(PASSED, pid=ComprehensionAttempt.patient_id, id=ComprehensionAttempt.id,
               i1=ComprehensionAttempt.cycle_id)
         .where(ComprehensionAttempt.patient_id.in_(ids), ComprehensionAttempt.passed.is_(True)),
-        _part(CONTRACEPTION, pid=ContraceptionEntry.patient_id, id=ContraceptionEntry.id,
+        _later_part(CONTRACEPTION, pid=ContraceptionEntry.patient_id, id=ContraceptionEntry.id,
               i1=ContraceptionEntry.cycle_id, d1=ContraceptionEntry.entered_on,
               j1=ContraceptionEntry.methods, b1=ContraceptionEntry.abstinence)
         .where(ContraceptionEntry.patient_id.in_(ids)),
-        _part(AUTHORIZATION, pid=Authorization.patient_id, id=Authorization.id,
+        _later_part(AUTHORIZATION, pid=Authorization.patient_id, id=Authorization.id,
               i1=Authorization.cycle_id, s1=Authorization.status, d1=Authorization.issued_on,
               d2=Authorization.do_not_dispense_after)
         .where(Authorization.patient_id.in_(ids)),
-        _part(DISPENSE, pid=Dispense.patient_id, course=Cycle.course_number, id=Dispense.id,
+        _later_part(DISPENSE, pid=Dispense.patient_id, course=Cycle.course_number, id=Dispense.id,
               i1=Dispense.days_supply, d1=Dispense.dispensed_on, s1=Cycle.kind)
         .select_from(Dispense)
         .join(Authorization, Authorization.id == Dispense.authorization_id)

@@ -233,3 +233,18 @@ def test_every_statement_at_the_counter_has_a_cache_key(app, clock):
         event.remove(engine, "before_cursor_execute", log)
     assert any(s.startswith("INSERT INTO authorizations") for _, s in seen), seen
     assert not [s for hit, s in seen if hit is NO_CACHE_KEY and s in _own([s])]
+
+
+def test_the_facts_statements_are_short_enough_for_psycopg_to_cache_their_conversion(app):
+    """psycopg caches a statement's conversion to PostgreSQL's $n form only when its text
+    is at most 4 KiB: a longer facts statement costs every check and status its conversion
+    again. (The length is the same with whatever database the suite runs on: it is
+    measured on the PostgreSQL dialect.)"""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+
+    from registry.patients import facts
+
+    dialect = pg_psycopg.dialect()
+    for statement in (facts._FACTS, facts._FACTS_BY_REGISTRY_ID):
+        assert len(str(statement.compile(dialect=dialect))) <= MAX_CACHED_STATEMENT_LENGTH

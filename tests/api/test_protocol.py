@@ -426,6 +426,25 @@ def test_authorization_requests_are_rate_limited(limited):
     assert_problem(limited.post("/authorization-checks", {}, token="rgt_guessing"), 429)
 
 
+def test_no_api_endpoint_carries_a_flask_limiter_decorator(app):
+    """API requests skip Flask-Limiter's per-request pass (registry.extensions
+    _not_a_page): an endpoint decorated with ``@limiter.limit`` would go unlimited. The
+    API's limits are ``registry.api.blueprint.limit``, tested above."""
+    from flask_limiter.util import get_qualified_name
+
+    api_rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/")]
+    assert len(api_rules) > 40
+    for rule in api_rules:
+        name = get_qualified_name(app.view_functions[rule.endpoint])
+        assert not limiter.limit_manager.decorated_limits(name), rule.rule
+        assert name not in limiter._marked_for_limiting, rule.rule
+        assert not limiter.limit_manager.has_hints(rule.endpoint), rule.rule
+    # and the check sees a decorated page when there is one
+    pages = [get_qualified_name(app.view_functions[r.endpoint])
+             for r in app.url_map.iter_rules() if not r.rule.startswith("/api/")]
+    assert any(name in limiter._marked_for_limiting for name in pages)
+
+
 def test_an_unexpected_failure_is_a_problem_500_and_nothing_is_stored(api, app, clock,
                                                                      monkeypatch):
     clock.to("2026-09-01")
