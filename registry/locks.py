@@ -45,18 +45,23 @@ def lock_patient(session: Session, patient_or_id: Patient | int) -> Patient:
     authorization, dispense and reversal for them runs one at a time. Returns the row re-read
     after the lock."""
     pid = patient_or_id if isinstance(patient_or_id, int) else patient_or_id.id
-    return session.execute(
-        _fresh(select(Patient).where(Patient.id == pid).with_for_update(of=Patient))
-    ).scalar_one()
+    return session.execute(_LOCK_PATIENT, {"id": pid}).scalar_one()
 
 
 def lock_patient_by_registry_id(session: Session, registry_id: str) -> Patient | None:
     """:func:`lock_patient` for the patient with this registry ID (None if there is none),
     found and locked in one statement."""
     rid = normalize_registry_id(registry_id or "")
-    return session.execute(
-        _fresh(select(Patient).where(Patient.registry_id == rid).with_for_update(of=Patient))
-    ).scalar_one_or_none()
+    return session.execute(_LOCK_PATIENT_BY_REGISTRY_ID, {"registry_id": rid}
+                           ).scalar_one_or_none()
+
+
+# Built once: a statement built per call has its cache key computed again on every call.
+_LOCK_PATIENT = _fresh(select(Patient).where(Patient.id == bindparam("id"))
+                       .with_for_update(of=Patient))
+_LOCK_PATIENT_BY_REGISTRY_ID = _fresh(
+    select(Patient).where(Patient.registry_id == bindparam("registry_id"))
+    .with_for_update(of=Patient))
 
 
 def share_stakeholders(session: Session, *, prescriber_id: int | None = None,

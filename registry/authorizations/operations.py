@@ -7,8 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock, locks, policy
@@ -211,27 +210,27 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
                 "Dispense against the open authorization, or the issuing pharmacy reverses it.",
                 Actor.PHARMACY,
             ).as_dict()]
-    row = AuthorizationDecision(
-        requested_at=now, requested_on=today, requested_by_id=actor.id,
-        pharmacist_id=pharmacist.id, pharmacy_id=pharmacist.pharmacy_id,
-        patient_id=patient.id if patient else None, request=req.as_dict(),
-        request_fingerprint=fingerprint, idempotency_key=key,
-        eligible=authorization is not None, reasons=reasons, ruleset=decision.ruleset,
-        parameters=decision.parameters,
-        authorization_id=authorization.id if authorization else None,
-    )
-    if key is None:  # nothing unique in the row but its key: no savepoint needed
-        session.add(row)
-        session.flush()
-    else:
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            # Same key from the same user committed meanwhile (no patient row to lock on).
-            if replay := _replay(session, actor, key, fingerprint):
-                return replay
-            raise
+    values: dict[str, Any] = {
+        "requested_at": now, "requested_on": today, "requested_by_id": actor.id,
+        "pharmacist_id": pharmacist.id, "pharmacy_id": pharmacist.pharmacy_id,
+        "patient_id": patient.id if patient else None, "request": req.as_dict(),
+        "request_fingerprint": fingerprint, "idempotency_key": key,
+        "eligible": authorization is not None, "reasons": reasons,
+        "ruleset": decision.ruleset, "parameters": decision.parameters,
+        "authorization_id": authorization.id if authorization else None,
+    }
+    # One cached INSERT, no unit of work and no savepoint: the unique index on (user, key)
+    # refuses a twin in the statement itself (a row without a key never conflicts).
+    decision_id = session.execute(_insert_decision(tuple(values)), values).scalar()
+    if decision_id is None:
+        # Same key from the same user, committed meanwhile (no patient row to lock on; the
+        # INSERT waited for the twin's commit): its answer is this one's.
+        if key and (replay := _replay(session, actor, key, fingerprint)):
+            return replay
+        raise Conflict("This Idempotency-Key is in use by a request still in progress; "
+                       "send it again.")
+    row = _persistent(session, AuthorizationDecision(id=decision_id, **values))
+    set_committed_value(row, "authorization", authorization)  # the answer's: no lazy load
     if authorization is not None:
         after = {**snapshot(authorization), "decision_id": row.id}
         if via is not None:
@@ -288,11 +287,31 @@ def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patie
     return auth
 
 
-def _insert_rma(session: Session, values: dict[str, Any]) -> Authorization | None:
-    table = Authorization.__table__
+_RMA_INSERTS: dict[tuple[str, ...], Any] = {}
+
+
+def _insert_decision(names: tuple[str, ...]) -> Any:
+    table = AuthorizationDecision.__table__
     assert isinstance(table, Table)
-    statement = select(Authorization).from_statement(insert_or_nothing(
-        table, ("rma", *values), returning=tuple(c.name for c in table.c)))
+    return insert_or_nothing(table, names, returning=("id",))
+
+
+def _persistent(session: Session, row: AuthorizationDecision) -> AuthorizationDecision:
+    """The row just inserted as the session's persistent copy, its attributes as given
+    (what was inserted), without a flush of it."""
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+def _insert_rma(session: Session, values: dict[str, Any]) -> Authorization | None:
+    names = ("rma", *values)
+    statement = _RMA_INSERTS.get(names)
+    if statement is None:  # once per shape: its cache key is then computed once, too
+        table = Authorization.__table__
+        assert isinstance(table, Table)
+        statement = _RMA_INSERTS[names] = select(Authorization).from_statement(
+            insert_or_nothing(table, names, returning=tuple(c.name for c in table.c)))
     while True:
         rma = new_rma()
         auth: Authorization | None = session.scalars(statement, {"rma": rma, **values}).first()
