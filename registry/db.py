@@ -33,7 +33,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -102,6 +102,19 @@ def insert_or_nothing(table: Table, names: tuple[str, ...], *, conflict: tuple[s
         statement = statement.columns(*back)  # type: ignore[assignment]
     _INSERTS_OR_NOTHING[key] = statement
     return statement
+
+
+M = TypeVar("M")
+
+
+def persistent_as_inserted(session: Session, row: M) -> M:
+    """``row``, just inserted by a statement (``insert_or_nothing``) with every column it
+    was given, as the session's persistent copy: its attributes are what was inserted,
+    nothing of it is flushed again and an unloaded relationship loads on first use.
+    What a unit-of-work flush would have left, for about a third of its CPU."""
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 def vocabulary(enum: type[StrEnum], name: str, length: int) -> Enum:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock, locks, policy
@@ -23,7 +23,7 @@ from registry.authorizations.models import (
 from registry.authorizations.schemas import AuthorizationRequest, Dispensation, ReversalReason
 from registry.cycles.models import CycleKind
 from registry.cycles.operations import open_cycle
-from registry.db import insert_or_nothing
+from registry.db import insert_or_nothing, persistent_as_inserted
 from registry.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationError
 from registry.params import current as current_params
 from registry.patients.facts import PatientRow, load_by_registry_id, load_facts
@@ -229,7 +229,7 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
             return replay
         raise Conflict("This Idempotency-Key is in use by a request still in progress; "
                        "send it again.")
-    row = _persistent(session, AuthorizationDecision(id=decision_id, **values))
+    row = persistent_as_inserted(session, AuthorizationDecision(id=decision_id, **values))
     set_committed_value(row, "authorization", authorization)  # the answer's: no lazy load
     if authorization is not None:
         after = {**snapshot(authorization), "decision_id": row.id}
@@ -287,36 +287,22 @@ def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patie
     return auth
 
 
-_RMA_INSERTS: dict[tuple[str, ...], Any] = {}
-
-
 def _insert_decision(names: tuple[str, ...]) -> Any:
     table = AuthorizationDecision.__table__
     assert isinstance(table, Table)
     return insert_or_nothing(table, names, returning=("id",))
 
 
-def _persistent(session: Session, row: AuthorizationDecision) -> AuthorizationDecision:
-    """The row just inserted as the session's persistent copy, its attributes as given
-    (what was inserted), without a flush of it."""
-    make_transient_to_detached(row)
-    session.add(row)
-    return row
-
-
 def _insert_rma(session: Session, values: dict[str, Any]) -> Authorization | None:
-    names = ("rma", *values)
-    statement = _RMA_INSERTS.get(names)
-    if statement is None:  # once per shape: its cache key is then computed once, too
-        table = Authorization.__table__
-        assert isinstance(table, Table)
-        statement = _RMA_INSERTS[names] = select(Authorization).from_statement(
-            insert_or_nothing(table, names, returning=tuple(c.name for c in table.c)))
+    table = Authorization.__table__
+    assert isinstance(table, Table)
+    statement = insert_or_nothing(table, ("rma", *values), returning=("id",))
     while True:
         rma = new_rma()
-        auth: Authorization | None = session.scalars(statement, {"rma": rma, **values}).first()
-        if auth is not None:
-            return auth
+        auth_id = session.execute(statement, {"rma": rma, **values}).scalar()
+        if auth_id is not None:
+            # every column was given but the id: the row is what was sent
+            return persistent_as_inserted(session, Authorization(id=auth_id, rma=rma, **values))
         if session.execute(select(Authorization.id).where(Authorization.rma == rma)).first() \
                 is None:
             return None  # refused by the one-live-authorization indexes
