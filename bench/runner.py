@@ -418,9 +418,13 @@ def report(main: dict[str, Any], large: dict[str, Any] | None = None,
             lines.append(f"{LABELS[kind]:<28} {base['p50_ms']:9.1f} {s['p50_ms']:9.1f} "
                          f"{s['p50_ms'] / base['p50_ms']:6.2f} {base['rps']:11.1f} "
                          f"{s['rps']:11.1f}")
-    wrapped = {k: s["wrapped"] for k, s in main["summary"].items() if s["wrapped"]}
-    if wrapped:
-        lines.append(f"warning: ran out of distinct patients ({wrapped}): seed more")
+    for name, run in (("main", main), ("small", small), ("large", large)):
+        if run is None:
+            continue
+        wrapped = {k: s["wrapped"] for k, s in run["summary"].items() if s.get("wrapped")}
+        if wrapped:  # e.g. RMAs became denials once every ready patient had one
+            lines.append(f"warning: the {name} run ({run.get('patients', 0):,} patients) ran "
+                         f"out of distinct patients ({wrapped}): seed more")
     return "\n".join(lines)
 
 

@@ -228,6 +228,19 @@ def test_bench_run_takes_medians_and_ratios_to_the_floor_of_each_round() -> None
     assert check_line.split()[4] == "1.50"  # 33 ms there vs 22 ms on the 10 k seed
 
 
+def test_bench_run_names_the_run_that_ran_out_of_patients() -> None:
+    def run(patients: int, wrapped: int) -> dict[str, Any]:
+        return {"summary": runner.summarize([{"floor": wrk_result(500, 11), "authorize": {
+            **wrk_result(200, 20), "wrapped": wrapped}}]), "paced": {}, "statements": {},
+            "patients": patients}
+
+    assert "ran out" not in runner.report(run(60_000, 0), run(1_000_000, 0), run(10_000, 0))
+    text_report = runner.report(run(60_000, 0), run(1_000_000, 0), run(10_000, 3))
+    warnings = [line for line in text_report.splitlines() if "ran out" in line]
+    assert warnings == ["warning: the small run (10,000 patients) ran out of distinct "
+                        "patients ({'authorize': 3}): seed more"]
+
+
 def test_bench_run_counts_statements_per_request(tmp_path: Path) -> None:
     for pid, (requests, statements) in enumerate([(10, 160), (30, 480)]):
         (tmp_path / f"statements-{pid}.json").write_text(json.dumps({
