@@ -16,7 +16,7 @@ from registry.authorizations.operations import check_authorization
 from registry.authorizations.schemas import AuthorizationRequest
 from registry.cycles.models import ComprehensionAttempt, ContraceptionEntry, Counseling, Cycle
 from registry.patients import queries
-from registry.patients.facts import load_by_registry_id, load_facts
+from registry.patients.facts import load_by_registry_id, load_facts, load_facts_of
 from registry.patients.models import Patient
 from registry.pregnancies.models import PregnancyReport, PregnancyTest
 from registry.pregnancies.operations import report_pregnancy
@@ -146,6 +146,24 @@ def test_the_facts_of_a_patient_with_history_are_those_of_each_table(session, cl
     assert facts.prescriber_npi == c.prescriber.npi
     assert facts.pregnancy_reported is False
     assert facts.comprehension_passed_ever is True
+
+
+def test_the_facts_of_a_page_of_patients_are_each_patients_own(session, clock):
+    """A list reads many patients' facts in one statement (load_facts_of, expanding
+    parameters); a decision reads one patient's with its own statement (load_facts): the
+    same facts for each patient, whoever else is on the page."""
+    c = _two_months(session, clock)
+    newcomer = f.patient(session, c.prescriber)
+    elsewhere = f.patient(session, f.prescriber(session))  # another prescriber's
+    patients = [c.patient, newcomer, elsewhere]
+    session.expire_all()
+    batch = load_facts_of(session, patients)
+    assert set(batch) == {p.id for p in patients}
+    for p in patients:
+        assert batch[p.id] == load_facts(session, p) == facts_table_by_table(session, p)
+    assert len(batch[c.patient.id].tests) == 3
+    assert batch[newcomer.id].tests == ()
+    assert batch[elsewhere.id].prescriber_npi != batch[c.patient.id].prescriber_npi
 
 
 def test_an_open_pregnancy_report_is_a_fact(session, clock):

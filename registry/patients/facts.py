@@ -147,6 +147,9 @@ def _facts_statement(ids: Any = None, prescriber_ids: Any = None,
 
 
 _FACTS = _facts_statement()
+# The same for one patient, with plain parameters: an expanding IN is rendered into the SQL
+# again on every execution (about 0.035 ms of an authorization's CPU).
+_FACTS_OF_ONE = _facts_statement([bindparam("id")], [bindparam("prescriber_id")])
 
 
 def _by_registry_id_statement() -> Any:
@@ -209,7 +212,9 @@ def load_facts(session: Session, patient: Patient) -> PatientFacts:
     """Every fact is read from the database now, in one statement, even rows the session
     already holds (a caller that locked the patient decides on what was committed before
     its lock). The patient's own columns come from ``patient``, which the caller re-read."""
-    return load_facts_of(session, [patient])[patient.id]
+    rows = _by_part(session.execute(
+        _FACTS_OF_ONE, {"id": patient.id, "prescriber_id": patient.prescriber_id}))
+    return _facts(patient, rows)
 
 
 def load_facts_of(session: Session, patients: Sequence[Patient]) -> dict[int, PatientFacts]:

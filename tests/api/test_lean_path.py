@@ -246,5 +246,5 @@ def test_the_facts_statements_are_short_enough_for_psycopg_to_cache_their_conver
     from registry.patients import facts
 
     dialect = pg_psycopg.dialect()
-    for statement in (facts._FACTS, facts._FACTS_BY_REGISTRY_ID):
+    for statement in (facts._FACTS, facts._FACTS_OF_ONE, facts._FACTS_BY_REGISTRY_ID):
         assert len(str(statement.compile(dialect=dialect))) <= MAX_CACHED_STATEMENT_LENGTH
