@@ -64,7 +64,7 @@ serve: $(APP_STAMP) $(CATALOGS)
 # rewrote for its assertions there (__pycache__, ignored by git); without it, each worker
 # of each run rewrites and compiles them all again (~1 s CPU a worker). Each module runs
 # whole on one worker (--dist loadscope): a module that builds its world once
-# (tests/conftest.py shared_app) then builds it once, not once on each worker. Modules are
+# (tests/harness.py shared_app) then builds it once, not once on each worker. Modules are
 # handed out in the order tests/conftest.py collects them, longest first by the last run's
 # timings (--no-loadscope-reorder; xdist would otherwise order them by their count of tests),
 # so that no worker starts a long module while the other is nearly done.
