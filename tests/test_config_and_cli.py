@@ -90,7 +90,7 @@ def test_demo_loads_through_the_operations_and_prints_logins(app, session):
     assert verify.exit_code == 0, verify.output
 
 
-def test_fresh_database_from_the_command_line(tmp_path):
+def test_fresh_database_from_the_command_line(tmp_path, monkeypatch):
     """The ``registry`` script on a new database, configured by the environment alone. The
     script itself runs once, as a process (the first ``db upgrade``); the commands after it
     run in this process through the same command group (``registry.cli.main``'s FlaskGroup)
@@ -118,6 +118,7 @@ def test_fresh_database_from_the_command_line(tmp_path):
     own = {name: None for name in os.environ
            if name.startswith(("REGISTRY_", "FLASK_")) and name not in env}
     runner = CliRunner(env={**own, **env})
+    monkeypatch.chdir(tmp_path)  # where the script ran (Flask looks for a .env from there)
 
     def run(*args: str) -> Result:
         try:
