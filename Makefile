@@ -64,10 +64,14 @@ serve: $(APP_STAMP) $(CATALOGS)
 # rewrote for its assertions there (__pycache__, ignored by git); without it, each worker
 # of each run rewrites and compiles them all again (~1 s CPU a worker). Each module runs
 # whole on one worker (--dist loadscope): a module that builds its world once
-# (tests/conftest.py shared_app) then builds it once, not once on each worker.
+# (tests/harness.py shared_app) then builds it once, not once on each worker. Modules are
+# handed out in the order tests/conftest.py collects them, longest first by the last run's
+# timings (--no-loadscope-reorder; xdist would otherwise order them by their count of tests),
+# so that no worker starts a long module while the other is nearly done.
 test: $(STAMP) $(CATALOGS)
 	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-20} PYTHONDONTWRITEBYTECODE= \
-	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4 --dist loadscope
+	$(BIN)/python -m pytest -m "not browser" -q -n auto --maxprocesses=4 --dist loadscope \
+	  --no-loadscope-reorder
 
 # The browser tests check every page with axe-core, an npm package used by the tests only.
 browser-tools:

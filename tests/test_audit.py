@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text, update
 from registry.audit.models import AuditEntry
 from registry.audit.operations import GENESIS, seal, verify_chain
 from tests import factories as f
-from tests.conftest import tampering
+from tests.harness import tampering
 
 
 def _build_history(session, clock):

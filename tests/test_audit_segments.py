@@ -25,7 +25,7 @@ from registry.audit.operations import (
     seal,
     verify_chain,
 )
-from tests.conftest import audit_triggers_bypassed
+from tests.harness import audit_triggers_bypassed
 
 ENTRIES = 120
 

@@ -1,5 +1,5 @@
 """What `registry audit verify` finds (rules §10): tampering done as an attacker who owns
-the database would (triggers bypassed, see tests.conftest.tampering), checked against the
+the database would (triggers bypassed, see tests.harness.tampering), checked against the
 chain and the signed checkpoints kept outside the database."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from registry.audit.models import AuditEntry
 from registry.audit.operations import GENESIS as GENESIS_HASH
 from registry.audit.operations import entry_hash, record, seal, verify_chain
 from tests import factories as f
-from tests.conftest import tampering
+from tests.harness import tampering
 
 
 def _history(session, clock):

@@ -20,7 +20,7 @@ from registry.audit import operations
 from registry.audit.models import AuditEntry
 from registry.audit.operations import SEALER_LOCK, record, verify_chain
 from registry.audit.sealer import sealer
-from tests.conftest import TEST_CONFIG
+from tests.harness import TEST_CONFIG
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from registry.authorizations.models import Authorization
 from registry.patients.models import Patient
 from registry.patients.queries import status
 from registry.rules.identifiers import registry_id_is_valid
-from tests.conftest import TEST_CONFIG
+from tests.harness import TEST_CONFIG
 
 CHEAP = {key: TEST_CONFIG[key] for key in
          ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM")}

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from registry import create_app, db
 from registry.accounts.models import User
 from registry.accounts.operations import create_staff
-from tests.conftest import TEST_CONFIG, wipe
+from tests.harness import TEST_CONFIG, wipe
 
 
 def _count(app) -> int:

@@ -27,7 +27,7 @@ from registry.errors import ValidationError
 from registry.extensions import limiter
 from tests import factories as f
 from tests.api.conftest import Api
-from tests.conftest import TEST_CONFIG, wipe
+from tests.harness import TEST_CONFIG, wipe
 
 # --- rate limits: keyed on the verified account, else on the address -------------------
 

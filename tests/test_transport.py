@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from registry import create_app
 from tests import factories as f
-from tests.conftest import TEST_CONFIG
+from tests.harness import TEST_CONFIG
 
 HTTPS = "https://localhost"
 

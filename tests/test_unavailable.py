@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from registry import create_app
 from tests import factories as f
-from tests.conftest import TEST_CONFIG
+from tests.harness import TEST_CONFIG
 
 BEARER = {"Authorization": "Bearer not-a-real-token-but-it-must-be-looked-up"}
 
@@ -221,7 +221,7 @@ def test_bookkeeping_after_the_commit_failing_does_not_undo_the_answer(database_
     from registry import db
     from registry.accounts.models import User
     from registry.accounts.operations import create_staff
-    from tests.conftest import wipe
+    from tests.harness import wipe
 
     app = _make(database_url)
 

@@ -32,7 +32,7 @@ from registry.rules.identifiers import npi_with_check_digit, verhoeff_check_digi
 from registry.rules.reasons import REASON_CODES
 from tests.api.conftest import Api, make_staff
 from tests.api.world import World
-from tests.conftest import Shared, fuzz_examples
+from tests.harness import Shared, fuzz_examples
 
 
 def test_the_document_is_valid_openapi_3_1(api):

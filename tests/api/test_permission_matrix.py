@@ -38,7 +38,7 @@ from registry.pregnancies.operations import report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
 from tests import factories as f
 from tests.api.conftest import METHODS, PASSWORD, Api, correct_answers
-from tests.conftest import Clock, Shared
+from tests.harness import Clock, Shared
 from tests.interop.cds_support import Ehr
 from tests.interop.cds_support import register as register_ehr
 

@@ -13,7 +13,7 @@ from registry.extensions import limiter
 from registry.models import ApiToken, AuditEntry, IdempotencyRecord, Patient, User
 from tests.api.conftest import PASSWORD, Api, make_staff
 from tests.api.world import World
-from tests.conftest import TEST_CONFIG
+from tests.harness import TEST_CONFIG
 
 PROBLEM = "application/problem+json"
 

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from registry import create_app, db
 from registry.cli import alembic_config
-from tests.conftest import TEST_CONFIG, Clock
+from tests.harness import TEST_CONFIG, Clock
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

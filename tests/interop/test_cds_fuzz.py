@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from tests import factories as f
-from tests.conftest import fuzz_examples
+from tests.harness import fuzz_examples
 from tests.interop.cds_support import (
     ERROR,
     RESPONSE,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from registry.audit.models import AuditEntry
 from registry.interop.systems import REGISTRY_ID_SYSTEM, RXNORM_SYSTEM
 from tests import factories as f
-from tests.conftest import fuzz_examples
+from tests.harness import fuzz_examples
 from tests.interop.conftest import ETASU, token_for
 
 EXAMPLES = fuzz_examples(150)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from registry import db
 from registry.models import Pharmacist
-from tests.conftest import fuzz_examples
+from tests.harness import fuzz_examples
 from tests.interop.ncpdp_support import DOOR, counts, fixture, read, send, values, world
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -147,7 +147,7 @@ def test_at_most_three_reset_messages_an_hour(app: Flask, session: Session,
 def test_forgot_password_is_rate_limited_per_client(base_app: Flask, clock: Any) -> None:
     from registry import create_app
     from registry.extensions import limiter
-    from tests.conftest import TEST_CONFIG
+    from tests.harness import TEST_CONFIG
 
     app = create_app({**TEST_CONFIG, "DATABASE_URL": base_app.config["DATABASE_URL"],
                       "RATELIMIT_ENABLED": True, "API_RATELIMIT_ACCOUNT_MAIL": "2 per hour"})

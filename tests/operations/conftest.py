@@ -23,7 +23,7 @@ from registry.db import Base
 from registry.pharmacies.models import Pharmacist, Pharmacy
 from registry.prescribers.models import Designee, Prescriber
 from tests import factories as f
-from tests.conftest import Shared
+from tests.harness import Shared
 
 DAY_2021 = "2026-03-02"  # the 2021 rule set is in force (the 2026 set starts 2026-08-08)
 DAY_2026 = "2026-09-01"

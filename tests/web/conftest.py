@@ -24,7 +24,7 @@ from registry.pregnancies.operations import report_pregnancy
 from registry.pregnancies.schemas import PregnancyReportInput
 from registry.prescribers.models import Designee, Prescriber
 from tests import factories as f
-from tests.conftest import Shared
+from tests.harness import Shared
 
 
 @dataclass
@@ -82,7 +82,7 @@ def build_world(session: Session, clock: Any) -> World:
 # The world is built once per module (by the real operations, in the module's transaction);
 # each test runs in a SAVEPOINT of that transaction, rolled back at its end, and meets the
 # world as built. A module whose tests commit for real (``committing_app``) overrides ``app``
-# and ``world`` with per-test ones (``tests.conftest.app_of_one_test``, ``build_world``): on
+# and ``world`` with per-test ones (``tests.harness.app_of_one_test``, ``build_world``): on
 # SQLite a module's open transaction would hold the write lock those tests need.
 
 

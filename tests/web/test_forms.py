@@ -21,7 +21,7 @@ from registry.authorizations.models import Authorization, AuthorizationDecision,
 from registry.patients.models import Patient
 from registry.web.models import FormSubmission
 from tests import factories as f
-from tests.conftest import TEST_CONFIG, app_of_one_test
+from tests.harness import TEST_CONFIG, app_of_one_test
 from tests.web.conftest import World, build_world, login
 
 # This module commits for real (committing_app): each test has a transaction and a world of

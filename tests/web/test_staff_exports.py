@@ -17,7 +17,7 @@ from registry.audit.models import AuditEntry
 from registry.audit.operations import seal
 from registry.staff.exports import safe_cell
 from tests import factories as f
-from tests.conftest import tampering
+from tests.harness import tampering
 from tests.web.conftest import World, login
 
 
