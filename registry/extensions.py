@@ -33,8 +33,6 @@ def rate_limit_key() -> str:
 
 
 limiter = Limiter(key_func=rate_limit_key, default_limits=[])
-
-
 csrf = CSRFProtect()
 
 

@@ -221,14 +221,15 @@ def request_authorization(session: Session, actor: User, req: AuthorizationReque
     }
     # One cached INSERT, no unit of work and no savepoint: the unique index on (user, key)
     # refuses a twin in the statement itself (a row without a key never conflicts).
-    decision_id = session.execute(_insert_decision(tuple(values)), values).scalar()
+    decision_id = session.execute(_insert_returning_id(AuthorizationDecision, tuple(values)),
+                                  values).scalar()
     if decision_id is None:
         # Same key from the same user, committed meanwhile (no patient row to lock on; the
         # INSERT waited for the twin's commit): its answer is this one's.
         if key and (replay := _replay(session, actor, key, fingerprint)):
             return replay
-        raise Conflict("This Idempotency-Key is in use by a request still in progress; "
-                       "send it again.")
+        raise Conflict("This Idempotency-Key was used by another request at the same "
+                       "moment; send it again.")
     row = persistent_as_inserted(session, AuthorizationDecision(id=decision_id, **values))
     set_committed_value(row, "authorization", authorization)  # the answer's: no lazy load
     if authorization is not None:
@@ -287,16 +288,14 @@ def _issue(session: Session, actor: User, pharmacist: Pharmacist, patient: Patie
     return auth
 
 
-def _insert_decision(names: tuple[str, ...]) -> Any:
-    table = AuthorizationDecision.__table__
+def _insert_returning_id(model: type[Any], names: tuple[str, ...]) -> Any:
+    table = model.__table__
     assert isinstance(table, Table)
     return insert_or_nothing(table, names, returning=("id",))
 
 
 def _insert_rma(session: Session, values: dict[str, Any]) -> Authorization | None:
-    table = Authorization.__table__
-    assert isinstance(table, Table)
-    statement = insert_or_nothing(table, ("rma", *values), returning=("id",))
+    statement = _insert_returning_id(Authorization, ("rma", *values))
     while True:
         rma = new_rma()
         auth_id = session.execute(statement, {"rma": rma, **values}).scalar()

@@ -85,10 +85,9 @@ _NULL: ColumnElement[Any] = literal_column("NULL")
 
 def _later_part(tag: int, **values: Any) -> Select[Any]:
     """A part after the first: the first part names and types every slot, so here an
-    empty slot is a bare NULL, nothing is labelled or cast (a status column is text, the
-    first part's type for it). That keeps the statement's text
-    under psycopg's 4 KiB limit for caching a statement's conversion (about 0.05 ms a
-    request beyond it)."""
+    empty slot is a bare NULL, and nothing is labelled or cast (a status column is text,
+    the first part's type for it). That keeps the statement's text under psycopg's 4 KiB
+    limit for caching a statement's conversion (about 0.05 ms a request beyond it)."""
     columns: list[ColumnElement[Any]] = [literal_column(str(tag), Integer)]
     for name, _ in _SLOTS:
         value: Any = values.get(name)
@@ -115,30 +114,30 @@ def _facts_statement(ids: Any = None, prescriber_ids: Any = None,
         _later_part(REPORT, pid=PregnancyReport.patient_id, id=PregnancyReport.id)
         .where(PregnancyReport.patient_id.in_(ids), PregnancyReport.lifted_at.is_(None)),
         _later_part(TEST, pid=PregnancyTest.patient_id, course=PregnancyTest.course_number,
-              id=PregnancyTest.id, d1=PregnancyTest.specimen_collected_on,
-              s1=PregnancyTest.result, s2=PregnancyTest.setting, s3=PregnancyTest.purpose)
+                    id=PregnancyTest.id, d1=PregnancyTest.specimen_collected_on,
+                    s1=PregnancyTest.result, s2=PregnancyTest.setting, s3=PregnancyTest.purpose)
         .where(PregnancyTest.patient_id.in_(ids)),
         _later_part(CYCLE, pid=Cycle.patient_id, course=Cycle.course_number, id=Cycle.id,
-              i1=Cycle.number, i2=Cycle.pregnancy_test_id, s1=Cycle.kind, d1=Cycle.opened_on,
-              d2=Cycle.closes_on)
+                    i1=Cycle.number, i2=Cycle.pregnancy_test_id, s1=Cycle.kind, d1=Cycle.opened_on,
+                    d2=Cycle.closes_on)
         .where(Cycle.patient_id.in_(ids)),
         _later_part(COUNSELING, pid=Counseling.patient_id, course=Counseling.course_number,
-              id=Counseling.id, i1=Counseling.cycle_id, d1=Counseling.counseled_on,
-              j1=Counseling.methods, b1=Counseling.abstinence)
+                    id=Counseling.id, i1=Counseling.cycle_id, d1=Counseling.counseled_on,
+                    j1=Counseling.methods, b1=Counseling.abstinence)
         .where(Counseling.patient_id.in_(ids)),
         _later_part(PASSED, pid=ComprehensionAttempt.patient_id, id=ComprehensionAttempt.id,
-              i1=ComprehensionAttempt.cycle_id)
+                    i1=ComprehensionAttempt.cycle_id)
         .where(ComprehensionAttempt.patient_id.in_(ids), ComprehensionAttempt.passed.is_(True)),
         _later_part(CONTRACEPTION, pid=ContraceptionEntry.patient_id, id=ContraceptionEntry.id,
-              i1=ContraceptionEntry.cycle_id, d1=ContraceptionEntry.entered_on,
-              j1=ContraceptionEntry.methods, b1=ContraceptionEntry.abstinence)
+                    i1=ContraceptionEntry.cycle_id, d1=ContraceptionEntry.entered_on,
+                    j1=ContraceptionEntry.methods, b1=ContraceptionEntry.abstinence)
         .where(ContraceptionEntry.patient_id.in_(ids)),
         _later_part(AUTHORIZATION, pid=Authorization.patient_id, id=Authorization.id,
-              i1=Authorization.cycle_id, s1=Authorization.status, d1=Authorization.issued_on,
-              d2=Authorization.do_not_dispense_after)
+                    i1=Authorization.cycle_id, s1=Authorization.status, d1=Authorization.issued_on,
+                    d2=Authorization.do_not_dispense_after)
         .where(Authorization.patient_id.in_(ids)),
         _later_part(DISPENSE, pid=Dispense.patient_id, course=Cycle.course_number, id=Dispense.id,
-              i1=Dispense.days_supply, d1=Dispense.dispensed_on, s1=Cycle.kind)
+                    i1=Dispense.days_supply, d1=Dispense.dispensed_on, s1=Cycle.kind)
         .select_from(Dispense)
         .join(Authorization, Authorization.id == Dispense.authorization_id)
         .join(Cycle, Cycle.id == Authorization.cycle_id)
