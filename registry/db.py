@@ -234,10 +234,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, connect_timeout: floa
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    connect_args = dict(kwargs.pop("connect_args", {}))
     if connect_timeout is not None:
-        kwargs["connect_args"] = {"connect_timeout": max(1, round(connect_timeout)),
-                                  **kwargs.get("connect_args", {})}
-    return create_engine(url, **kwargs)
+        connect_args.setdefault("connect_timeout", max(1, round(connect_timeout)))
+    if url.startswith("postgresql+psycopg://"):
+        from registry.pgcursor import Cursor
+
+        connect_args.setdefault("cursor_factory", Cursor)  # columns made when read
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def engine_options(config: Any) -> dict[str, Any]:
