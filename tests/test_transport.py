@@ -161,3 +161,29 @@ def test_every_cookie_set_over_https_is_secure_and_host_prefixed(
         assert cookie.startswith("__Host-"), cookie
         assert "secure" in _attributes(cookie), cookie
         assert "domain" not in _attributes(cookie), cookie
+
+
+def test_the_api_neither_reads_nor_writes_the_session_cookie(client: Any, session: Session) -> None:
+    """A signed-in browser's cookie rides along on its calls to the API: the API has no
+    session (its caller is the bearer token), so the cookie is not opened, and nothing is
+    written back; pages and the API's own docs page keep theirs."""
+    _sign_in(client, session)
+    from flask import request_finished
+    from flask import session as flask_session
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def look(sender: Any, response: Any, **extra: Any) -> None:  # as the view saw it
+        seen.append((type(flask_session._get_current_object()).__name__, dict(flask_session)))
+
+    with request_finished.connected_to(look, client.application):
+        answer = client.get("/api/v1/reports/summary")  # no token: 401, with the cookie
+        assert answer.status_code == 401
+        assert _set_cookies(answer) == []
+        assert seen.pop() == ("NullSession", {})
+        assert client.get("/staff/").status_code == 200
+        kind, contents = seen.pop()
+        assert kind != "NullSession"
+        assert "_user_id" in contents
+        assert client.get("/api/docs").status_code == 200
+        assert seen.pop()[0] != "NullSession"
