@@ -1,9 +1,19 @@
 """The floor: the least a JSON endpoint of this stack can do, served like the registry.
+And the ceiling of an RMA: the most an RMA endpoint of this stack could reach.
 
 One Flask endpoint: the bearer token is looked up (by its SHA-256, as the registry stores
 it) and one patient row is read by key, with SQLAlchemy on the registry's own database:
 2 statements. Every registry endpoint is measured against it (``bench/run``); the ratio
 says how much the registry adds to the cost of the framework, the driver and the server.
+
+The ceiling (``POST /api/v1/ceiling``, ``bench/run --only ceiling``): an RMA's database
+work as the registry does it, and its decision, with nothing else. The registry's own seven
+statements (the caller's door, the patient's lock, the stakeholders' lock, the facts, the
+RMA, the decision and the audit entry; their SQLAlchemy Core statements, executed on the
+session's connection, so no ORM entity is made) and its own rules (``evaluate``), then one
+commit. No validation, permissions, idempotency, rate limit, error handling or serializer:
+what an RMA would cost if all of those were free, which bounds what any RMA endpoint on
+Flask and SQLAlchemy can reach against the floor.
 
     GUNICORN_BIND=127.0.0.1:8102 REGISTRY_DATABASE_URL=postgresql://... \\
         .venv/bin/gunicorn -c bench/gunicorn.conf.py 'bench.floor:create_app()'
@@ -16,7 +26,7 @@ import os
 from typing import Any
 
 from flask import Flask, g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import clock
@@ -64,4 +74,129 @@ def create_app(database_url: str | None = None) -> Flask:
         return jsonify(registry_id=patient.registry_id, status=patient.status,
                        risk_category=patient.risk_category)
 
+    @app.post("/api/v1/ceiling")
+    def ceiling() -> Any:
+        s = session()
+        try:
+            answer = ceiling_rma(s, request.headers.get("Authorization", ""),
+                                 request.get_json(silent=True) or {})
+            s.commit()
+        except Exception:
+            s.rollback()
+            raise
+        return jsonify(answer), 201 if "rma" in answer else 422
+
     return app
+
+
+def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The registry's statements and rules for one RMA, on the connection (see above)."""
+    from registry.audit.operations import _INSERT as INSERT_AUDIT
+    from registry.authorizations.models import Authorization, AuthorizationDecision
+    from registry.authorizations.operations import _insert_returning_id
+    from registry.patients.facts import _FACTS_OF_ONE, PatientRow, _by_part, _facts
+    from registry.rules.eligibility import evaluate
+    from registry.rules.facts import RequestFacts, StakeholderFacts
+    from registry.rules.identifiers import new_rma
+    from registry.rules.params import Parameters
+    from registry.rules.vocabulary import PatientStatus, RiskCategory
+
+    conn = s.connection()
+    digest = hashlib.sha256(authorization.removeprefix("Bearer ").strip().encode()).hexdigest()
+    caller = conn.execute(_CEILING_DOOR, {"token_hash": digest}).first()
+    if caller is None or caller.expires_at <= clock.now() or caller.revoked_at is not None:
+        return {"error": "invalid token"}
+    row = conn.execute(_CEILING_LOCK_PATIENT,
+                       {"registry_id": str(body.get("registry_id", ""))}).first()
+    if row is None:
+        return {"error": "no such patient"}
+    standing = conn.execute(_CEILING_SHARE, {
+        "prescriber_id": row.prescriber_id, "pharmacy_id": caller.pharmacy_id,
+        "pharmacist_id": caller.pharmacist_id}).one()
+    patient = PatientRow(
+        id=row.id, registry_id=row.registry_id, user_id=row.user_id,
+        prescriber_id=row.prescriber_id, course_number=row.course_number,
+        date_of_birth=row.date_of_birth, risk_category=RiskCategory(row.risk_category),
+        status=PatientStatus(row.status), home_tests_allowed=row.home_tests_allowed,
+        contraception_start_on=row.contraception_start_on,
+        course_started_on=row.course_started_on, last_dose_on=row.last_dose_on)
+    facts = _facts(patient, _by_part(conn.execute(
+        _FACTS_OF_ONE, {"id": row.id, "prescriber_id": row.prescriber_id})))
+    today, now = clock.today(), clock.now()
+    request_facts = RequestFacts(
+        prescriber_npi=str(body.get("prescriber_npi", "")),
+        days_supply=int(body.get("days_supply", 30)), quantity=int(body.get("quantity", 60)),
+        refills=int(body.get("refills", 0)),
+        pharmacy=StakeholderFacts(standing.activated_on, standing.pharmacy_suspended_until,
+                                  standing.pharmacy_deactivated_on),
+        pharmacist=StakeholderFacts(standing.training_completed_on, standing.suspended_until,
+                                    standing.deactivated_on, standing.removed_on))
+    decision = evaluate(facts, today, Parameters(), request_facts)
+    rma = None
+    auth_id = None
+    if decision.eligible and decision.cycle is not None and not decision.needs_new_cycle:
+        rma = new_rma()
+        values = {"rma": rma, "patient_id": row.id, "prescriber_id": row.prescriber_id,
+                  "pharmacy_id": caller.pharmacy_id, "pharmacist_id": caller.pharmacist_id,
+                  "status": "authorized", "ruleset": decision.ruleset, "issued_on": today,
+                  "issued_at": now, "do_not_dispense_after": decision.do_not_dispense_after,
+                  "days_supply": request_facts.days_supply,
+                  "quantity": request_facts.quantity, "refills": request_facts.refills,
+                  "closed_at": None, "cycle_id": decision.cycle.id}
+        auth_id = conn.execute(_insert_returning_id(Authorization, tuple(values)),
+                               values).scalar()
+    reasons = [r.as_dict() for r in decision.reasons]
+    decided = {
+        "requested_at": now, "requested_on": today, "requested_by_id": caller.user_id,
+        "pharmacist_id": caller.pharmacist_id, "pharmacy_id": caller.pharmacy_id,
+        "patient_id": row.id, "request": body, "request_fingerprint": digest,
+        "idempotency_key": None, "eligible": auth_id is not None, "reasons": reasons,
+        "ruleset": decision.ruleset, "parameters": decision.parameters,
+        "authorization_id": auth_id}
+    decision_id = conn.execute(_insert_returning_id(AuthorizationDecision, tuple(decided)),
+                               decided).scalar()
+    conn.execute(INSERT_AUDIT, {
+        "occurred_at": now, "user_id": caller.user_id, "role": caller.role,
+        "action": "authorization:issue" if auth_id else "authorization:deny",
+        "subject_type": "authorization" if auth_id else "authorization_decision",
+        "subject_id": rma or str(decision_id), "before": None,
+        "after": {"rma": rma, "decision_id": decision_id, "reasons": reasons}})
+    if rma is None:
+        return {"reasons": [r["code"] for r in reasons]}
+    return {"rma": rma, "status": "authorized", "ruleset": decision.ruleset,
+            "do_not_dispense_after": str(decision.do_not_dispense_after),
+            "patient": {"first_name": row.first_name, "last_name": row.last_name}}
+
+
+def _ceiling_statements() -> tuple[Any, Any, Any]:
+    """The door, the patient's lock and the stakeholders' lock as the registry runs them
+    (registry/api/blueprint.py, registry/locks.py), selecting columns instead of entities."""
+    from sqlalchemy import true
+
+    from registry.accounts.models import User
+    from registry.pharmacies.models import Pharmacist, Pharmacy
+    from registry.prescribers.models import Prescriber
+
+    door = (select(ApiToken.user_id, ApiToken.expires_at, ApiToken.revoked_at, User.role,
+                   Pharmacist.id.label("pharmacist_id"), Pharmacist.pharmacy_id)
+            .join(User, User.id == ApiToken.user_id)
+            .join(Pharmacist, Pharmacist.user_id == User.id)
+            .where(ApiToken.token_hash == bindparam("token_hash")))
+    table = Patient.__table__
+    lock = select(table).where(table.c.registry_id == bindparam("registry_id")) \
+        .with_for_update(of=table)
+    share = (select(Prescriber.id, Pharmacy.activated_on,
+                    Pharmacy.suspended_until.label("pharmacy_suspended_until"),
+                    Pharmacy.deactivated_on.label("pharmacy_deactivated_on"),
+                    Pharmacist.training_completed_on, Pharmacist.suspended_until,
+                    Pharmacist.deactivated_on, Pharmacist.removed_on)
+             .select_from(Prescriber).join(Pharmacy, true()).join(Pharmacist, true())
+             .where(Prescriber.id == bindparam("prescriber_id"),
+                    Pharmacy.id == bindparam("pharmacy_id"),
+                    Pharmacist.id == bindparam("pharmacist_id"))
+             .with_for_update(of=[Prescriber, Pharmacy, Pharmacist], key_share=True,
+                              read=True))
+    return door, lock, share
+
+
+_CEILING_DOOR, _CEILING_LOCK_PATIENT, _CEILING_SHARE = _ceiling_statements()

@@ -39,9 +39,15 @@ sys.path.insert(0, str(ROOT / "bench"))  # seed, when run as a script
 VENV_BIN = Path(sys.executable).parent
 PASSWORD = "bench-password-1"
 ENDPOINTS = ("floor", "check", "authorize", "status")
-CONSUMES_PATIENTS = frozenset({"authorize"})  # an RMA is issued to each ready patient once
+# Served by the floor's app when asked for (--only ...,ceiling): an RMA's statements and
+# rules alone (bench/floor.py), the most an RMA endpoint of this stack could reach.
+EXTRA = ("ceiling",)
+ON_FLOOR = frozenset({"floor", "ceiling"})  # kinds the floor's server answers
+# an RMA is issued to each ready patient once
+CONSUMES_PATIENTS = frozenset({"authorize", "ceiling"})
 LABELS = {"floor": "floor (token + 1 row)", "check": "POST authorization-checks",
-          "authorize": "POST authorizations", "status": "GET patients/{id}/status"}
+          "authorize": "POST authorizations", "status": "GET patients/{id}/status",
+          "ceiling": "ceiling of an RMA"}
 RESULT = re.compile(r"^BENCH_RESULT (\{.*\})\s*$", re.MULTILINE)
 
 
@@ -281,7 +287,8 @@ def request_for(kind: str, line: tuple[str, str, str]) -> tuple[str, str, bytes 
         return "GET", f"/api/v1/patients/{rid}/status", None
     if kind == "floor":
         return "POST", "/api/v1/floor", json.dumps({"registry_id": rid}).encode()
-    path = "/api/v1/authorizations" if kind == "authorize" else "/api/v1/authorization-checks"
+    path = {"authorize": "/api/v1/authorizations",
+            "ceiling": "/api/v1/ceiling"}.get(kind, "/api/v1/authorization-checks")
     return "POST", path, json.dumps({"registry_id": rid, "date_of_birth": "1990-01-01",
                                      "prescriber_npi": npi, "days_supply": 30,
                                      "quantity": 60, "refills": 0}).encode()
@@ -358,7 +365,7 @@ def measure(database_url: str, audit_dir: Path, ports: tuple[int, int], *, secon
         for n in range(rounds):
             this: dict[str, dict[str, Any]] = {}
             for kind in kinds:
-                server = floor if kind == "floor" else registry
+                server = floor if kind in ON_FLOOR else registry
                 path, _ = data.file(kind)
                 cpu0, db0 = server.cpu(), postgres_cpu_seconds()
                 result = parse_wrk(run_wrk(server.port, kind, path, seconds, threads,
@@ -374,7 +381,7 @@ def measure(database_url: str, audit_dir: Path, ports: tuple[int, int], *, secon
         summary = summarize(results)
         if paced_seconds > 0:
             for kind in kinds:
-                server = floor if kind == "floor" else registry
+                server = floor if kind in ON_FLOOR else registry
                 _, lines = data.file(kind)
                 rate = summary[kind]["rps"] / 2
                 paced_results[kind] = paced(server.port, kind, lines, rate, paced_seconds)
@@ -389,7 +396,7 @@ def measure(database_url: str, audit_dir: Path, ports: tuple[int, int], *, secon
 
 PATHS = {"floor": "POST /api/v1/floor", "check": "POST /api/v1/authorization-checks",
          "authorize": "POST /api/v1/authorizations",
-         "status": "GET /api/v1/patients/{id}/status"}
+         "status": "GET /api/v1/patients/{id}/status", "ceiling": "POST /api/v1/ceiling"}
 
 
 def report(main: dict[str, Any], large: dict[str, Any] | None = None,
@@ -456,8 +463,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ports = tuple(int(p) for p in args.ports.split(","))
     kinds = tuple(k for k in args.only.split(",") if k)
-    if len(ports) != 2 or not set(kinds) <= set(ENDPOINTS):
-        parser.error("--ports takes two ports; --only names endpoints among " + str(ENDPOINTS))
+    if len(ports) != 2 or not set(kinds) <= set(ENDPOINTS + EXTRA):
+        parser.error("--ports takes two ports; --only names endpoints among "
+                     + str(ENDPOINTS + EXTRA))
     if "floor" not in kinds:
         kinds = ("floor", *kinds)
     print(f"bench/run: {args.rounds} rounds x {args.seconds} s per endpoint, wrk "

@@ -161,6 +161,48 @@ def test_floor_reads_a_token_and_a_patient(seed_url: str, tmp_path: Path) -> Non
                        headers={"Authorization": f"Bearer {raw}"}).status_code == 404
 
 
+def test_the_ceiling_issues_an_rma_as_the_registry_does(seed_url: str, tmp_path: Path) -> None:
+    """bench/floor.py's ceiling runs the registry's statements and rules for an RMA: what it
+    stores is what the registry stores, and its facts see the RMA it issued."""
+    from bench import floor
+    from registry.authorizations.models import AuthorizationDecision
+
+    seed.seed(seed_url, 10, tmp_path / "audit", prescribers=1, config=CHEAP)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": seed_url,
+                      "AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit/audit-signing-key.pem"),
+                      "AUDIT_CHECKPOINT_FILE": str(tmp_path / "audit/audit-checkpoints.jsonl")})
+    registry = app.test_client()
+    raw = registry.post("/api/v1/tokens", json={
+        "email": "bench-rph0-0@example.org", "password": seed.PASSWORD}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {raw}"}
+    _, bodies = seed.ready_cases(seed_url, 2)
+    assert len(bodies) == 2
+    first, second = ({**b, "days_supply": 30, "quantity": 60, "refills": 0} for b in bodies)
+    ceiling = floor.create_app(seed_url).test_client()
+    answer = ceiling.post("/api/v1/ceiling", json=first, headers=headers)
+    assert answer.status_code == 201, answer.get_json()
+    issued = answer.get_json()
+    by_registry = registry.post("/api/v1/authorizations", json=second, headers=headers)
+    assert by_registry.status_code == 201
+    for field in ("status", "ruleset", "do_not_dispense_after"):
+        assert issued[field] == by_registry.get_json()[field]
+    with app.app_context():
+        session = db.session()
+        auth = session.scalars(select(Authorization).where(
+            Authorization.rma == issued["rma"])).one()
+        assert auth.status == "authorized"
+        assert auth.patient.registry_id == first["registry_id"]
+        decision = session.scalars(select(AuthorizationDecision).where(
+            AuthorizationDecision.authorization_id == auth.id)).one()
+        assert decision.eligible is True
+        assert session.scalar(select(func.count(AuditEntry.id)).where(
+            AuditEntry.subject_id == issued["rma"])) == 1
+        db.rollback_request()
+    again = ceiling.post("/api/v1/ceiling", json=first, headers=headers)
+    assert again.status_code == 422
+    assert again.get_json()["reasons"] == ["AUTHORIZATION_ALREADY_ISSUED"]
+
+
 WRK_OUTPUT = """Running 20s test @ http://127.0.0.1:8101
   2 threads and 16 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
