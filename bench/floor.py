@@ -76,15 +76,24 @@ def create_app(database_url: str | None = None) -> Flask:
 
     @app.post("/api/v1/ceiling")
     def ceiling() -> Any:
+        answer = _committed(ceiling_rma)
+        return jsonify(answer), 201 if "rma" in answer else 422
+
+    @app.post("/api/v1/ceiling-check")
+    def ceiling_of_a_check() -> Any:
+        answer = _committed(ceiling_check)
+        return jsonify(answer), 401 if "error" in answer else 200
+
+    def _committed(work: Any) -> dict[str, Any]:
         s = session()
         try:
-            answer = ceiling_rma(s, request.headers.get("Authorization", ""),
-                                 request.get_json(silent=True) or {})
+            answer: dict[str, Any] = work(s, request.headers.get("Authorization", ""),
+                                          request.get_json(silent=True) or {})
             s.commit()
         except Exception:
             s.rollback()
             raise
-        return jsonify(answer), 201 if "rma" in answer else 422
+        return answer
 
     return app
 
@@ -96,7 +105,6 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
     from registry.authorizations.operations import _insert_returning_id
     from registry.patients.facts import _FACTS_OF_ONE, PatientRow, _by_part, _facts
     from registry.rules.eligibility import evaluate
-    from registry.rules.facts import RequestFacts, StakeholderFacts
     from registry.rules.identifiers import new_rma
     from registry.rules.params import Parameters
     from registry.rules.vocabulary import PatientStatus, RiskCategory
@@ -123,14 +131,7 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
     facts = _facts(patient, _by_part(conn.execute(
         _FACTS_OF_ONE, {"id": row.id, "prescriber_id": row.prescriber_id})))
     today, now = clock.today(), clock.now()
-    request_facts = RequestFacts(
-        prescriber_npi=str(body.get("prescriber_npi", "")),
-        days_supply=int(body.get("days_supply", 30)), quantity=int(body.get("quantity", 60)),
-        refills=int(body.get("refills", 0)),
-        pharmacy=StakeholderFacts(standing.activated_on, standing.pharmacy_suspended_until,
-                                  standing.pharmacy_deactivated_on),
-        pharmacist=StakeholderFacts(standing.training_completed_on, standing.suspended_until,
-                                    standing.deactivated_on, standing.removed_on))
+    request_facts = _request_facts(body, standing)
     decision = evaluate(facts, today, Parameters(), request_facts)
     rma = None
     auth_id = None
@@ -168,6 +169,48 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
             "patient": {"first_name": row.first_name, "last_name": row.last_name}}
 
 
+def ceiling_check(s: Session, authorization: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The registry's statements and rules for one authorization check: the door, the
+    patient with their facts (one statement, as the registry reads them for a check) and
+    the audit entry of the check."""
+    from registry.audit.operations import _INSERT as INSERT_AUDIT
+    from registry.patients.facts import load_by_registry_id
+    from registry.rules.eligibility import evaluate
+    from registry.rules.params import Parameters
+
+    conn = s.connection()
+    digest = hashlib.sha256(authorization.removeprefix("Bearer ").strip().encode()).hexdigest()
+    caller = conn.execute(_CEILING_DOOR, {"token_hash": digest}).first()
+    if caller is None or caller.expires_at <= clock.now() or caller.revoked_at is not None:
+        return {"error": "invalid token"}
+    found = load_by_registry_id(s, str(body.get("registry_id", "")))
+    decision = evaluate(found[1] if found else None, clock.today(), Parameters(),
+                        _request_facts(body, caller))
+    conn.execute(INSERT_AUDIT, {
+        "occurred_at": clock.now(), "user_id": caller.user_id, "role": caller.role,
+        "action": "authorization:check", "subject_type": "patient",
+        "subject_id": str(found[0].id) if found else None, "before": None,
+        "after": {"request": body, "eligible": decision.eligible,
+                  "reasons": decision.codes, "ruleset": decision.ruleset,
+                  "pharmacy_id": caller.pharmacy_id}})
+    return {"eligible": decision.eligible, "reasons": decision.codes,
+            "ruleset": decision.ruleset,
+            "do_not_dispense_after": str(decision.do_not_dispense_after)}
+
+
+def _request_facts(body: dict[str, Any], standing: Any) -> Any:
+    from registry.rules.facts import RequestFacts, StakeholderFacts
+
+    return RequestFacts(
+        prescriber_npi=str(body.get("prescriber_npi", "")),
+        days_supply=int(body.get("days_supply", 30)), quantity=int(body.get("quantity", 60)),
+        refills=int(body.get("refills", 0)),
+        pharmacy=StakeholderFacts(standing.activated_on, standing.pharmacy_suspended_until,
+                                  standing.pharmacy_deactivated_on),
+        pharmacist=StakeholderFacts(standing.training_completed_on, standing.suspended_until,
+                                    standing.deactivated_on, standing.removed_on))
+
+
 def _ceiling_statements() -> tuple[Any, Any, Any]:
     """The door, the patient's lock and the stakeholders' lock as the registry runs them
     (registry/api/blueprint.py, registry/locks.py), selecting columns instead of entities."""
@@ -178,18 +221,16 @@ def _ceiling_statements() -> tuple[Any, Any, Any]:
     from registry.prescribers.models import Prescriber
 
     door = (select(ApiToken.user_id, ApiToken.expires_at, ApiToken.revoked_at, User.role,
-                   Pharmacist.id.label("pharmacist_id"), Pharmacist.pharmacy_id)
+                   Pharmacist.id.label("pharmacist_id"), Pharmacist.pharmacy_id,
+                   *_standing(Pharmacy, Pharmacist))
             .join(User, User.id == ApiToken.user_id)
             .join(Pharmacist, Pharmacist.user_id == User.id)
+            .join(Pharmacy, Pharmacy.id == Pharmacist.pharmacy_id)
             .where(ApiToken.token_hash == bindparam("token_hash")))
     table = Patient.__table__
     lock = select(table).where(table.c.registry_id == bindparam("registry_id")) \
         .with_for_update(of=table)
-    share = (select(Prescriber.id, Pharmacy.activated_on,
-                    Pharmacy.suspended_until.label("pharmacy_suspended_until"),
-                    Pharmacy.deactivated_on.label("pharmacy_deactivated_on"),
-                    Pharmacist.training_completed_on, Pharmacist.suspended_until,
-                    Pharmacist.deactivated_on, Pharmacist.removed_on)
+    share = (select(Prescriber.id, *_standing(Pharmacy, Pharmacist))
              .select_from(Prescriber).join(Pharmacy, true()).join(Pharmacist, true())
              .where(Prescriber.id == bindparam("prescriber_id"),
                     Pharmacy.id == bindparam("pharmacy_id"),
@@ -197,6 +238,13 @@ def _ceiling_statements() -> tuple[Any, Any, Any]:
              .with_for_update(of=[Prescriber, Pharmacy, Pharmacist], key_share=True,
                               read=True))
     return door, lock, share
+
+
+def _standing(pharmacy: Any, pharmacist: Any) -> list[Any]:
+    return [pharmacy.activated_on, pharmacy.suspended_until.label("pharmacy_suspended_until"),
+            pharmacy.deactivated_on.label("pharmacy_deactivated_on"),
+            pharmacist.training_completed_on, pharmacist.suspended_until,
+            pharmacist.deactivated_on, pharmacist.removed_on]
 
 
 _CEILING_DOOR, _CEILING_LOCK_PATIENT, _CEILING_SHARE = _ceiling_statements()

@@ -39,15 +39,16 @@ sys.path.insert(0, str(ROOT / "bench"))  # seed, when run as a script
 VENV_BIN = Path(sys.executable).parent
 PASSWORD = "bench-password-1"
 ENDPOINTS = ("floor", "check", "authorize", "status")
-# Served by the floor's app when asked for (--only ...,ceiling): an RMA's statements and
-# rules alone (bench/floor.py), the most an RMA endpoint of this stack could reach.
-EXTRA = ("ceiling",)
-ON_FLOOR = frozenset({"floor", "ceiling"})  # kinds the floor's server answers
+# Served by the floor's app when asked for (--only ...,ceiling): an RMA's (or a check's)
+# statements and rules alone (bench/floor.py), the most such an endpoint of this stack
+# could reach.
+EXTRA = ("ceiling", "ceiling-check")
+ON_FLOOR = frozenset({"floor", *EXTRA})  # kinds the floor's server answers
 # an RMA is issued to each ready patient once
 CONSUMES_PATIENTS = frozenset({"authorize", "ceiling"})
 LABELS = {"floor": "floor (token + 1 row)", "check": "POST authorization-checks",
           "authorize": "POST authorizations", "status": "GET patients/{id}/status",
-          "ceiling": "ceiling of an RMA"}
+          "ceiling": "ceiling of an RMA", "ceiling-check": "ceiling of a check"}
 RESULT = re.compile(r"^BENCH_RESULT (\{.*\})\s*$", re.MULTILINE)
 
 
@@ -287,8 +288,8 @@ def request_for(kind: str, line: tuple[str, str, str]) -> tuple[str, str, bytes 
         return "GET", f"/api/v1/patients/{rid}/status", None
     if kind == "floor":
         return "POST", "/api/v1/floor", json.dumps({"registry_id": rid}).encode()
-    path = {"authorize": "/api/v1/authorizations",
-            "ceiling": "/api/v1/ceiling"}.get(kind, "/api/v1/authorization-checks")
+    path = {"authorize": "/api/v1/authorizations", "ceiling": "/api/v1/ceiling",
+            "ceiling-check": "/api/v1/ceiling-check"}.get(kind, "/api/v1/authorization-checks")
     return "POST", path, json.dumps({"registry_id": rid, "date_of_birth": "1990-01-01",
                                      "prescriber_npi": npi, "days_supply": 30,
                                      "quantity": 60, "refills": 0}).encode()
@@ -396,7 +397,8 @@ def measure(database_url: str, audit_dir: Path, ports: tuple[int, int], *, secon
 
 PATHS = {"floor": "POST /api/v1/floor", "check": "POST /api/v1/authorization-checks",
          "authorize": "POST /api/v1/authorizations",
-         "status": "GET /api/v1/patients/{id}/status", "ceiling": "POST /api/v1/ceiling"}
+         "status": "GET /api/v1/patients/{id}/status", "ceiling": "POST /api/v1/ceiling",
+         "ceiling-check": "POST /api/v1/ceiling-check"}
 
 
 def report(main: dict[str, Any], large: dict[str, Any] | None = None,

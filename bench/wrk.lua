@@ -2,7 +2,7 @@
 --
 --   wrk -t2 -c16 -d20s -s bench/wrk.lua http://127.0.0.1:8101 -- <kind> <data file> <threads>
 --
--- kind: floor | check | authorize | status | ceiling. Each line of the data file is
+-- kind: floor | check | authorize | status | ceiling | ceiling-check. Each line of the data file is
 -- "token<TAB>registry_id<TAB>prescriber_npi"; wrk thread i takes lines i, i+T, i+2T, ...
 -- and walks through them once (an RMA is issued to each patient once: `wrapped` counts the
 -- requests sent after a thread ran out of patients). At the end one line is printed:
@@ -54,6 +54,8 @@ function request()
       path = "/api/v1/authorizations"
    elseif kind == "ceiling" then
       path = "/api/v1/ceiling"
+   elseif kind == "ceiling-check" then
+      path = "/api/v1/ceiling-check"
    end
    return wrk.format("POST", path, headers,
       '{"registry_id": "' .. item[2] .. '", "date_of_birth": "1990-01-01", ' ..

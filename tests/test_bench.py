@@ -201,6 +201,22 @@ def test_the_ceiling_issues_an_rma_as_the_registry_does(seed_url: str, tmp_path:
     again = ceiling.post("/api/v1/ceiling", json=first, headers=headers)
     assert again.status_code == 422
     assert again.get_json()["reasons"] == ["AUTHORIZATION_ALREADY_ISSUED"]
+    # The ceiling of a check answers as the registry's check does, and audits it.
+    _, (third,) = seed.ready_cases(seed_url, 1)
+    third = {**third, "days_supply": 30, "quantity": 60, "refills": 0}
+    for body in (first, third):
+        checked = ceiling.post("/api/v1/ceiling-check", json=body, headers=headers)
+        by_registry = registry.post("/api/v1/authorization-checks", json=body, headers=headers)
+        assert checked.status_code == by_registry.status_code == 200
+        expected = by_registry.get_json()
+        assert checked.get_json()["reasons"] == [r["code"] for r in expected["reasons"]]
+        for field in ("eligible", "ruleset"):
+            assert checked.get_json()[field] == expected[field]
+    assert checked.get_json()["eligible"] is True
+    with app.app_context():
+        assert db.session().scalar(select(func.count(AuditEntry.id)).where(
+            AuditEntry.action == "authorization:check")) == 4
+        db.rollback_request()
 
 
 WRK_OUTPUT = """Running 20s test @ http://127.0.0.1:8101
