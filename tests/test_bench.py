@@ -135,6 +135,21 @@ def test_the_summary_of_a_seeded_registry_is_the_row_by_row_count(seed_url: str,
         db.rollback_request()
 
 
+def test_clones_registry_ids_keep_clear_of_the_templates() -> None:
+    # A template (a registry ID drawn at random by the registry) inside the clones' range
+    # made a seed of a million fail on a duplicate registry ID: the range moves down.
+    last = 1_000_080
+    assert seed.registry_id_base(["1234567890"], last) == 900_000_000
+    in_range = seed.registry_id_for(500_000)  # the body 899,500,000 and its check digit
+    base = seed.registry_id_base(["1234567890", in_range], last)
+    assert base == 850_000_000
+    clones = {seed.registry_id_for(row, base) for row in (1, 500_000, last)}
+    assert in_range not in clones
+    assert all(registry_id_is_valid(r) and len(r) == 10 for r in clones)
+    edge = seed.registry_id_for(last)  # the lowest of the 900 million range: taken too
+    assert seed.registry_id_base([edge], last) == 850_000_000
+
+
 def test_floor_reads_a_token_and_a_patient(seed_url: str, tmp_path: Path) -> None:
     from bench import floor
 
