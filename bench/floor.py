@@ -1,19 +1,22 @@
 """The floor: the least a JSON endpoint of this stack can do, served like the registry.
-And the ceiling of an RMA: the most an RMA endpoint of this stack could reach.
+And the ceilings of an RMA and of a check: the most such endpoints of this stack could reach.
 
 One Flask endpoint: the bearer token is looked up (by its SHA-256, as the registry stores
 it) and one patient row is read by key, with SQLAlchemy on the registry's own database:
 2 statements. Every registry endpoint is measured against it (``bench/run``); the ratio
 says how much the registry adds to the cost of the framework, the driver and the server.
 
-The ceiling (``POST /api/v1/ceiling``, ``bench/run --only ceiling``): an RMA's database
-work as the registry does it, and its decision, with nothing else. The registry's own seven
-statements (the caller's door, the patient's lock, the stakeholders' lock, the facts, the
-RMA, the decision and the audit entry; their SQLAlchemy Core statements, executed on the
-session's connection, so no ORM entity is made) and its own rules (``evaluate``), then one
-commit. No validation, permissions, idempotency, rate limit, error handling or serializer:
-what an RMA would cost if all of those were free, which bounds what any RMA endpoint on
-Flask and SQLAlchemy can reach against the floor.
+The ceiling of an RMA (``POST /api/v1/ceiling``, ``bench/run --only ceiling``): an RMA's
+database work as the registry does it, and its decision, with nothing else. The registry's
+own seven statements (the caller's door, the patient's lock, the stakeholders' lock, the
+facts, the RMA, the decision and the audit entry; their SQLAlchemy Core statements,
+executed on the session's connection, so no ORM entity is made) and its own rules
+(``evaluate``), then one commit, and the audit entry's seal by a sealer thread as in the
+registry. No validation, permissions, idempotency, rate limit, error handling or
+serializer: what an RMA would cost if all of those were free, which bounds what an RMA
+endpoint with these statements can reach on Flask and SQLAlchemy. The ceiling of a check
+(``POST /api/v1/ceiling-check``) is the same for a check: the door, the patient with their
+facts, the audit entry.
 
     GUNICORN_BIND=127.0.0.1:8102 REGISTRY_DATABASE_URL=postgresql://... \\
         .venv/bin/gunicorn -c bench/gunicorn.conf.py 'bench.floor:create_app()'
@@ -31,6 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry import clock
 from registry.api.models import ApiToken
+from registry.audit.sealer import sealer
+from registry.config import DEFAULTS
 from registry.db import make_engine
 from registry.patients.models import Patient
 
@@ -42,6 +47,10 @@ def create_app(database_url: str | None = None) -> Flask:
     engine = make_engine(url, pool_size=5, max_overflow=10, pool_timeout=10)
     app.extensions["registry.engine"] = engine  # as the registry keeps it (gunicorn's when_ready)
     make_session = sessionmaker(bind=engine, expire_on_commit=False)
+    # The ceilings' audit entries are sealed as the registry's are: by a sealer thread per
+    # worker, woken after each commit (registry/audit/sealer.py), at the registry's pace.
+    app.config["AUDIT_SEAL_INTERVAL_MS"] = DEFAULTS["AUDIT_SEAL_INTERVAL_MS"]
+    app.extensions["registry.sessionmaker"] = make_session
 
     def session() -> Session:
         if "session" not in g:
@@ -93,6 +102,7 @@ def create_app(database_url: str | None = None) -> Flask:
         except Exception:
             s.rollback()
             raise
+        sealer(app).wake()
         return answer
 
     return app

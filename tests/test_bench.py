@@ -180,6 +180,7 @@ def test_the_ceiling_issues_an_rma_as_the_registry_does(seed_url: str, tmp_path:
     """bench/floor.py's ceiling runs the registry's statements and rules for an RMA: what it
     stores is what the registry stores, and its facts see the RMA it issued."""
     from bench import floor
+    from registry.audit.sealer import sealer
     from registry.authorizations.models import AuthorizationDecision
 
     seed.seed(seed_url, 10, tmp_path / "audit", prescribers=1, config=CHEAP)
@@ -193,10 +194,12 @@ def test_the_ceiling_issues_an_rma_as_the_registry_does(seed_url: str, tmp_path:
     _, bodies = seed.ready_cases(seed_url, 2)
     assert len(bodies) == 2
     first, second = ({**b, "days_supply": 30, "quantity": 60, "refills": 0} for b in bodies)
-    ceiling = floor.create_app(seed_url).test_client()
+    ceiling_app = floor.create_app(seed_url)
+    ceiling = ceiling_app.test_client()
     answer = ceiling.post("/api/v1/ceiling", json=first, headers=headers)
     assert answer.status_code == 201, answer.get_json()
     issued = answer.get_json()
+    assert sealer(ceiling_app).wait_idle()  # sealed after the commit, as the registry does
     by_registry = registry.post("/api/v1/authorizations", json=second, headers=headers)
     assert by_registry.status_code == 201
     for field in ("status", "ruleset", "do_not_dispense_after"):
@@ -210,8 +213,10 @@ def test_the_ceiling_issues_an_rma_as_the_registry_does(seed_url: str, tmp_path:
         decision = session.scalars(select(AuthorizationDecision).where(
             AuthorizationDecision.authorization_id == auth.id)).one()
         assert decision.eligible is True
-        assert session.scalar(select(func.count(AuditEntry.id)).where(
-            AuditEntry.subject_id == issued["rma"])) == 1
+        entry = session.scalars(select(AuditEntry).where(
+            AuditEntry.subject_id == issued["rma"])).one()
+        assert entry.seq is not None
+        assert entry.hash is not None
         db.rollback_request()
     again = ceiling.post("/api/v1/ceiling", json=first, headers=headers)
     assert again.status_code == 422
@@ -232,6 +237,8 @@ def test_the_ceiling_issues_an_rma_as_the_registry_does(seed_url: str, tmp_path:
         assert db.session().scalar(select(func.count(AuditEntry.id)).where(
             AuditEntry.action == "authorization:check")) == 4
         db.rollback_request()
+    assert sealer(ceiling_app).wait_idle()  # before the database goes
+    ceiling_app.extensions["registry.engine"].dispose()
 
 
 WRK_OUTPUT = """Running 20s test @ http://127.0.0.1:8101
