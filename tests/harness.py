@@ -12,6 +12,7 @@ import gc
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,6 +125,15 @@ def _drop_database(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The audit walk's fork server, if a test started one, is stopped with the tests: left
+    alone it outlives this process by a moment (it exits once it notices), so a run would
+    end with it still running."""
+    segments = sys.modules.get("registry.audit.segments")
+    if segments is not None:
+        segments.stop_fork_server()
 
 
 @pytest.fixture(scope="session")
