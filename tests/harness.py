@@ -12,6 +12,7 @@ import gc
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from alembic import command
 from flask import Flask
 from sqlalchemy import Connection, Engine, create_engine, delete, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import Rule
 
 from registry import create_app, db
 from registry.cli import alembic_config
@@ -50,6 +52,30 @@ def _zxcvbn_remembered(password: str, user_inputs: Any = None) -> dict[str, Any]
 
 
 zxcvbn.zxcvbn = _zxcvbn_remembered
+
+# Each app made builds a URL builder for each of its ~130 routes: werkzeug writes a function's
+# syntax tree and compiles it, twice a route (~30 ms of create_app's ~35 ms), and the suite
+# makes ~45 apps of the same routes. In the test process only, a builder is compiled once
+# per route (its text, its static and variable parts in order, the names of its defaults,
+# and whether unknown arguments are appended as a query): the function werkzeug compiles
+# depends on nothing else (no globals; the rule and its converters are its argument, bound
+# per rule). A route with a default for one of its variables is compiled as before (the
+# default's value is written into the code).
+_compile_builder = Rule._compile_builder
+_builders: dict[tuple[Any, ...], Any] = {}
+
+
+def _compile_builder_once(self: Rule, append_unknown: bool = True) -> Any:
+    defaults = self.defaults or {}
+    if any(dynamic and part in defaults for dynamic, part in self._trace):
+        return _compile_builder(self, append_unknown)
+    key = (self.rule, tuple(self._trace), tuple(defaults), append_unknown)
+    if key not in _builders:
+        _builders[key] = _compile_builder(self, append_unknown)
+    return _builders[key]
+
+
+Rule._compile_builder = _compile_builder_once  # type: ignore[method-assign]
 
 # The cyclic garbage collector, tuned for a test process: Python's default (a young
 # collection every 700 allocations) made collection ~10 % of each xdist worker's CPU (some
@@ -124,6 +150,15 @@ def _drop_database(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The audit walk's fork server, if a test started one, is stopped with the tests: left
+    alone it outlives this process by a moment (it exits once it notices), so a run would
+    end with it still running."""
+    segments = sys.modules.get("registry.audit.segments")
+    if segments is not None:
+        segments.stop_fork_server()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ connections."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from multiprocessing import forkserver, resource_tracker
 from typing import Any
 
 import pytest
@@ -89,6 +91,18 @@ def test_an_intact_chain_is_walked_in_segments_with_the_same_verdict(committing_
         after = _walk(2, [checkpoints[0]], start=checkpoints[0])
         assert spied[-1] == (ENTRIES - 40, ENTRIES)
         assert (after.checked, after.head_seq, after.findings) == (ENTRIES - 40, ENTRIES, [])
+        # What the end of each test process does (tests/harness.py): the fork server and
+        # the resource tracker are stopped and reaped, not left to outlive the process.
+        started = [forkserver._forkserver._forkserver_pid,  # type: ignore[attr-defined]
+                   resource_tracker._resource_tracker._pid]  # type: ignore[attr-defined]
+        assert all(started), started
+        segments.stop_fork_server()
+        for pid in started:
+            with pytest.raises(ChildProcessError):  # exited and already waited for
+                os.waitpid(pid, os.WNOHANG)
+        again = _walk(3, checkpoints)  # the next walk starts them again
+        assert spied[-1] == (ENTRIES, ENTRIES)
+        assert (again.checked, again.findings) == (ENTRIES, [])
 
 
 def test_segments_join_where_the_walk_would(committing_app, chain):

@@ -105,6 +105,19 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def stop_fork_server() -> None:
+    """Stop the fork server (and multiprocessing's resource tracker beside it) if this
+    process started one, and wait for both to exit. Otherwise they exit only once they
+    notice this process is gone, a moment after it: a test run would end with them still
+    running. Called at the end of each test process (tests/harness.py); the next walk
+    starts them again."""
+    from multiprocessing import forkserver, resource_tracker
+
+    # Neither has a public stop; these are the methods CPython's own tests stop them with.
+    getattr(forkserver._forkserver, "_stop", lambda: None)()
+    getattr(resource_tracker._resource_tracker, "_stop", lambda: None)()
+
+
 def walk_in_parallel(conn: Connection, after: int, prev: str,
                      checkpoints: Sequence[CheckpointRef], workers: int,
                      batch: int = 5000, at_least: int | None = None) -> tuple[int, int] | None:
