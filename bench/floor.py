@@ -33,10 +33,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import clock
+from registry.api.blueprint import bearer_token, token_hash
 from registry.api.models import ApiToken
 from registry.audit.sealer import sealer
 from registry.config import DEFAULTS
-from registry.db import make_engine
+from registry.db import canonical_json, make_engine
 from registry.patients.models import Patient
 
 
@@ -65,12 +66,10 @@ def create_app(database_url: str | None = None) -> Flask:
 
     @app.post("/api/v1/floor")
     def floor() -> Any:
-        auth = request.headers.get("Authorization", "")
-        raw = auth.removeprefix("Bearer ").strip()
-        digest = hashlib.sha256(raw.encode()).hexdigest()
         s = session()
         token = s.execute(
-            select(ApiToken.user_id, ApiToken.expires_at).where(ApiToken.token_hash == digest)
+            select(ApiToken.user_id, ApiToken.expires_at)
+            .where(ApiToken.token_hash == token_hash(bearer_token() or ""))
         ).first()
         if token is None or token.expires_at <= clock.now():
             return jsonify(error="invalid token"), 401
@@ -96,8 +95,7 @@ def create_app(database_url: str | None = None) -> Flask:
     def _committed(work: Any) -> dict[str, Any]:
         s = session()
         try:
-            answer: dict[str, Any] = work(s, request.headers.get("Authorization", ""),
-                                          request.get_json(silent=True) or {})
+            answer: dict[str, Any] = work(s, request.get_json(silent=True) or {})
             s.commit()
         except Exception:
             s.rollback()
@@ -108,10 +106,14 @@ def create_app(database_url: str | None = None) -> Flask:
     return app
 
 
-def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[str, Any]:
+def ceiling_rma(s: Session, body: dict[str, Any]) -> dict[str, Any]:
     """The registry's statements and rules for one RMA, on the connection (see above)."""
     from registry.audit.operations import _INSERT as INSERT_AUDIT
-    from registry.authorizations.models import Authorization, AuthorizationDecision
+    from registry.authorizations.models import (
+        Authorization,
+        AuthorizationDecision,
+        AuthorizationStatus,
+    )
     from registry.authorizations.operations import _insert_returning_id
     from registry.patients.facts import _FACTS_OF_ONE, PatientRow, _by_part, _facts
     from registry.rules.eligibility import evaluate
@@ -120,9 +122,8 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
     from registry.rules.vocabulary import PatientStatus, RiskCategory
 
     conn = s.connection()
-    digest = hashlib.sha256(authorization.removeprefix("Bearer ").strip().encode()).hexdigest()
-    caller = conn.execute(_CEILING_DOOR, {"token_hash": digest}).first()
-    if caller is None or caller.expires_at <= clock.now() or caller.revoked_at is not None:
+    caller = _caller(conn)
+    if caller is None:
         return {"error": "invalid token"}
     row = conn.execute(_CEILING_LOCK_PATIENT,
                        {"registry_id": str(body.get("registry_id", ""))}).first()
@@ -149,7 +150,8 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
         rma = new_rma()
         values = {"rma": rma, "patient_id": row.id, "prescriber_id": row.prescriber_id,
                   "pharmacy_id": caller.pharmacy_id, "pharmacist_id": caller.pharmacist_id,
-                  "status": "authorized", "ruleset": decision.ruleset, "issued_on": today,
+                  "status": AuthorizationStatus.AUTHORIZED, "ruleset": decision.ruleset,
+                  "issued_on": today,
                   "issued_at": now, "do_not_dispense_after": decision.do_not_dispense_after,
                   "days_supply": request_facts.days_supply,
                   "quantity": request_facts.quantity, "refills": request_facts.refills,
@@ -160,7 +162,8 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
     decided = {
         "requested_at": now, "requested_on": today, "requested_by_id": caller.user_id,
         "pharmacist_id": caller.pharmacist_id, "pharmacy_id": caller.pharmacy_id,
-        "patient_id": row.id, "request": body, "request_fingerprint": digest,
+        "patient_id": row.id, "request": body,
+        "request_fingerprint": hashlib.sha256(canonical_json(body).encode()).hexdigest(),
         "idempotency_key": None, "eligible": auth_id is not None, "reasons": reasons,
         "ruleset": decision.ruleset, "parameters": decision.parameters,
         "authorization_id": auth_id}
@@ -174,12 +177,12 @@ def ceiling_rma(s: Session, authorization: str, body: dict[str, Any]) -> dict[st
         "after": {"rma": rma, "decision_id": decision_id, "reasons": reasons}})
     if rma is None:
         return {"reasons": [r["code"] for r in reasons]}
-    return {"rma": rma, "status": "authorized", "ruleset": decision.ruleset,
+    return {"rma": rma, "status": AuthorizationStatus.AUTHORIZED, "ruleset": decision.ruleset,
             "do_not_dispense_after": str(decision.do_not_dispense_after),
             "patient": {"first_name": row.first_name, "last_name": row.last_name}}
 
 
-def ceiling_check(s: Session, authorization: str, body: dict[str, Any]) -> dict[str, Any]:
+def ceiling_check(s: Session, body: dict[str, Any]) -> dict[str, Any]:
     """The registry's statements and rules for one authorization check: the door, the
     patient with their facts (one statement, as the registry reads them for a check) and
     the audit entry of the check."""
@@ -189,9 +192,8 @@ def ceiling_check(s: Session, authorization: str, body: dict[str, Any]) -> dict[
     from registry.rules.params import Parameters
 
     conn = s.connection()
-    digest = hashlib.sha256(authorization.removeprefix("Bearer ").strip().encode()).hexdigest()
-    caller = conn.execute(_CEILING_DOOR, {"token_hash": digest}).first()
-    if caller is None or caller.expires_at <= clock.now() or caller.revoked_at is not None:
+    caller = _caller(conn)
+    if caller is None:
         return {"error": "invalid token"}
     found = load_by_registry_id(s, str(body.get("registry_id", "")))
     decision = evaluate(found[1] if found else None, clock.today(), Parameters(),
@@ -206,6 +208,16 @@ def ceiling_check(s: Session, authorization: str, body: dict[str, Any]) -> dict[
     return {"eligible": decision.eligible, "reasons": decision.codes,
             "ruleset": decision.ruleset,
             "do_not_dispense_after": str(decision.do_not_dispense_after)}
+
+
+def _caller(conn: Any) -> Any:
+    """The request's valid token with its pharmacist's and pharmacy's standing (one row),
+    or None."""
+    caller = conn.execute(_CEILING_DOOR,
+                          {"token_hash": token_hash(bearer_token() or "")}).first()
+    if caller is None or caller.expires_at <= clock.now() or caller.revoked_at is not None:
+        return None
+    return caller
 
 
 def _request_facts(body: dict[str, Any], standing: Any) -> Any:
