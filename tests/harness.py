@@ -380,10 +380,17 @@ class Clock:
             self._traveller = None
 
 
-@pytest.fixture
-def clock() -> Iterator[Clock]:
+@contextmanager
+def travelling() -> Iterator[Clock]:
+    """A Clock that is put back (time runs on its own again) however the block ends."""
     c = Clock()
     try:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    with travelling() as c:
+        yield c

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from registry import create_app, db
 from registry.cli import alembic_config
-from tests.harness import TEST_CONFIG, Clock
+from tests.harness import TEST_CONFIG, Clock, travelling
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,11 +38,8 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 @pytest.fixture(scope="module")
 def travel() -> Iterator[Clock]:
     """Time for the whole module (the server thread shares the process, so it moves too)."""
-    c = Clock()
-    try:
+    with travelling() as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture(scope="module")
